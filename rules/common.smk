@@ -87,19 +87,23 @@ def model_params():
 
 
 # ---------------------------------------------------------------- stages
-# Document stages in data-flow order. Each stage after generation reads the
-# documents of the stage before it; export reads the last one.
-DOC_STAGES = {
-    "generate": "generated",
-}
+# Document stages in data-flow order: each reads the documents of the stage
+# before it from results/docs/<stage>/<shard>.parquet, and export reads the
+# last one. A stage plugs in by adding its name here (and its rule file).
+DOC_STAGES = ["generate"]
 
 
 def docs_of(stage):
-    return out(f"{DOC_STAGES[stage]}/{{shard}}.parquet")
+    return out(f"docs/{stage}/{{shard}}.parquet")
+
+
+def upstream(stage):
+    """The documents a document stage reads: those of the stage before it."""
+    return docs_of(DOC_STAGES[DOC_STAGES.index(stage) - 1])
 
 
 def final_docs():
-    return docs_of(list(DOC_STAGES)[-1])
+    return docs_of(DOC_STAGES[-1])
 
 
 def rejected(stage, name="{shard}"):
@@ -108,6 +112,24 @@ def rejected(stage, name="{shard}"):
 
 def stage_stats(stage, name="{shard}"):
     return out(f"stats/{stage}/{name}.json")
+
+
+def summary_inputs(wildcards):
+    """Every file the audit reads, named by stage and role."""
+    files = {
+        "seed_stats": expand(stage_stats("seed", "{seed}"), seed=SEEDS),
+        "seed_records": expand(out("seed/{seed}.parquet"), seed=SEEDS),
+        "prompts": expand(out("prompts/{shard}.parquet"), shard=SHARDS),
+        "prompts_rejected": expand(rejected("prompts"), shard=SHARDS),
+        "prompts_stats": expand(stage_stats("prompts"), shard=SHARDS),
+        "final": expand(out("final/corpus-{shard}.jsonl"), shard=SHARDS),
+        "export_stats": expand(stage_stats("export"), shard=SHARDS),
+    }
+    for stage in DOC_STAGES:
+        files[f"{stage}_docs"] = expand(docs_of(stage), shard=SHARDS)
+        files[f"{stage}_rejected"] = expand(rejected(stage), shard=SHARDS)
+        files[f"{stage}_stats"] = expand(stage_stats(stage), shard=SHARDS)
+    return files
 
 
 def final_outputs():

@@ -21,16 +21,7 @@ rule export_jsonl:
 rule summarize:
     """Counts per stage, and the audit that fails the run if any record is lost."""
     input:
-        seed_stats=expand(stage_stats("seed", "{seed}"), seed=SEEDS),
-        seed_records=expand(out("seed/{seed}.parquet"), seed=SEEDS),
-        prompts=expand(out("prompts/{shard}.parquet"), shard=SHARDS),
-        prompts_rejected=expand(rejected("prompts"), shard=SHARDS),
-        prompts_stats=expand(stage_stats("prompts"), shard=SHARDS),
-        generated=expand(docs_of("generate"), shard=SHARDS),
-        generate_rejected=expand(rejected("generate"), shard=SHARDS),
-        generate_stats=expand(stage_stats("generate"), shard=SHARDS),
-        final=expand(out("final/corpus-{shard}.jsonl"), shard=SHARDS),
-        export_stats=expand(stage_stats("export"), shard=SHARDS),
+        unpack(summary_inputs),
     output:
         summary=out("stats/summary.json"),
     log:
@@ -40,5 +31,7 @@ rule summarize:
     localrule: True
     conda:
         "../envs/core.yaml"
+    params:
+        doc_stages=DOC_STAGES,
     script:
         "../scripts/summarize.py"

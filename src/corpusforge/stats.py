@@ -38,7 +38,7 @@ class StageFiles:
     kept: Sequence[str]
     rejected: Sequence[str]
     input_key: str = "id"
-    kept_parent: str = "id"  # column of a kept record naming the input record it came from
+    kept_parent: str = "id"  # column of a kept record naming its input record
 
 
 @dataclass
