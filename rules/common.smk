@@ -32,6 +32,19 @@ wildcard_constraints:
     seed=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
+def canon(value):
+    """A config value with every mapping's keys sorted, recursively.
+
+    Snakemake compares a rule's params with those of the last run as written;
+    sorting makes reordering keys in a config file rerun nothing.
+    """
+    if isinstance(value, dict):
+        return {key: canon(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canon(item) for item in value]
+    return value
+
+
 def out(path):
     """A path under the results folder."""
     return f"{RESULTS}/{path}"
@@ -49,7 +62,7 @@ def bench_path(rule_name, name="{shard}"):
 
 
 def seed_source(seed):
-    return config["seeds"][seed]["source"]
+    return canon(config["seeds"][seed]["source"])
 
 
 def download_name(seed):
@@ -70,7 +83,7 @@ def seed_file(wildcards):
 def seed_ingest_params(wildcards):
     """Everything but the source: the file itself is the rule's input."""
     cfg = config["seeds"][wildcards.seed]
-    return {k: v for k, v in cfg.items() if k != "source"}
+    return canon({k: v for k, v in cfg.items() if k != "source"})
 
 
 # ---------------------------------------------------------------- model
@@ -83,7 +96,7 @@ def model_dir():
 
 
 def model_params():
-    return {k: v for k, v in MODEL.items() if k != "name"}
+    return canon({k: v for k, v in MODEL.items() if k != "name"})
 
 
 # ---------------------------------------------------------------- stages

@@ -22,9 +22,9 @@ rule generate:
     params:
         model_name=MODEL["name"],
         system_prompt=config["generation"]["system_prompt"],
-        sampling=config["generation"]["sampling"],
-        engine_args=config["generation"]["engine_args"],
-        filters=config["generation"]["filters"],
+        sampling=canon(config["generation"]["sampling"]),
+        engine_args=canon(config["generation"]["engine_args"]),
+        filters=canon(config["generation"]["filters"]),
         cpu_kvcache_gib=config["generation"]["cpu_kvcache_gib"],
     script:
         "../scripts/generate.py"

@@ -18,6 +18,6 @@ rule build_prompts:
         "../envs/core.yaml"
     params:
         shards=config["shards"],
-        prompts={k: v for k, v in config["prompts"].items() if k != "templates"},
+        prompts=canon({k: v for k, v in config["prompts"].items() if k != "templates"}),
     script:
         "../scripts/build_prompts.py"

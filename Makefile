@@ -1,0 +1,32 @@
+# The two commands of the README, and a few more. Each installs what it needs first.
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+
+.PHONY: corpus test lint install dag clean
+
+## corpus: build the default corpus under results/ (real, small, offline, on the CPU)
+corpus: install
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+
+## test: run the whole test suite (unit tests, real vLLM, end-to-end workflow, style)
+test: install
+	$(BIN)/python -m pytest
+
+## lint: the style checks on their own
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/snakemake --lint
+
+install:
+	@bash tools/install.sh
+
+## dag: the pipeline's rule graph as text (dot)
+dag: install
+	$(BIN)/snakemake --rulegraph
+
+## clean: remove results/ (keeps the virtualenv)
+clean:
+	rm -rf results .snakemake

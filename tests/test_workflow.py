@@ -1,0 +1,200 @@
+"""End to end: the real workflow on the default config, in a fresh copy of the repo."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COPY = ["Snakefile", "rules", "scripts", "src", "config", "resources", "profiles", "envs"]
+
+pytestmark = pytest.mark.workflow
+
+
+def copy_repo(dest: Path) -> Path:
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def smk(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from a dry run's "Job stats" table (empty when nothing to do)."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1]
+    jobs = {}
+    for line in table.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match or match.group(1) == "total":
+            break
+        jobs[match.group(1)] = int(match.group(2))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    workdir = copy_repo(tmp_path_factory.mktemp("build"))
+    proc = smk(workdir, "--cores", "2")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    return workdir
+
+
+def read_jsonl(paths) -> list[dict]:
+    return [
+        json.loads(line) for p in paths for line in Path(p).read_text(encoding="utf-8").splitlines()
+    ]
+
+
+def test_default_build_generates_a_real_corpus(built):
+    results = built / "results"
+    finals = sorted((results / "final").glob("corpus-*.jsonl"))
+    assert [p.name for p in finals] == ["corpus-0000.jsonl", "corpus-0001.jsonl"]
+    docs = read_jsonl(finals)
+    rejected = pd.concat(
+        [pd.read_parquet(p) for p in sorted((results / "rejected").rglob("*.parquet"))]
+    )
+    # every one of the 48 seed rows is a document or a rejected row
+    seed_ids = set(pd.read_parquet(results / "seed/default.parquet")["id"])
+    assert len(seed_ids) == 48
+    assert {d["seed_id"] for d in docs} | set(rejected["seed_id"].dropna()) == seed_ids
+    assert len(docs) + len(rejected) == 48
+    assert len(docs) >= 40
+    for doc in docs:
+        assert doc["text"].strip() and doc["model"] == "smollm2-135m-instruct"
+        assert doc["lang"] in {"en", "zh"} and doc["token_length"] > 0
+        assert doc["prompt"] and doc["format"] and doc["audience"]
+    assert {d["lang"] for d in docs} == {"en", "zh"}
+    summary = json.loads((results / "stats/summary.json").read_text())
+    assert summary["audit"]["ok"] and summary["accounting"]["balanced"]
+    assert summary["stages"]["generate"]["completion_tokens"] > 1000
+    # each job left its log and benchmark
+    assert (results / "logs/generate/0000.log").stat().st_size > 0
+    assert (results / "benchmarks/generate/0001.tsv").exists()
+    generated = pd.read_parquet(results / "docs/generate/0000.parquet")
+    assert {"finish_reason", "prompt_tokens", "completion_tokens", "engine"} <= set(
+        generated.columns
+    )
+    assert generated["id"].is_monotonic_increasing
+
+
+def test_rerun_with_nothing_changed_does_nothing(built):
+    proc = smk(built, "-n")
+    assert proc.returncode == 0
+    assert planned_jobs(proc) == {}
+
+
+def edit_config(workdir: Path, change) -> str:
+    path = workdir / "config/config.yaml"
+    original = path.read_text()
+    config = yaml.safe_load(original)
+    change(config)
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return original
+
+
+def test_a_changed_parameter_reruns_exactly_its_rule_and_what_follows(built):
+    config_file = built / "config/config.yaml"
+    # the same values with keys in another order (safe_dump sorts them): nothing to do
+    original = edit_config(built, lambda c: None)
+    try:
+        assert planned_jobs(smk(built, "-n")) == {}
+        edit_config(built, lambda c: c["generation"]["sampling"].update(temperature=0.7))
+        jobs = planned_jobs(smk(built, "-n"))
+        assert jobs == {"generate": 2, "export_jsonl": 2, "summarize": 1, "all": 1}
+        config_file.write_text(original)
+        edit_config(built, lambda c: c["prompts"].update(max_extract_chars=400))
+        jobs = planned_jobs(smk(built, "-n"))
+        assert jobs == {
+            "build_prompts": 2,
+            "generate": 2,
+            "export_jsonl": 2,
+            "summarize": 1,
+            "all": 1,
+        }
+    finally:
+        config_file.write_text(original)
+    assert planned_jobs(smk(built, "-n")) == {}
+
+
+def test_invalid_config_is_refused_naming_the_key(tmp_path):
+    workdir = copy_repo(tmp_path)
+    proc = smk(workdir, "-n", "--config", "shards=0")
+    assert proc.returncode != 0
+    assert "shards" in proc.stderr + proc.stdout
+
+
+def test_lint_is_clean(tmp_path):
+    proc = smk(copy_repo(tmp_path), "--lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+class _SeedServer(http.server.BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_url_seed_is_downloaded_checked_and_ingested(tmp_path):
+    workdir = copy_repo(tmp_path)
+    rows = [{"body": f"remote extract number {i}"} for i in range(5)] + [{"body": ""}]
+    _SeedServer.body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SeedServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/dump/web.jsonl"
+    digest = hashlib.sha256(_SeedServer.body).hexdigest()
+    try:
+        for sha, expect_ok in (("0" * 64, False), (digest, True)):
+            edit_config(
+                workdir,
+                lambda c, sha=sha: c["seeds"].update(
+                    web={"source": {"url": url, "sha256": sha}, "columns": {"text": "body"}}
+                ),
+            )
+            proc = smk(workdir, "--cores", "1", "results/seed/web.parquet")
+            downloaded = workdir / "results/downloads/web/web.jsonl"
+            if not expect_ok:
+                assert proc.returncode != 0
+                assert "sha256" in proc.stdout + proc.stderr
+                assert not downloaded.exists()
+                continue
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            assert downloaded.read_bytes() == _SeedServer.body
+            records = pd.read_parquet(workdir / "results/seed/web.parquet")
+            rejects = pd.read_parquet(workdir / "results/rejected/seed/web.parquet")
+            assert len(records) == 5 and list(rejects["reason"]) == ["empty_text"]
+    finally:
+        server.shutdown()
