@@ -1,4 +1,4 @@
-"""Export the final corpus as jsonl, and gather stats with the audit."""
+"""Export the final corpus as jsonl."""
 
 
 rule export_jsonl:
@@ -16,22 +16,3 @@ rule export_jsonl:
         "../envs/core.yaml"
     script:
         "../scripts/export_jsonl.py"
-
-
-rule summarize:
-    """Counts per stage, and the audit that fails the run if any record is lost."""
-    input:
-        unpack(summary_inputs),
-    output:
-        summary=out("stats/summary.json"),
-    log:
-        log_path("summarize", "summary"),
-    benchmark:
-        bench_path("summarize", "summary")
-    localrule: True
-    conda:
-        "../envs/core.yaml"
-    params:
-        doc_stages=DOC_STAGES,
-    script:
-        "../scripts/summarize.py"
