@@ -1,6 +1,7 @@
 # corpusforge: an LLM pretraining corpus, built the Cosmopedia / CC-NET way.
 #
-#   seed -> prompts -> generation (vLLM) -> export -> stats + audit
+#   seed -> prompts -> generation (vLLM) -> language ID (fastText)
+#        -> export -> stats + audit
 #
 # Each arrow is a rule with file outputs (see rules/), so an interrupted or
 # changed run redoes only what it must. Configuration: config/README.md.
@@ -11,8 +12,9 @@ include: "rules/seed.smk"  # 1. download and ingest seed rows
 include: "rules/prompts.smk"  # 2. format x audience prompts over the extracts
 include: "rules/model.smk"  # 3. the generation model, as a local HF folder
 include: "rules/generate.smk"  # 4. one document per prompt, vLLM
-include: "rules/export.smk"  # 5. jsonl corpus
-include: "rules/report.smk"  # 6. stats, audit, report
+include: "rules/langid.smk"  # 5. fastText language ID: lang, lang_score
+include: "rules/export.smk"  # 8. jsonl corpus
+include: "rules/report.smk"  # 9. stats, audit, report
 
 
 rule all:

