@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import posixpath
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -17,8 +18,11 @@ configfile: "config/config.yaml"
 validate(config, "../config/schema/config.schema.yaml")
 
 # Scripts import the corpusforge package from this checkout, whatever
-# environment (venv, conda, cluster node) runs them.
+# environment (venv, conda, cluster node) runs them; so do rule files that
+# resolve settings with it while the workflow is parsed.
 _SRC = str(Path(workflow.basedir) / "src")
+if _SRC not in sys.path:
+    sys.path.insert(0, _SRC)
 os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 )
@@ -106,7 +110,7 @@ def model_params():
 # Document stages in data-flow order: each reads the documents of the stage
 # before it from results/docs/<stage>/<shard>.parquet, and export reads the
 # last one. A stage plugs in by adding its name here (and its rule file).
-DOC_STAGES = ["generate", "langid"]
+DOC_STAGES = ["generate", "langid", "dedup"]
 
 
 def docs_of(stage):

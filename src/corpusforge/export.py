@@ -33,7 +33,7 @@ FIELDS = {
     "source": "source",
 }
 # Columns added by the cleaning stages, exported when present.
-LATER_FIELDS = ("lang_score", "perplexity", "bucket")
+LATER_FIELDS = ("lang_score", "perplexity", "bucket", "dup_count")
 
 
 def _plain(value: Any) -> Any:
