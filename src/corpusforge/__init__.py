@@ -1,3 +1,3 @@
-"""corpusforge: LLM pretraining corpora built the Cosmopedia / CC-NET way, as a Snakemake workflow."""
+"""corpusforge: LLM pretraining corpora built the Cosmopedia / CC-NET way, with Snakemake."""
 
 __version__ = "0.1.0"

@@ -2,10 +2,12 @@
 # come from results/docs/input/<shard>.parquet instead of an earlier stage. It
 # defines the helpers rules/common.smk gives the real workflow.
 import os
+import sys
 
 RESULTS = config["results"]
 SHARDS = [f"{i:04d}" for i in range(config["shards"])]
 REPO = config["repo"]
+sys.path.insert(0, f"{REPO}/src")
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (f"{REPO}/src", os.environ.get("PYTHONPATH")) if p
 )
@@ -13,6 +15,14 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 wildcard_constraints:
     shard=r"\d{4}",
+
+
+def canon(value):
+    if isinstance(value, dict):
+        return {key: canon(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canon(item) for item in value]
+    return value
 
 
 def out(path):
