@@ -110,7 +110,7 @@ def model_params():
 # Document stages in data-flow order: each reads the documents of the stage
 # before it from results/docs/<stage>/<shard>.parquet, and export reads the
 # last one. A stage plugs in by adding its name here (and its rule file).
-DOC_STAGES = ["generate", "langid", "dedup"]
+DOC_STAGES = ["generate", "langid", "perplexity", "dedup"]
 
 
 def docs_of(stage):
@@ -124,6 +124,27 @@ def upstream(stage):
 
 def final_docs():
     return docs_of(DOC_STAGES[-1])
+
+
+# The corpus is partitioned by language and perplexity bucket:
+# results/final/<lang>/<bucket>/corpus-<shard>.jsonl (empty where a shard has no
+# such documents). Without a language whitelist or without buckets, that level
+# is `all`.
+_LANGS = (config.get("langid") or {}).get("languages", ["en", "zh"])
+EXPORT_LANGS = sorted(_LANGS) if "langid" in DOC_STAGES and _LANGS else ["all"]
+EXPORT_BUCKETS = (
+    ["head", "middle", "tail", "unscored"] if "perplexity" in DOC_STAGES else ["all"]
+)
+
+
+def final_files(shard="{shard}"):
+    """The jsonl files one export job writes."""
+    return expand(
+        out("final/{lang}/{bucket}/corpus-{shard}.jsonl"),
+        lang=EXPORT_LANGS,
+        bucket=EXPORT_BUCKETS,
+        shard=shard,
+    )
 
 
 def rejected(stage, name="{shard}"):
@@ -142,7 +163,7 @@ def summary_inputs(wildcards):
         "prompts": expand(out("prompts/{shard}.parquet"), shard=SHARDS),
         "prompts_rejected": expand(rejected("prompts"), shard=SHARDS),
         "prompts_stats": expand(stage_stats("prompts"), shard=SHARDS),
-        "final": expand(out("final/corpus-{shard}.jsonl"), shard=SHARDS),
+        "final": [path for shard in SHARDS for path in final_files(shard)],
         "export_stats": expand(stage_stats("export"), shard=SHARDS),
     }
     for stage in DOC_STAGES:
@@ -153,7 +174,7 @@ def summary_inputs(wildcards):
 
 
 def final_outputs():
-    return expand(out("final/corpus-{shard}.jsonl"), shard=SHARDS) + [
+    return [path for shard in SHARDS for path in final_files(shard)] + [
         out("stats/summary.json")
     ]
 

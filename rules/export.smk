@@ -2,11 +2,12 @@
 
 
 rule export_jsonl:
-    """Write one shard of final documents as jsonl (UTF-8, sorted by id)."""
+    """Write one shard of final documents as jsonl (UTF-8, sorted by id), one file
+    per language and bucket."""
     input:
         docs=final_docs(),
     output:
-        jsonl=out("final/corpus-{shard}.jsonl"),
+        jsonl=final_files(),
         stats=stage_stats("export"),
     log:
         log_path("export_jsonl"),
@@ -14,5 +15,8 @@ rule export_jsonl:
         bench_path("export_jsonl")
     conda:
         "../envs/core.yaml"
+    params:
+        langs=EXPORT_LANGS,
+        buckets=EXPORT_BUCKETS,
     script:
         "../scripts/export_jsonl.py"

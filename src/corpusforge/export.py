@@ -64,5 +64,33 @@ def to_records(docs: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+class ExportError(ValueError):
+    pass
+
+
+def partition(
+    records: list[dict[str, Any]], langs: list[str], buckets: list[str]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Group records by (lang, bucket); ``all`` as the only value takes everything.
+
+    Every (lang, bucket) pair gets an entry, empty or not, so each shard writes
+    the same set of files. A record that fits no partition is an error: the
+    cleaning stages decide what is kept, export never drops silently.
+    """
+    parts: dict[tuple[str, str], list[dict[str, Any]]] = {
+        (lang, bucket): [] for lang in langs for bucket in buckets
+    }
+    for record in records:
+        lang = "all" if langs == ["all"] else record.get("lang")
+        bucket = "all" if buckets == ["all"] else record.get("bucket")
+        if (lang, bucket) not in parts:
+            raise ExportError(
+                f"document {record.get('id')}: no partition for lang={lang!r} bucket={bucket!r} "
+                f"(partitions: languages {langs}, buckets {buckets})"
+            )
+        parts[(lang, bucket)].append(record)
+    return parts
+
+
 def export_stats(n_in: int, n_out: int) -> dict:
     return stage_stats(STAGE, n_in, n_out, pd.DataFrame(columns=["reason"]))
