@@ -65,8 +65,8 @@ def test_partition_by_language_and_bucket():
     records = to_records(docs(lang=["en", "zh"], bucket=["head", "tail"]))
     parts = partition(records, ["en", "zh"], ["head", "middle", "tail", "unscored"])
     assert len(parts) == 8  # every pair, empty or not
-    assert [r["id"] for r in parts[("en", "tail")]] == ["b2"]
-    assert [r["id"] for r in parts[("zh", "head")]] == ["a1"]
+    assert [r["id"] for r in parts[("en", "head")]] == ["b2"]
+    assert [r["id"] for r in parts[("zh", "tail")]] == ["a1"]
     assert sum(len(v) for v in parts.values()) == 2
     everything = partition(records, ["all"], ["all"])
     assert [r["id"] for r in everything[("all", "all")]] == ["a1", "b2"]
