@@ -1,0 +1,320 @@
+"""Benchmark decontamination: drop documents that share an n-gram with a benchmark.
+
+Text is normalised the same way for benchmarks and documents: Unicode NFKC,
+case-folded, every punctuation and symbol character replaced by a space; then
+split into tokens: every Han/kana/hangul character is one token and every run of
+other non-space characters is one token. English is thus compared by words and
+Chinese by characters, whatever the document's ``lang`` (mixed texts work too).
+The default n is 13 for both: 13 words (GPT-3's decontamination) or 13 Chinese
+characters (about 6-8 words, short enough to catch a copied sentence, long
+enough not to match common phrases).
+
+Each n-gram is hashed to 64 bits (BLAKE2b of its tokens). Rule
+``decontam_index`` builds the index once: a Parquet file with the sorted unique
+hashes and, for each, the first benchmark (by name) that has it. A document is
+``contaminated`` if any of its n-grams is in the index (``np.isin`` over sorted
+uint64 arrays); the detail is JSON with the benchmark and the first matching
+n-gram's text. A benchmark text with fewer than n tokens is not indexed (counted
+as ``too_short`` in the index stats).
+
+Each benchmark has a ``source`` (a local ``path``, or a ``url`` / Hugging Face ``hf``
+file fetched with ``corpusforge.fetch.fetch_source``) of jsonl, parquet or csv,
+and ``text_fields``, the fields to index (each field separately; a list value
+contributes each item).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .records import rejects_frame, stage_stats
+
+STAGE = "decontam"
+DEFAULT_N = 13
+_CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
+INDEX_SCHEMA = pa.schema([("hash", pa.uint64()), ("benchmark", pa.string())])
+
+log = logging.getLogger("corpusforge.decontam")
+
+
+class DecontamError(ValueError):
+    """The ``decontam`` config or a benchmark file is wrong."""
+
+
+# ---------------------------------------------------------------- text -> n-grams
+
+_BLANK = {}
+
+
+def _blank_table(text: str) -> dict[int, str]:
+    for ch in set(text):
+        code = ord(ch)
+        if code not in _BLANK:
+            cat = unicodedata.category(ch)
+            _BLANK[code] = " " if cat[0] in "PSZC" else ch
+    return _BLANK
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised tokens: NFKC, case-folded, punctuation/symbols as spaces, CJK per char."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = text.translate(_blank_table(text))
+    return _TOKENS.findall(text)
+
+
+def ngram_text(gram: list[str]) -> str:
+    """An n-gram as readable text: no space between two CJK characters."""
+    out = gram[0] if gram else ""
+    for prev, tok in itertools.pairwise(gram):
+        joint = "" if _CJK_CHAR.fullmatch(prev) and _CJK_CHAR.fullmatch(tok) else " "
+        out += joint + tok
+    return out
+
+
+def ngram_hashes(toks: list[str], n: int) -> np.ndarray:
+    """64-bit hashes of every n-gram of the tokens (in order; empty if fewer than n)."""
+    count = len(toks) - n + 1
+    if count <= 0:
+        return np.empty(0, dtype=np.uint64)
+    out = np.empty(count, dtype=np.uint64)
+    encoded = [t.encode("utf-8") for t in toks]
+    for i in range(count):
+        out[i] = int.from_bytes(
+            hashlib.blake2b(b"\x1f".join(encoded[i : i + n]), digest_size=8).digest(), "little"
+        )
+    return out
+
+
+# ---------------------------------------------------------------- benchmarks
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    file: str
+    text_fields: tuple[str, ...] = ("text",)
+
+
+def iter_benchmark_texts(path: str | Path, fields: tuple[str, ...]) -> Iterator[str]:
+    """Every configured text value of a benchmark file (jsonl, parquet or csv)."""
+    path = Path(path)
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".parquet"):
+        frame = pd.read_parquet(path)
+    elif name.endswith((".jsonl", ".json", ".ndjson")):
+        frame = pd.read_json(path, lines=True, dtype=False)
+    elif name.endswith(".csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    else:
+        raise DecontamError(f"{path}: benchmark files must be .jsonl, .parquet or .csv")
+    missing = [f for f in fields if f not in frame.columns]
+    if missing:
+        raise DecontamError(
+            f"{path}: no field {missing} (columns: {', '.join(map(str, frame.columns))})"
+        )
+    for field in fields:
+        for value in frame[field].tolist():
+            if isinstance(value, str):
+                yield value
+            elif isinstance(value, list | tuple | np.ndarray):
+                yield from (str(v) for v in value if isinstance(v, str))
+
+
+def build_index(
+    benchmarks: list[Benchmark], n: int = DEFAULT_N
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """(index frame: sorted unique hash, benchmark), stats per benchmark."""
+    hashes: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    names = sorted(b.name for b in benchmarks)
+    stats: dict[str, Any] = {"n": n, "benchmarks": {}}
+    for bench in sorted(benchmarks, key=lambda b: b.name):
+        counts: Counter = Counter()
+        for text in iter_benchmark_texts(bench.file, bench.text_fields):
+            toks = tokens(text)
+            counts["texts"] += 1
+            if len(toks) < n:
+                counts["too_short"] += 1
+                continue
+            grams = ngram_hashes(toks, n)
+            counts["ngrams"] += len(grams)
+            hashes.append(grams)
+            owners.append(np.full(len(grams), names.index(bench.name), dtype=np.int32))
+        stats["benchmarks"][bench.name] = {k: counts[k] for k in ("texts", "too_short", "ngrams")}
+    if hashes:
+        all_hashes = np.concatenate(hashes)
+        all_owners = np.concatenate(owners)
+        order = np.lexsort((all_owners, all_hashes))
+        all_hashes, all_owners = all_hashes[order], all_owners[order]
+        first = np.ones(len(all_hashes), dtype=bool)
+        first[1:] = all_hashes[1:] != all_hashes[:-1]
+        all_hashes, all_owners = all_hashes[first], all_owners[first]
+    else:
+        all_hashes, all_owners = np.empty(0, np.uint64), np.empty(0, np.int32)
+    frame = pd.DataFrame(
+        {"hash": all_hashes, "benchmark": np.array(names, dtype=object)[all_owners]}
+    )
+    stats["unique_ngrams"] = len(frame)
+    return frame, stats
+
+
+@dataclass
+class Index:
+    hashes: np.ndarray  # sorted unique uint64
+    benchmark: np.ndarray  # object array of names, aligned with hashes
+    n: int = DEFAULT_N
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, n: int = DEFAULT_N) -> Index:
+        hashes = frame["hash"].to_numpy(dtype=np.uint64)
+        if len(hashes) > 1 and not np.all(hashes[1:] > hashes[:-1]):
+            raise DecontamError("decontam index: hashes are not sorted and unique")
+        return cls(hashes, frame["benchmark"].to_numpy(dtype=object), n)
+
+    def first_match(self, text: str) -> tuple[str, str] | None:
+        """(benchmark, n-gram text) of the first n-gram of ``text`` in the index."""
+        if not len(self.hashes):
+            return None
+        toks = tokens(text)
+        grams = ngram_hashes(toks, self.n)
+        if not len(grams):
+            return None
+        hit = np.isin(grams, self.hashes, assume_unique=False)
+        if not hit.any():
+            return None
+        pos = int(np.argmax(hit))
+        where = int(np.searchsorted(self.hashes, grams[pos]))
+        return str(self.benchmark[where]), ngram_text(toks[pos : pos + self.n])
+
+
+# ---------------------------------------------------------------- config
+
+
+def settings_from_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checked ``decontam`` section: n and benchmarks {name: {text_fields, ...}}."""
+    cfg = dict(cfg or {})
+    n = cfg.get("n", DEFAULT_N)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise DecontamError(f"decontam.n: a positive integer, got {n!r}")
+    benchmarks = cfg.get("benchmarks") or {}
+    if not isinstance(benchmarks, Mapping):
+        raise DecontamError("decontam.benchmarks: a mapping of name -> source")
+    for name, bench in benchmarks.items():
+        source = (bench or {}).get("source") or {}
+        sources = [k for k in ("path", "url", "hf") if k in source]
+        if len(sources) != 1:
+            raise DecontamError(
+                f"decontam.benchmarks.{name}.source: exactly one of path, url or hf"
+            )
+    return {"n": n, "benchmarks": dict(benchmarks)}
+
+
+def benchmarks_from(files: Mapping[str, str], cfg: Mapping[str, Any]) -> list[Benchmark]:
+    """Benchmark objects for the files a rule received (name -> local file)."""
+    out = []
+    for name in sorted(files):
+        fields = cfg["benchmarks"][name].get("text_fields", ["text"])
+        if isinstance(fields, str):
+            fields = [fields]
+        out.append(Benchmark(name, str(files[name]), tuple(fields)))
+    return out
+
+
+# ---------------------------------------------------------------- stage
+
+
+def check_documents(docs: pd.DataFrame, index: Index) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(kept, rejects, stats): reject every document sharing an n-gram with a benchmark."""
+    matches = [index.first_match(t) if isinstance(t, str) else None for t in docs["text"]]
+    bad = pd.Series([m is not None for m in matches], index=docs.index)
+    kept = docs[~bad]
+    if "id" in kept.columns:
+        kept = kept.sort_values("id", kind="stable")
+    kept = kept.reset_index(drop=True)
+    rows = []
+    by_bench: Counter = Counter()
+    for rec, match in zip(docs.to_dict("records"), matches, strict=True):
+        if match is None:
+            continue
+        by_bench[match[0]] += 1
+        rows.append(
+            {
+                "id": rec.get("id"),
+                "seed_id": rec.get("seed_id"),
+                "stage": STAGE,
+                "reason": "contaminated",
+                "detail": json.dumps(
+                    {"benchmark": match[0], "ngram": match[1]}, ensure_ascii=False, sort_keys=True
+                ),
+                "source": rec.get("source"),
+                "row": rec.get("row"),
+                "text": rec.get("text"),
+            }
+        )
+    rejects = rejects_frame(sorted(rows, key=lambda r: str(r["id"])))
+    stats = stage_stats(
+        STAGE,
+        len(docs),
+        len(kept),
+        rejects,
+        n=index.n,
+        index_ngrams=len(index.hashes),
+        contaminated_by_benchmark={k: by_bench[k] for k in sorted(by_bench)},
+    )
+    return kept, rejects, stats
+
+
+def run_index(
+    files: Mapping[str, str], cfg: Mapping[str, Any] | None, out_index: str, out_stats: str
+) -> dict:
+    """The whole job of rule ``decontam_index``."""
+    from .io import write_json, write_parquet
+
+    settings = settings_from_config(cfg)
+    frame, stats = build_index(benchmarks_from(files, settings), settings["n"])
+    write_parquet(frame, out_index, schema=INDEX_SCHEMA)
+    write_json(stats, out_stats)
+    log.info("decontam index: %d unique %d-grams", stats["unique_ngrams"], settings["n"])
+    return stats
+
+
+def run_shard(
+    docs_path: str | Path,
+    index_path: str | Path,
+    out_docs: str | Path,
+    out_rejected: str | Path,
+    out_stats: str | Path,
+    cfg: Mapping[str, Any] | None,
+    shard: str | None = None,
+) -> dict:
+    """The whole job of rule ``decontam``: read a shard, check it, write the three outputs."""
+    from .io import read_parquet, write_json, write_parquet
+    from .records import REJECT_SCHEMA
+
+    settings = settings_from_config(cfg)
+    index = Index.from_frame(read_parquet(index_path), settings["n"])
+    docs = read_parquet(docs_path)
+    kept, rejects, stats = check_documents(docs, index)
+    write_parquet(kept, out_docs)
+    write_parquet(rejects, out_rejected, schema=REJECT_SCHEMA)
+    if shard is not None:
+        stats = {**stats, "shard": shard}
+    write_json(stats, out_stats)
+    log.info("kept %d of %d; contaminated %s", stats["kept"], stats["in"], stats["rejected"])
+    return stats

@@ -1,0 +1,555 @@
+"""Heuristic quality filters for web documents: Gopher, C4 and SlimPajama rules.
+
+Rule sets, applied in this order (each document stops at the first rule it fails):
+
+1. ``gopher_repetition`` (MassiveText, Rae et al. 2021, table A1): duplicate line
+   and paragraph fractions (by count and by characters), the character fraction
+   of the most frequent 2/3/4-gram, and of all duplicated 5..10-grams.
+2. ``gopher_quality``: word count, mean word length, ``#`` and ellipsis to word
+   ratios, share of bullet-start lines and of ellipsis-end lines, share of words
+   with a letter, presence of stop words.
+3. ``c4`` (Raffel et al. 2020, as in the TFDS/datatrove implementations): first
+   line-level cleaning (citation markers removed; a line is dropped if it does not
+   end in terminal punctuation, has fewer than ``min_words_per_line`` words, has a
+   word longer than ``max_word_length``, mentions javascript or a cookie/terms
+   policy), then document rules: ``c4.lorem_ipsum``, ``c4.curly_bracket``,
+   ``c4.bad_words`` (a word list file, optional), ``c4.min_sentences`` (counted
+   on the cleaned text) and ``c4.empty_after_line_filter``. The cleaned text
+   replaces the document's text; ``filter_lines_removed`` says how many lines went.
+4. ``slimpajama``: fewer than ``min_chars`` characters once punctuation and
+   whitespace are removed.
+
+A rejection's reason is the rule's name (``gopher_quality.word_count``) and its
+detail the measured value against the bound (``words 12 < 50``).
+
+Words: whitespace-separated tokens, except for languages in ``cjk_languages``
+(default zh, ja, ko... see DEFAULTS), where every Han/kana/hangul character is one
+word and runs of other non-space characters (Latin words, numbers) are words too;
+CJK punctuation is no word. A document without a ``lang`` column is treated as
+zh when most of its letters are Han characters. Rules that assume spaced words
+are skipped per language (``skip``): by default ``gopher_quality.mean_word_length``
+for zh and ja, and ``gopher_quality.stop_words`` for ja (zh has its own small
+stop-word list).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .records import rejects_frame, stage_stats
+
+STAGE = "filters"
+RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "slimpajama")
+
+DEFAULTS: dict[str, Any] = {
+    "rule_sets": list(RULE_SETS),
+    "cjk_languages": ["ja", "ko", "zh"],
+    "skip": {
+        "ja": ["gopher_quality.mean_word_length", "gopher_quality.stop_words"],
+        "zh": ["gopher_quality.mean_word_length"],
+    },
+    "gopher_repetition": {
+        "max_dup_line_fraction": 0.30,
+        "max_dup_paragraph_fraction": 0.30,
+        "max_dup_line_char_fraction": 0.20,
+        "max_dup_paragraph_char_fraction": 0.20,
+        "max_top_ngram_char_fraction": {2: 0.20, 3: 0.18, 4: 0.16},
+        "max_dup_ngram_char_fraction": {
+            5: 0.15,
+            6: 0.14,
+            7: 0.13,
+            8: 0.12,
+            9: 0.11,
+            10: 0.10,
+        },
+    },
+    "gopher_quality": {
+        "min_words": 50,
+        "max_words": 100_000,
+        "min_mean_word_length": 3,
+        "max_mean_word_length": 10,
+        "max_symbol_word_ratio": 0.1,
+        "max_bullet_lines": 0.9,
+        "max_ellipsis_lines": 0.3,
+        "min_alpha_words": 0.8,
+        "min_stop_words": 2,
+        "stop_words": {
+            "en": ["the", "be", "to", "of", "and", "that", "have", "with"],
+            "zh": ["的", "了", "是", "在", "和", "有", "我", "不", "这", "就"],
+        },
+    },
+    "c4": {
+        "min_words_per_line": 3,
+        "min_sentences": 5,
+        "max_word_length": 1000,
+        "remove_citations": True,
+        "remove_javascript": True,
+        "remove_policy": True,
+        "lorem_ipsum": True,
+        "curly_bracket": True,
+        "bad_words": None,  # path of a word list: one word or phrase per line, '#' comments
+    },
+    "slimpajama": {"min_chars": 200},
+}
+
+BULLETS = ("•", "●", "○", "◦", "▪", "‣", "·", "-", "*", "–", "—", "→")
+ELLIPSES = ("...", "…")
+TERMINAL = (".", "!", "?", '"', "。", "！", "？", "”", "」", "』", "…")
+POLICY = (
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+)
+CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.I)
+_CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_PUNCT = "\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+_CJK_WORDS = re.compile(rf"[{_CJK}]|[^\s{_CJK}{_CJK_PUNCT}]+")
+_SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')\]]|$)|[。！？]+")
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+
+log = logging.getLogger("corpusforge.filters")
+
+
+class FiltersError(ValueError):
+    """The ``filters`` config is wrong."""
+
+
+# ---------------------------------------------------------------- settings
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any] | None, where: str) -> dict:
+    out = dict(base)
+    for key, value in (over or {}).items():
+        if key not in base:
+            raise FiltersError(f"{where}.{key}: unknown setting (known: {', '.join(base)})")
+        if isinstance(base[key], Mapping) and isinstance(value, Mapping):
+            out[key] = {**base[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    rule_sets: tuple[str, ...]
+    cjk_languages: frozenset[str]
+    skip: Mapping[str, frozenset[str]]
+    repetition: Mapping[str, Any]
+    quality: Mapping[str, Any]
+    c4: Mapping[str, Any]
+    slimpajama: Mapping[str, Any]
+    bad_words: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> Settings:
+        cfg = dict(cfg or {})
+        unknown = set(cfg) - set(DEFAULTS)
+        if unknown:
+            raise FiltersError(f"filters: unknown settings {sorted(unknown)}")
+        rule_sets = tuple(cfg.get("rule_sets", DEFAULTS["rule_sets"]) or ())
+        bad = [r for r in rule_sets if r not in RULE_SETS]
+        if bad:
+            raise FiltersError(f"filters.rule_sets: unknown {bad} (known: {list(RULE_SETS)})")
+        rep = _merge(DEFAULTS["gopher_repetition"], cfg.get("gopher_repetition"), "filters")
+        for key in ("max_top_ngram_char_fraction", "max_dup_ngram_char_fraction"):
+            rep[key] = {
+                int(n): float(v) for n, v in sorted(rep[key].items(), key=lambda x: int(x[0]))
+            }
+        quality = _merge(DEFAULTS["gopher_quality"], cfg.get("gopher_quality"), "filters")
+        c4 = _merge(DEFAULTS["c4"], cfg.get("c4"), "filters")
+        slim = _merge(DEFAULTS["slimpajama"], cfg.get("slimpajama"), "filters")
+        skip = {
+            str(lang): frozenset(names)
+            for lang, names in sorted({**DEFAULTS["skip"], **(cfg.get("skip") or {})}.items())
+        }
+        bad_words: tuple[str, ...] = ()
+        if "c4" in rule_sets and c4.get("bad_words"):
+            bad_words = load_word_list(c4["bad_words"])
+        return cls(
+            rule_sets=tuple(r for r in RULE_SETS if r in rule_sets),
+            cjk_languages=frozenset(cfg.get("cjk_languages", DEFAULTS["cjk_languages"])),
+            skip=skip,
+            repetition=rep,
+            quality=quality,
+            c4=c4,
+            slimpajama=slim,
+            bad_words=bad_words,
+        )
+
+
+def load_word_list(path: str | Path) -> tuple[str, ...]:
+    """Words or phrases, one a line, lower-cased; blank lines and '#' comments ignored."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise FiltersError(f"filters.c4.bad_words: cannot read {path}: {exc}") from exc
+    words = {line.strip().lower() for line in lines}
+    return tuple(sorted(w for w in words if w and not w.startswith("#")))
+
+
+# ---------------------------------------------------------------- measures
+
+
+def is_cjk_text(text: str) -> bool:
+    han = letters = 0
+    for ch in text[:5000]:
+        if ch.isalpha():
+            letters += 1
+            if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af":
+                han += 1
+    return bool(letters) and han / letters > 0.3
+
+
+def words_of(text: str, cjk: bool) -> list[str]:
+    """Words of a text: whitespace tokens, or for CJK one word per character."""
+    return _CJK_WORDS.findall(text) if cjk else text.split()
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def _dup_fractions(items: list[str]) -> tuple[float, float]:
+    """(share of items that repeat an earlier one, share of their characters)."""
+    if not items:
+        return 0.0, 0.0
+    seen: set[str] = set()
+    dup = dup_chars = 0
+    for item in items:
+        if item in seen:
+            dup += 1
+            dup_chars += len(item)
+        else:
+            seen.add(item)
+    total = sum(len(i) for i in items)
+    return dup / len(items), (dup_chars / total if total else 0.0)
+
+
+def top_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float:
+    """Characters in the most frequent n-gram (times its count) / characters in words."""
+    if len(words) < n or not total_chars:
+        return 0.0
+    counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
+    gram, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if count < 2:
+        return 0.0
+    return sum(len(w) for w in gram) * count / total_chars
+
+
+def dup_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float:
+    """Characters of words covered by an n-gram that occurs more than once / all."""
+    if len(words) < n or not total_chars:
+        return 0.0
+    grams = list(zip(*(words[i:] for i in range(n)), strict=False))
+    counts = Counter(grams)
+    covered = bytearray(len(words))
+    for start, gram in enumerate(grams):
+        if counts[gram] > 1:
+            covered[start : start + n] = b"\x01" * n
+    return sum(len(w) for w, c in zip(words, covered, strict=True) if c) / total_chars
+
+
+# ---------------------------------------------------------------- rule sets
+# Each returns None (passes) or (rule name, detail).
+
+Verdict = tuple[str, str] | None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def check_repetition(text: str, words: list[str], cfg: Mapping[str, Any], skip) -> Verdict:
+    lines = _lines(text)
+    paragraphs = [p.strip() for p in _PARAGRAPHS.split(text) if p.strip()]
+    line_frac, line_chars = _dup_fractions(lines)
+    par_frac, par_chars = _dup_fractions(paragraphs)
+    checks = (
+        ("dup_line_fraction", line_frac, cfg["max_dup_line_fraction"]),
+        ("dup_paragraph_fraction", par_frac, cfg["max_dup_paragraph_fraction"]),
+        ("dup_line_char_fraction", line_chars, cfg["max_dup_line_char_fraction"]),
+        ("dup_paragraph_char_fraction", par_chars, cfg["max_dup_paragraph_char_fraction"]),
+    )
+    for name, value, bound in checks:
+        rule = f"gopher_repetition.{name}"
+        if rule not in skip and value > bound:
+            return rule, f"{name} {_fmt(value)} > {bound}"
+    total = sum(len(w) for w in words)
+    for n, bound in cfg["max_top_ngram_char_fraction"].items():
+        rule = f"gopher_repetition.top_{n}gram_char_fraction"
+        if rule in skip:
+            continue
+        value = top_ngram_char_fraction(words, n, total)
+        if value > bound:
+            return rule, f"top {n}-gram char fraction {_fmt(value)} > {bound}"
+    for n, bound in cfg["max_dup_ngram_char_fraction"].items():
+        rule = f"gopher_repetition.dup_{n}gram_char_fraction"
+        if rule in skip:
+            continue
+        value = dup_ngram_char_fraction(words, n, total)
+        if value > bound:
+            return rule, f"duplicate {n}-gram char fraction {_fmt(value)} > {bound}"
+    return None
+
+
+def check_quality(
+    text: str, words: list[str], lang: str | None, cfg: Mapping[str, Any], skip
+) -> Verdict:
+    n = len(words)
+    rule = "gopher_quality.word_count"
+    if rule not in skip and not cfg["min_words"] <= n <= cfg["max_words"]:
+        bound = f"< {cfg['min_words']}" if n < cfg["min_words"] else f"> {cfg['max_words']}"
+        return rule, f"words {n} {bound}"
+    if not n:
+        return None
+    rule = "gopher_quality.mean_word_length"
+    if rule not in skip:
+        mean = sum(len(w) for w in words) / n
+        lo, hi = cfg["min_mean_word_length"], cfg["max_mean_word_length"]
+        if not lo <= mean <= hi:
+            return rule, f"mean word length {_fmt(mean)} not in [{lo}, {hi}]"
+    rule = "gopher_quality.symbol_word_ratio"
+    if rule not in skip:
+        for symbol, count in (
+            ("#", text.count("#")),
+            ("ellipsis", text.count("...") + text.count("…")),
+        ):
+            if count / n > cfg["max_symbol_word_ratio"]:
+                ratio = _fmt(count / n)
+                return rule, f"{symbol} per word {ratio} > {cfg['max_symbol_word_ratio']}"
+    lines = _lines(text)
+    if lines:
+        rule = "gopher_quality.bullet_lines"
+        share = sum(line.startswith(BULLETS) for line in lines) / len(lines)
+        if rule not in skip and share > cfg["max_bullet_lines"]:
+            return rule, f"bullet-start lines {_fmt(share)} > {cfg['max_bullet_lines']}"
+        rule = "gopher_quality.ellipsis_lines"
+        share = sum(line.endswith(ELLIPSES) for line in lines) / len(lines)
+        if rule not in skip and share > cfg["max_ellipsis_lines"]:
+            return rule, f"ellipsis-end lines {_fmt(share)} > {cfg['max_ellipsis_lines']}"
+    rule = "gopher_quality.alpha_words"
+    if rule not in skip:
+        share = sum(any(ch.isalpha() for ch in w) for w in words) / n
+        if share < cfg["min_alpha_words"]:
+            return rule, f"words with a letter {_fmt(share)} < {cfg['min_alpha_words']}"
+    rule = "gopher_quality.stop_words"
+    stop = (cfg.get("stop_words") or {}).get(lang or "en")
+    if rule not in skip and stop:
+        stop_set = set(stop)
+        found = {w.lower() for w in words} & stop_set
+        if len(found) < cfg["min_stop_words"]:
+            return rule, f"distinct stop words {len(found)} < {cfg['min_stop_words']}"
+    return None
+
+
+def c4_clean_lines(text: str, cjk: bool, cfg: Mapping[str, Any]) -> tuple[str, Counter]:
+    """The C4 line filter: (kept text, lines removed by cause)."""
+    removed: Counter = Counter()
+    kept: list[str] = []
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        if cfg["remove_citations"]:
+            line = CITATION.sub("", line).strip()
+        lower = line.lower()
+        line_words = words_of(line, cjk)
+        if not line.endswith(TERMINAL) or line.endswith(ELLIPSES):
+            removed["no_terminal_punctuation"] += 1
+        elif len(line_words) < cfg["min_words_per_line"]:
+            removed["too_few_words"] += 1
+        elif any(len(w) > cfg["max_word_length"] for w in line_words):
+            removed["long_word"] += 1
+        elif cfg["remove_javascript"] and "javascript" in lower:
+            removed["javascript"] += 1
+        elif cfg["remove_policy"] and any(p in lower for p in POLICY):
+            removed["policy"] += 1
+        else:
+            kept.append(line)
+    return "\n".join(kept), removed
+
+
+def count_sentences(text: str) -> int:
+    return len(_SENTENCE_END.findall(text))
+
+
+def check_c4_document(text: str, cfg: Mapping[str, Any], bad_words, skip) -> Verdict:
+    lower = text.lower()
+    if cfg["lorem_ipsum"] and "c4.lorem_ipsum" not in skip and "lorem ipsum" in lower:
+        return "c4.lorem_ipsum", "contains 'lorem ipsum'"
+    if cfg["curly_bracket"] and "c4.curly_bracket" not in skip and "{" in text:
+        return "c4.curly_bracket", f"contains '{{' at char {text.index('{')}"
+    if bad_words and "c4.bad_words" not in skip:
+        tokens = set(re.findall(r"\w+", lower))
+        for word in bad_words:
+            hit = word in tokens if word.isalnum() and word.isascii() else word in lower
+            if hit:
+                return "c4.bad_words", f"contains listed word {word!r}"
+    return None
+
+
+def slim_chars(text: str) -> int:
+    """Characters that are neither whitespace nor punctuation."""
+    return sum(1 for ch in text if not ch.isspace() and unicodedata.category(ch)[0] != "P")
+
+
+# ---------------------------------------------------------------- documents
+
+
+@dataclass
+class Outcome:
+    text: str
+    lines_removed: Counter
+    verdict: Verdict
+
+
+def filter_text(text: str, lang: str | None, settings: Settings) -> Outcome:
+    """Apply every enabled rule set to one text; first failure wins."""
+    cjk = (lang in settings.cjk_languages) if lang else is_cjk_text(text)
+    lang = lang or ("zh" if cjk else None)
+    skip = settings.skip.get(lang or "", frozenset())
+    removed: Counter = Counter()
+    words: list[str] | None = None
+
+    def get_words() -> list[str]:
+        nonlocal words
+        if words is None:
+            words = words_of(text, cjk)
+        return words
+
+    for rule_set in settings.rule_sets:
+        if rule_set in skip:
+            continue
+        verdict: Verdict = None
+        if rule_set == "gopher_repetition":
+            verdict = check_repetition(text, get_words(), settings.repetition, skip)
+        elif rule_set == "gopher_quality":
+            verdict = check_quality(text, get_words(), lang, settings.quality, skip)
+        elif rule_set == "c4":
+            verdict = check_c4_document(text, settings.c4, settings.bad_words, skip)
+            if verdict is None:
+                cleaned, removed = c4_clean_lines(text, cjk, settings.c4)
+                sentences = count_sentences(cleaned)
+                if not cleaned:
+                    verdict = (
+                        "c4.empty_after_line_filter",
+                        f"all {sum(removed.values())} lines removed",
+                    )
+                elif "c4.min_sentences" not in skip and sentences < settings.c4["min_sentences"]:
+                    verdict = (
+                        "c4.min_sentences",
+                        f"sentences {sentences} < {settings.c4['min_sentences']} after line filter",
+                    )
+                text, words = cleaned, None
+        elif rule_set == "slimpajama":
+            n = slim_chars(text)
+            if "slimpajama.min_chars" not in skip and n < settings.slimpajama["min_chars"]:
+                verdict = "slimpajama.min_chars", f"chars {n} < {settings.slimpajama['min_chars']}"
+        if verdict is not None:
+            return Outcome(text, removed, verdict)
+    return Outcome(text, removed, None)
+
+
+def apply_filters(
+    docs: pd.DataFrame, settings: Settings, progress: Callable[[int], None] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(kept documents, rejected rows, stats) of one shard."""
+    langs = docs["lang"].tolist() if "lang" in docs.columns else [None] * len(docs)
+    texts = docs["text"].tolist()
+    keep_mask: list[bool] = []
+    new_texts: list[str] = []
+    lines_removed: list[int] = []
+    reject_rows: list[dict] = []
+    removed_total: Counter = Counter()
+    records = docs.to_dict("records")
+    kept_by_lang: Counter = Counter()
+    for i, (text, lang) in enumerate(zip(texts, langs, strict=True)):
+        lang = lang if isinstance(lang, str) and lang else None
+        if not isinstance(text, str) or not text.strip():
+            verdict: Verdict = ("empty_text", "no text")
+            outcome = Outcome(text or "", Counter(), verdict)
+        else:
+            outcome = filter_text(text, lang, settings)
+        if outcome.verdict is None:
+            keep_mask.append(True)
+            new_texts.append(outcome.text)
+            lines_removed.append(sum(outcome.lines_removed.values()))
+            removed_total.update(outcome.lines_removed)
+            kept_by_lang[lang or "unknown"] += 1
+        else:
+            keep_mask.append(False)
+            rec = records[i]
+            reason, detail = outcome.verdict
+            reject_rows.append(
+                {
+                    "id": rec.get("id"),
+                    "seed_id": rec.get("seed_id"),
+                    "stage": STAGE,
+                    "reason": reason,
+                    "detail": detail,
+                    "source": rec.get("source"),
+                    "row": rec.get("row"),
+                    "text": text,
+                }
+            )
+        if progress and (i + 1) % 1000 == 0:
+            progress(i + 1)
+    kept = docs[pd.Series(keep_mask, index=docs.index, dtype=bool)].copy()
+    changed = sum(
+        1 for old, new in zip(kept["text"].tolist(), new_texts, strict=True) if old != new
+    )
+    kept["text"] = new_texts
+    kept["filter_lines_removed"] = pd.Series(lines_removed, index=kept.index, dtype="int64")
+    if "id" in kept.columns:
+        kept = kept.sort_values("id", kind="stable")
+    kept = kept.reset_index(drop=True)
+    rejects = rejects_frame(sorted(reject_rows, key=lambda r: str(r["id"])))
+    stats = stage_stats(
+        STAGE,
+        len(docs),
+        len(kept),
+        rejects,
+        rule_sets=list(settings.rule_sets),
+        text_changed=changed,
+        lines_removed=int(sum(removed_total.values())),
+        lines_removed_by_cause={k: removed_total[k] for k in sorted(removed_total)},
+        kept_by_lang={k: kept_by_lang[k] for k in sorted(kept_by_lang)},
+    )
+    return kept, rejects, stats
+
+
+def run_shard(
+    docs_path: str | Path,
+    out_docs: str | Path,
+    out_rejected: str | Path,
+    out_stats: str | Path,
+    settings_cfg: Mapping[str, Any] | None,
+    shard: str | None = None,
+) -> dict:
+    """The whole job of rule ``filters``: read a shard, filter, write the three outputs."""
+    from .io import read_parquet, write_json, write_parquet
+    from .records import REJECT_SCHEMA
+
+    settings = Settings.from_config(settings_cfg)
+    docs = read_parquet(docs_path)
+    log.info("%s: %d documents, rule sets %s", docs_path, len(docs), settings.rule_sets)
+    kept, rejects, stats = apply_filters(docs, settings)
+    write_parquet(kept, out_docs)
+    write_parquet(rejects, out_rejected, schema=REJECT_SCHEMA)
+    if shard is not None:
+        stats = {**stats, "shard": shard}
+    write_json(stats, out_stats)
+    log.info("kept %d of %d; rejected %s", stats["kept"], stats["in"], stats["rejected_by_reason"])
+    return stats
