@@ -3,18 +3,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: corpus test lint install dag clean
+.PHONY: corpus test lint install install-test report dag clean
 
 ## corpus: build the default corpus under results/ (real, small, offline, on the CPU)
 corpus: install
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 
 ## test: run the whole test suite (unit tests, real vLLM, end-to-end workflow, style)
-test: install
+test: install-test
 	$(BIN)/python -m pytest
 
 ## lint: the style checks on their own
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile rules/
@@ -22,6 +22,13 @@ lint: install
 
 install:
 	@bash tools/install.sh
+
+install-test:
+	@bash tools/install.sh --test
+
+## report: one browsable HTML file with the figures, dataset card and manifest of the last build
+report: install
+	$(BIN)/snakemake --profile profiles/default --report report.html
 
 ## dag: the pipeline's rule graph as text (dot)
 dag: install

@@ -170,12 +170,20 @@ def summary_inputs(wildcards):
         files[f"{stage}_docs"] = expand(docs_of(stage), shard=SHARDS)
         files[f"{stage}_rejected"] = expand(rejected(stage), shard=SHARDS)
         files[f"{stage}_stats"] = expand(stage_stats(stage), shard=SHARDS)
+    if "perplexity" in DOC_STAGES:
+        files["perplexity_cutoffs"] = out("stats/perplexity_cutoffs.json")
     return files
 
 
 def final_outputs():
-    return [path for shard in SHARDS for path in final_files(shard)] + [
-        out("stats/summary.json")
+    """Targets of the default build: the corpus, its summary and audit, the
+    report's figures, the dataset card and the provenance manifest (report.smk)."""
+    return [
+        *[path for shard in SHARDS for path in final_files(shard)],
+        *rules.summarize.output,
+        *rules.plots.output,
+        *rules.dataset_card.output,
+        *rules.manifest.output,
     ]
 
 

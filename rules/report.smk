@@ -1,4 +1,58 @@
-"""Stats, the audit that proves nothing was lost, and the report."""
+"""Stats, the audit that proves nothing was lost, and the report.
+
+summarize: results/stats/summary.json (counts, audit: fails the run if a record is lost)
+plots: results/report/*.png, dataset_card: results/final/README.md,
+manifest: results/manifest.json; `snakemake --report report.html` gathers them.
+"""
+
+import sys
+from types import SimpleNamespace
+
+_SRC_DIR = str(Path(workflow.current_basedir).parent / "src")
+if _SRC_DIR not in sys.path:
+    sys.path.insert(0, _SRC_DIR)
+
+from corpusforge.report import MODEL_INPUT_NAMES, PLOT_SPECS, plot_names, resolve_inputs
+
+
+report: "../report/workflow.rst"
+
+
+# Rules that run after the summary: their benchmarks are not in it.
+AFTER_SUMMARY = ["summarize", "plots", "dataset_card", "manifest"]
+REPORT_PLOTS = plot_names(DOC_STAGES)
+# What the dataset card states about the build (not the run settings).
+CARD_SETTINGS = canon(
+    {
+        "card": config.get("card") or {},
+        "doc_stages": DOC_STAGES,
+        "seeds": config["seeds"],
+        "prompts": config["prompts"],
+        "model": MODEL,
+        "generation": {
+            "engine": config["generation"].get("engine", "vllm"),
+            "system_prompt": config["generation"].get("system_prompt"),
+            "sampling": config["generation"]["sampling"],
+            "filters": config["generation"].get("filters") or {},
+        },
+        "stages": {stage: config.get(stage) or {} for stage in DOC_STAGES[1:]},
+    }
+)
+# Model files the document stages read: inputs named `model`, `model_*`, `lm`,
+# `sp`, `tokenizer` (corpusforge.report.MODEL_INPUT_NAMES) of the rules named
+# after a stage (`langid`, `perplexity_score`, ...).
+STAGE_MODEL_INPUTS = [
+    value
+    for stage in DOC_STAGES[1:]
+    for rule_name in sorted(r.name for r in workflow.rules)
+    if rule_name == stage or rule_name.startswith(f"{stage}_")
+    for name, value in getattr(rules, rule_name).input.items()
+    if name in MODEL_INPUT_NAMES or name.startswith("model_")
+]
+GENERATION_MODEL = (
+    [model_dir()] if config["generation"].get("engine", "vllm") == "vllm" else []
+)
+SEED_FILES = [seed_file(SimpleNamespace(seed=seed)) for seed in SEEDS]
 
 
 rule summarize:
@@ -6,7 +60,12 @@ rule summarize:
     input:
         unpack(summary_inputs),
     output:
-        summary=out("stats/summary.json"),
+        summary=report(
+            out("stats/summary.json"),
+            caption="../report/summary.rst",
+            category="4. Provenance",
+            labels={"file": "summary.json"},
+        ),
     log:
         log_path("summarize", "summary"),
     benchmark:
@@ -16,5 +75,92 @@ rule summarize:
         "../envs/core.yaml"
     params:
         doc_stages=DOC_STAGES,
+        shards=SHARDS,
+        benchmarks=out("benchmarks"),
+        after_summary=AFTER_SUMMARY,
     script:
         "../scripts/summarize.py"
+
+
+rule plots:
+    """The report's figures, from the summary and the final documents."""
+    input:
+        summary=out("stats/summary.json"),
+        final=lambda wildcards: summary_inputs(wildcards)["final"],
+    output:
+        **{
+            name: report(
+                out(f"report/{name}.png"),
+                caption=f"../report/{name}.rst",
+                category=PLOT_SPECS[name].category,
+                labels={"figure": PLOT_SPECS[name].title},
+            )
+            for name in REPORT_PLOTS
+        },
+    log:
+        log_path("plots", "plots"),
+    benchmark:
+        bench_path("plots", "plots")
+    conda:
+        "../envs/report.yaml"
+    params:
+        plots=REPORT_PLOTS,
+    script:
+        "../scripts/plots.py"
+
+
+rule dataset_card:
+    """The Hugging Face dataset card beside the corpus: model, prompts, filters, counts."""
+    input:
+        summary=out("stats/summary.json"),
+        final=lambda wildcards: summary_inputs(wildcards)["final"],
+        templates=config["prompts"]["templates"],
+    output:
+        card=report(
+            out("final/README.md"),
+            caption="../report/dataset_card.rst",
+            category="4. Provenance",
+            labels={"file": "final/README.md"},
+        ),
+    log:
+        log_path("dataset_card", "card"),
+    benchmark:
+        bench_path("dataset_card", "card")
+    localrule: True
+    conda:
+        "../envs/core.yaml"
+    params:
+        settings=CARD_SETTINGS,
+    script:
+        "../scripts/dataset_card.py"
+
+
+rule manifest:
+    """Provenance: resolved config and its hash, packages, checksums, git commit."""
+    input:
+        corpus=lambda wildcards: summary_inputs(wildcards)["final"],
+        card=out("final/README.md"),
+        summary=out("stats/summary.json"),
+        seeds=SEED_FILES,
+        templates=config["prompts"]["templates"],
+        models=lambda wildcards: resolve_inputs(
+            GENERATION_MODEL + STAGE_MODEL_INPUTS, wildcards
+        ),
+    output:
+        manifest=report(
+            out("manifest.json"),
+            caption="../report/manifest.rst",
+            category="4. Provenance",
+            labels={"file": "manifest.json"},
+        ),
+    log:
+        log_path("manifest", "manifest"),
+    benchmark:
+        bench_path("manifest", "manifest")
+    localrule: True
+    conda:
+        "../envs/core.yaml"
+    params:
+        config=canon(config),
+    script:
+        "../scripts/manifest.py"

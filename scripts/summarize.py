@@ -1,37 +1,27 @@
 """Snakemake adapter: stats per stage and the no-record-lost audit (see corpusforge.stats)."""
 
 from corpusforge import stats as st
-from corpusforge.io import read_json, write_json
+from corpusforge.io import write_json
 from corpusforge.runtime import logged
 
+
+def named_inputs(inputs):
+    """The rule's named inputs as lists of paths (a single path becomes a list of one)."""
+    return {
+        name: [value] if isinstance(value, str) else list(value) for name, value in inputs.items()
+    }
+
+
 with logged(snakemake.log[0]) as log:
-    files = snakemake.input
-    stages = snakemake.params.doc_stages
-    audits = [
-        st.audit_seed_counts([read_json(p) for p in files.seed_stats]),
-        st.audit_stage(
-            st.StageFiles(
-                "prompts",
-                files.seed_records,
-                files.prompts,
-                files.prompts_rejected,
-                "id",
-                "seed_id",
-            )
-        ),
-    ]
-    previous, parent = files.prompts, "prompt_id"  # generation: one document per prompt
-    for stage in stages:
-        docs = files[f"{stage}_docs"]
-        rejects = files[f"{stage}_rejected"]
-        audits.append(st.audit_stage(st.StageFiles(stage, previous, docs, rejects, "id", parent)))
-        previous, parent = docs, "id"  # later stages keep the document id
-    audits.append(st.audit_stage(st.StageFiles("export", previous, files.final, [])))
-    stat_files = {"seed": files.seed_stats, "prompts": files.prompts_stats}
-    stat_files.update({stage: files[f"{stage}_stats"] for stage in stages})
-    stat_files["export"] = files.export_stats
-    summary = st.summarize(stat_files, audits, files.final)
-    for audit in audits:
-        log.info("audit %s: %s", audit.stage, audit.as_dict())
+    params = snakemake.params
+    summary = st.summarize_workflow(
+        named_inputs(snakemake.input),
+        params.doc_stages,
+        bench_dir=params.benchmarks,
+        exclude_rules=params.after_summary,
+        shards=params.shards,
+    )
+    for audit in summary["audit"]["stages"]:
+        log.info("audit %s", audit)
     st.check(summary)
     write_json(summary, snakemake.output.summary)

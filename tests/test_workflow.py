@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "rules", "scripts", "src", "config", "resources", "profiles", "envs"]
+COPY = ["Snakefile", "rules", "scripts", "src", "config", "resources", "profiles", "envs", "report"]
 
 pytestmark = pytest.mark.workflow
 

@@ -9,6 +9,8 @@
 #                                absent) or CUDA vllm
 #   CORPUSFORGE_VENV=DIR         where the virtualenv goes (default .venv)
 #   PYTHON=python3.11            interpreter that creates it
+#   --test                       also what only the tests use (Chromium, to check
+#                                that the HTML report renders)
 # Outside machines whose pip already finds CPU torch wheels, point pip at the
 # PyTorch CPU wheel index (PIP_EXTRA_INDEX_URL) to avoid CUDA downloads.
 set -euo pipefail
@@ -24,11 +26,16 @@ VLLM_VERSION=0.32.0
 # compilers; Boost and compression libraries for KenLM's lmplz/build_binary
 APT_PACKAGES="build-essential cmake libboost-program-options-dev libboost-system-dev
   libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev"
+WITH_TESTS=0
+if [ "${1:-}" = "--test" ]; then
+  WITH_TESTS=1
+  APT_PACKAGES="$APT_PACKAGES chromium"
+fi
 
 log() { echo "[install +$(( $(date +%s) - START ))s] $*"; }
 START=$(date +%s)
 STAMP="$VENV/.corpusforge-install"
-RECIPE=$( (cat tools/install.sh pyproject.toml; echo "$CORPUSFORGE_ENGINE") | sha256sum | cut -c1-16)
+RECIPE=$( (cat tools/install.sh pyproject.toml; echo "$CORPUSFORGE_ENGINE $WITH_TESTS") | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ]; then
   exit 0
 fi
