@@ -1,11 +1,30 @@
-"""Generation with vLLM: one job per prompt shard, GPU or CPU."""
+"""Generation: one job per prompt shard, vLLM in the job or an OpenAI-compatible server."""
+
+GENERATION = config["generation"]
+GEN_ENGINE = GENERATION.get("engine", "vllm")
+# The `model` field of the documents: the served model name for engine openai.
+GEN_MODEL_NAME = (
+    (GENERATION.get("openai") or {}).get("model") or MODEL["name"]
+    if GEN_ENGINE == "openai"
+    else MODEL["name"]
+)
 
 
 rule generate:
-    """Generate one document per prompt with vLLM and the model's chat template."""
+    """Generate one document per prompt with the model's chat template.
+
+    Resumable: finished chunks of `generation.chunk_size` prompts are kept in
+    docs/generate/.chunks/<shard>/ (not a declared output, so Snakemake does not
+    delete it after a killed job); with --rerun-incomplete (profiles/default) a
+    restarted job continues at the first unfinished chunk. Settings that do not
+    change the documents (max_failure_rate, the OpenAI client's address, key
+    variable, concurrency, timeout, retries) are read from the config by the
+    script, so tuning them reruns nothing.
+    """
     input:
         prompts=out("prompts/{shard}.parquet"),
-        model=model_dir(),
+        # the model folder, when vLLM runs in the job (none for a server)
+        model=model_dir() if GEN_ENGINE == "vllm" else [],
     output:
         docs=docs_of("generate"),
         rejected=rejected("generate"),
@@ -16,15 +35,17 @@ rule generate:
         bench_path("generate")
     conda:
         "../envs/generate.yaml"
-    threads: config["generation"]["threads"]
+    threads: GENERATION["threads"]
     resources:
-        gpu=config["generation"]["gpus"],
+        gpu=GENERATION["gpus"] if GEN_ENGINE == "vllm" else 0,
     params:
-        model_name=MODEL["name"],
-        system_prompt=config["generation"]["system_prompt"],
-        sampling=canon(config["generation"]["sampling"]),
-        engine_args=canon(config["generation"]["engine_args"]),
-        filters=canon(config["generation"]["filters"]),
-        cpu_kvcache_gib=config["generation"]["cpu_kvcache_gib"],
+        engine=GEN_ENGINE,
+        model_name=GEN_MODEL_NAME,
+        system_prompt=GENERATION["system_prompt"],
+        sampling=canon(GENERATION["sampling"]),
+        engine_args=canon(GENERATION["engine_args"]) if GEN_ENGINE == "vllm" else {},
+        filters=canon(GENERATION["filters"]),
+        cpu_kvcache_gib=GENERATION["cpu_kvcache_gib"],
+        chunk_size=GENERATION.get("chunk_size", 1024),
     script:
         "../scripts/generate.py"
