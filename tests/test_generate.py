@@ -630,6 +630,7 @@ def vllm_server(smollm2_dir, tmp_path_factory) -> Iterator[str]:
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "VLLM_CPU_KVCACHE_SPACE": "1",
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
         "VLLM_CPU_OMP_THREADS_BIND": "nobind",
         "OMP_NUM_THREADS": "1",
         "NO_PROXY": "127.0.0.1",
