@@ -136,12 +136,19 @@ def runs(slurm, tmp_path_factory):
 
 def test_slurm_run_writes_the_same_corpus_as_a_local_run(runs):
     local, cluster, _ = runs
-    names = sorted(p.name for p in (local / "results/final").glob("*.jsonl"))
-    assert names == ["corpus-0000.jsonl", "corpus-0001.jsonl"]
-    assert sorted(p.name for p in (cluster / "results/final").glob("*.jsonl")) == names
+    final = local / "results/final"
+    names = sorted(str(p.relative_to(final)) for p in final.rglob("corpus-*.jsonl"))
+    # partitioned as <lang>/<bucket>/corpus-<shard>.jsonl: 2 languages x 4 buckets x 2 shards
+    assert len(names) == 16 and "en/head/corpus-0000.jsonl" in names
+    cluster_final = cluster / "results/final"
+    assert (
+        sorted(str(p.relative_to(cluster_final)) for p in cluster_final.rglob("corpus-*.jsonl"))
+        == names
+    )
+    assert sum(len((final / name).read_bytes()) for name in names) > 0
     for name in names:
         ours = (cluster / "results/final" / name).read_bytes()
-        assert ours and ours == (local / "results/final" / name).read_bytes(), name
+        assert ours == (local / "results/final" / name).read_bytes(), name
 
 
 def test_every_job_but_local_rules_ran_as_a_slurm_job(runs):

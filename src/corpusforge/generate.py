@@ -457,3 +457,8 @@ def configure_cpu_threads(threads: int) -> None:
     # One process instead of three (job, engine core, worker): on a CPU it saves
     # 15-60 s of start-up per job and gives the same texts (CPU_ENGINE_ARGS too).
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    log.info(
+        "CPU engine: VLLM_CPU_OMP_THREADS_BIND=%r OMP_NUM_THREADS=%r",
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"],
+        os.environ["OMP_NUM_THREADS"],
+    )
