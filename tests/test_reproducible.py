@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +22,12 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+from workflow_util import copy_repo, planned_jobs, smk
 
 from corpusforge.io import write_parquet
 from corpusforge.report import config_hash, plot_names
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "rules", "scripts", "src", "config", "resources", "profiles", "envs", "report"]
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -41,26 +40,6 @@ CHROMIUM_FLAGS = [
 ]
 
 pytestmark = pytest.mark.workflow
-
-
-def copy_repo(dest: Path) -> Path:
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
-
-
-def smk(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def build(workdir: Path) -> Path:
@@ -86,20 +65,6 @@ def final_files(workdir: Path, with_data: bool = False) -> list[str]:
         for p in final.rglob("*.jsonl")
         if not with_data or p.stat().st_size > 0
     )
-
-
-def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from a dry run's "Job stats" table (empty when nothing to do)."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return {}
-    jobs = {}
-    for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not match or match.group(1) == "total":
-            break
-        jobs[match.group(1)] = int(match.group(2))
-    return jobs
 
 
 def test_two_builds_from_scratch_give_byte_identical_corpora(builds):

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from workflow_util import copy_repo
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "rules", "scripts", "src", "config", "resources", "profiles", "envs"]
 SETUP = ROOT / "tools/slurm/setup.sh"
 TEARDOWN = ROOT / "tools/slurm/teardown.sh"
 CTLD_PID = Path("/run/slurm/slurmctld.pid")
@@ -71,12 +70,7 @@ def slurm():
 
 def small_copy(dest: Path) -> Path:
     """A fresh copy of the repo with a small default config."""
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
+    copy_repo(dest)
     path = dest / "config/config.yaml"
     config = yaml.safe_load(path.read_text())
     config["shards"] = 2

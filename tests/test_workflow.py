@@ -6,55 +6,15 @@ import hashlib
 import http.server
 import json
 import re
-import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "rules", "scripts", "src", "config", "resources", "profiles", "envs", "report"]
+from workflow_util import copy_repo, planned_jobs, smk
 
 pytestmark = pytest.mark.workflow
-
-
-def copy_repo(dest: Path) -> Path:
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
-
-
-def smk(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from a dry run's "Job stats" table (empty when nothing to do)."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:", 1)[1]
-    jobs = {}
-    for line in table.splitlines()[3:]:
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not match or match.group(1) == "total":
-            break
-        jobs[match.group(1)] = int(match.group(2))
-    return jobs
 
 
 def downstream_rules(workdir: Path, rule: str) -> set[str]:

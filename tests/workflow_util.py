@@ -1,0 +1,48 @@
+"""Running the real workflow in a fresh copy of the repository, for the tests."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a user's clone needs to run the workflow.
+COPY = ["Snakefile", "rules", "scripts", "src", "config", "resources", "profiles", "envs", "report"]
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the workflow's files into ``dest`` (no results, no caches)."""
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def smk(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from a dry run's "Job stats" table (empty when nothing to do)."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    jobs = {}
+    for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match or match.group(1) == "total":
+            break
+        jobs[match.group(1)] = int(match.group(2))
+    return jobs
