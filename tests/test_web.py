@@ -163,3 +163,53 @@ def test_truncated_uncompressed_record(cut):
     assert rows[-1].error == "truncated_record"
     assert "Content-Length" in rows[-1].detail
     assert [r.error for r in rows[:-1]] == [None, None, "no_text"]
+
+
+# ---------------------------------------------------------------- as seeds
+
+
+def test_crawl_file_names_give_their_format():
+    from pathlib import Path
+
+    from corpusforge.seed import detect_format
+
+    assert detect_format(Path("CC-MAIN-20240101-00000.warc.gz")) == ("warc", "gzip")
+    assert detect_format(Path("CC-MAIN-20240101-00000.warc.wet.gz")) == ("wet", "gzip")
+    assert detect_format(Path("pages.warc")) == ("warc", "none")
+
+
+def test_warc_seed_every_record_kept_or_rejected(tmp_path):
+    from corpusforge.seed import SeedSpec, ingest_file
+
+    path = tmp_path / "crawl.warc.gz"
+    path.write_bytes(warc_bytes())
+    records, rejects, stats = ingest_file(path, SeedSpec("crawl", kind="documents"))
+    # six responses: two pages kept; the GB2312 page has the GBK page's text
+    assert stats["in"] == 6 and stats["kept"] == 2 and stats["rejected"] == 4
+    assert stats["records_without_document"] == {"request": 1, "warcinfo": 1}
+    assert dict(zip(rejects["row"], rejects["reason"], strict=True)) == {
+        5: "duplicate_text",
+        6: "invalid_utf8",
+        7: "not_html",
+        8: "no_text",
+    }
+    assert set(records["kind"]) == {"documents"}
+    by_url = records.set_index("url")
+    assert set(by_url.index) == {"http://en.example/", "http://zh.example/"}
+    zh = by_url.loc["http://zh.example/"]
+    assert zh["lang"] == "zh" and "长江边上" in zh["text"]
+    assert zh["record_id"].startswith("<urn:uuid:") and zh["source_id"] == zh["record_id"]
+    assert zh["warc_date"].startswith("20")
+
+
+def test_truncated_wet_seed_keeps_what_came_before(tmp_path):
+    from corpusforge.seed import SeedSpec, ingest_file
+
+    path = tmp_path / "cut.warc.wet.gz"
+    path.write_bytes(wet_bytes()[:-20])
+    records, rejects, stats = ingest_file(path, SeedSpec("cut", kind="documents"))
+    assert stats["in"] == stats["kept"] + stats["rejected"]
+    assert len(records) == 2  # en and zh came before the cut
+    cut = rejects[rejects["reason"] == "truncated_record"]
+    assert len(cut) == 1 and "byte offset" in cut["detail"].iloc[0]
+    assert set(rejects["reason"]) == {"no_text", "truncated_record"}

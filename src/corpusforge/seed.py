@@ -1,12 +1,17 @@
 """Seed stage: read a seed file, map its columns, check every row, sample.
 
 A seed is one file of raw extracts (web text that goes through prompt
-construction) or of ready prompts (rows shaped like cosmopedia-100k). Every row
+construction), of ready prompts (rows shaped like cosmopedia-100k), or of
+documents that skip generation and go straight to the cleaning stages (kind
+``documents``: web mode). Besides Parquet, jsonl and CSV, a seed may be a Common
+Crawl WARC (HTML responses, text extracted) or WET file (see corpusforge.web);
+their rows keep ``url``, ``warc_date`` and ``record_id``. Every row
 read leaves this stage either as a seed record or as a rejected row with a
 reason; nothing is dropped silently.
 
 Reasons: ``invalid_json``, ``invalid_utf8``, ``missing_text``, ``invalid_text``,
-``empty_text``, ``duplicate_text`` and ``not_sampled``.
+``empty_text``, ``duplicate_text`` and ``not_sampled``; from crawl files also
+``not_html``, ``no_text`` and ``truncated_record``.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import io
 import json
 import logging
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,10 +34,28 @@ import pyarrow.parquet as pq
 from .records import rejects_frame, stable_id, stage_stats, unit_hash
 
 STAGE = "seed"
-FORMATS = ("parquet", "jsonl", "csv")
-KINDS = ("extracts", "prompts")
+FORMATS = ("parquet", "jsonl", "csv", "warc", "wet")
+CRAWL_FORMATS = ("warc", "wet")
+KINDS = ("extracts", "prompts", "documents")
 # Optional columns a seed may map, beyond the required text column.
-OPTIONAL_COLUMNS = ("id", "lang", "topic", "url", "format", "audience", "seed_data")
+OPTIONAL_COLUMNS = (
+    "id",
+    "lang",
+    "topic",
+    "url",
+    "format",
+    "audience",
+    "seed_data",
+    "warc_date",
+    "record_id",
+)
+# Crawl files map these fields of corpusforge.web's rows unless configured otherwise.
+CRAWL_COLUMNS = {
+    "url": "url",
+    "warc_date": "warc_date",
+    "record_id": "record_id",
+    "id": "record_id",
+}
 SEED_COLUMNS = [
     "id",
     "seed_id",
@@ -46,6 +70,8 @@ SEED_COLUMNS = [
     "format",
     "audience",
     "seed_data",
+    "warc_date",
+    "record_id",
 ]
 
 log = logging.getLogger("corpusforge.seed")
@@ -113,6 +139,9 @@ def detect_format(path: Path, declared: str | None = None) -> tuple[str, str]:
         ".json": "jsonl",
         ".csv": "csv",
         ".tsv": "csv",
+        ".warc": "warc",
+        ".arc": "warc",
+        ".wet": "wet",
     }
     if ext not in by_ext:
         raise SeedError(
@@ -224,11 +253,23 @@ def iter_parquet(path: Path) -> Iterator[RawRow]:
                 yield RawRow(number, fields=record)
 
 
-def read_rows(path: Path, spec: SeedSpec) -> Iterator[RawRow]:
-    """Every row of a seed file, parsed or with the reason it could not be."""
+def read_rows(path: Path, spec: SeedSpec, skipped: Counter | None = None) -> Iterator[RawRow]:
+    """Every row of a seed file, parsed or with the reason it could not be.
+
+    ``skipped`` counts crawl records that carry no document (warcinfo, request...).
+    """
     fmt, compression = detect_format(path, spec.format)
     if spec.compression != "auto":
         compression = spec.compression
+    if fmt in CRAWL_FORMATS:
+        if compression not in ("none", "gzip"):
+            raise SeedError(f"{path}: {fmt} files are read plain or gzipped, not {compression}")
+        from .web import iter_warc, iter_wet
+
+        reader = iter_warc if fmt == "warc" else iter_wet
+        with open(path, "rb") as stream:  # the readers handle gzip members themselves
+            yield from reader(stream, skipped=skipped)
+        return
     if fmt == "parquet":
         yield from iter_parquet(path)
         return
@@ -395,7 +436,15 @@ def ingest_file(path: str | Path, spec: SeedSpec) -> tuple[pd.DataFrame, pd.Data
     if not path.exists():
         raise SeedError(f"seed {spec.name}: file {path} does not exist (check `seeds.{spec.name}`)")
     try:
-        return ingest(read_rows(path, spec), spec, source_file=str(path))
+        fmt, _ = detect_format(path, spec.format)
+        if fmt in CRAWL_FORMATS:
+            spec = replace(spec, columns={**CRAWL_COLUMNS, **spec.columns})
+        skipped: Counter = Counter()
+        records, rejects, stats = ingest(read_rows(path, spec, skipped), spec, str(path))
+        if fmt in CRAWL_FORMATS:
+            stats["format"] = fmt
+            stats["records_without_document"] = {k: skipped[k] for k in sorted(skipped)}
+        return records, rejects, stats
     except SeedError as exc:
         if str(path) in str(exc):
             raise
