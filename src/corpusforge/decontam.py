@@ -9,11 +9,12 @@ The default n is 13 for both: 13 words (GPT-3's decontamination) or 13 Chinese
 characters (about 6-8 words, short enough to catch a copied sentence, long
 enough not to match common phrases).
 
-Each n-gram is hashed to 64 bits (BLAKE2b of its tokens). Rule
+Each n-gram is hashed to 64 bits (a polynomial over the BLAKE2b-64 hashes of its
+tokens, mixed; see ``ngram_hashes``). Rule
 ``decontam_index`` builds the index once: a Parquet file with the sorted unique
 hashes and, for each, the first benchmark (by name) that has it. A document is
-``contaminated`` if any of its n-grams is in the index (``np.isin`` over sorted
-uint64 arrays); the detail is JSON with the benchmark and the first matching
+``contaminated`` if any of its n-grams is in the index (a binary search of the
+sorted uint64 array); the detail is JSON with the benchmark and the first matching
 n-gram's text. A benchmark text with fewer than n tokens is not indexed (counted
 as ``too_short`` in the index stats).
 
@@ -87,18 +88,49 @@ def ngram_text(gram: list[str]) -> str:
     return out
 
 
+_TOKEN_HASHES: dict[str, int] = {}
+_TOKEN_CACHE_MAX = 1 << 20
+# Odd multiplier of the polynomial over 64-bit words, and splitmix64's finaliser.
+_POLY = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def token_hashes(toks: list[str]) -> np.ndarray:
+    """A 64-bit BLAKE2b hash per token (cached: a corpus repeats its words)."""
+    cache = _TOKEN_HASHES
+    if len(cache) > _TOKEN_CACHE_MAX:
+        cache.clear()
+    out = np.empty(len(toks), dtype=np.uint64)
+    for i, tok in enumerate(toks):
+        value = cache.get(tok)
+        if value is None:
+            digest = hashlib.blake2b(tok.encode("utf-8"), digest_size=8).digest()
+            value = cache[tok] = int.from_bytes(digest, "little")
+        out[i] = value
+    return out
+
+
 def ngram_hashes(toks: list[str], n: int) -> np.ndarray:
-    """64-bit hashes of every n-gram of the tokens (in order; empty if fewer than n)."""
+    """64-bit hashes of every n-gram of the tokens (in order; empty if fewer than n).
+
+    The token hashes of a window are combined as a polynomial over 64-bit words
+    (one vector operation per position in the n-gram, for all windows at once),
+    then mixed with splitmix64's finaliser.
+    """
     count = len(toks) - n + 1
     if count <= 0:
         return np.empty(0, dtype=np.uint64)
-    out = np.empty(count, dtype=np.uint64)
-    encoded = [t.encode("utf-8") for t in toks]
-    for i in range(count):
-        out[i] = int.from_bytes(
-            hashlib.blake2b(b"\x1f".join(encoded[i : i + n]), digest_size=8).digest(), "little"
-        )
-    return out
+    th = token_hashes(toks)
+    acc = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            acc = acc * _POLY + th[j : j + count]
+        acc ^= acc >> np.uint64(30)
+        acc *= _MIX1
+        acc ^= acc >> np.uint64(27)
+        acc *= _MIX2
+        acc ^= acc >> np.uint64(31)
+    return acc
 
 
 # ---------------------------------------------------------------- benchmarks
@@ -195,12 +227,14 @@ class Index:
         grams = ngram_hashes(toks, self.n)
         if not len(grams):
             return None
-        hit = np.isin(grams, self.hashes, assume_unique=False)
+        # the index is sorted: a binary search per n-gram (np.isin would sort it again)
+        where = np.searchsorted(self.hashes, grams)
+        found = np.minimum(where, len(self.hashes) - 1)
+        hit = self.hashes[found] == grams
         if not hit.any():
             return None
         pos = int(np.argmax(hit))
-        where = int(np.searchsorted(self.hashes, grams[pos]))
-        return str(self.benchmark[where]), ngram_text(toks[pos : pos + self.n])
+        return str(self.benchmark[found[pos]]), ngram_text(toks[pos : pos + self.n])
 
 
 # ---------------------------------------------------------------- config
@@ -273,8 +307,7 @@ def check_documents(docs: pd.DataFrame, index: Index) -> tuple[pd.DataFrame, pd.
         len(docs),
         len(kept),
         rejects,
-        n=index.n,
-        index_ngrams=len(index.hashes),
+        settings={"n": index.n, "index_ngrams": len(index.hashes)},
         contaminated_by_benchmark={k: by_bench[k] for k in sorted(by_bench)},
     )
     return kept, rejects, stats
@@ -304,17 +337,16 @@ def run_shard(
     shard: str | None = None,
 ) -> dict:
     """The whole job of rule ``decontam``: read a shard, check it, write the three outputs."""
-    from .io import read_parquet, write_json, write_parquet
-    from .records import REJECT_SCHEMA
+    from .io import run_doc_stage
+
+    step = index_step(index_path, cfg)
+    return run_doc_stage(step, docs_path, out_docs, out_rejected, out_stats, shard)
+
+
+def index_step(index_path: str | Path, cfg: Mapping[str, Any] | None):
+    """The stage's step (documents -> kept, rejected, stats) against a stored index."""
+    from .io import read_parquet
 
     settings = settings_from_config(cfg)
     index = Index.from_frame(read_parquet(index_path), settings["n"])
-    docs = read_parquet(docs_path)
-    kept, rejects, stats = check_documents(docs, index)
-    write_parquet(kept, out_docs)
-    write_parquet(rejects, out_rejected, schema=REJECT_SCHEMA)
-    if shard is not None:
-        stats = {**stats, "shard": shard}
-    write_json(stats, out_stats)
-    log.info("kept %d of %d; contaminated %s", stats["kept"], stats["in"], stats["rejected"])
-    return stats
+    return lambda docs: check_documents(docs, index)
