@@ -1,23 +1,56 @@
 # corpusforge: an LLM pretraining corpus, built the Cosmopedia / CC-NET way.
 #
-#   seed -> prompts -> generation (vLLM) -> language ID (fastText)
+#   seed -> prompts -> generation (vLLM)     (mode generate or both)
+#   seed documents (WARC/WET, text)          (mode web or both)
+#        -> language ID (fastText) -> heuristic filters (Gopher, C4, SlimPajama)
 #        -> perplexity + buckets (SentencePiece + KenLM) -> dedup (exact + MinHash)
-#        -> export -> stats + audit
+#        -> benchmark decontamination -> web/generated mix -> export -> stats + audit
 #
 # Each arrow is a rule with file outputs (see rules/), so an interrupted or
-# changed run redoes only what it must. Configuration: config/README.md.
+# changed run redoes only what it must. The stages that run follow from the
+# config (DOC_STAGES in rules/common.smk). Configuration: config/README.md.
 
 
 include: "rules/common.smk"
 include: "rules/seed.smk"  # 1. download and ingest seed rows
-include: "rules/prompts.smk"  # 2. format x audience prompts over the extracts
-include: "rules/model.smk"  # 3. the generation model, as a local HF folder
-include: "rules/generate.smk"  # 4. one document per prompt, vLLM
-include: "rules/langid.smk"  # 5. fastText language ID: lang, lang_score
-include: "rules/perplexity.smk"  # 6. KenLM perplexity, head/middle/tail buckets
-include: "rules/dedup.smk"  # 7. exact + MinHash near-duplicate removal
-include: "rules/export.smk"  # 8. jsonl corpus
-include: "rules/report.smk"  # 9. stats, audit, report
+include: "rules/model.smk"  # 2. the model (generation, token counts) as an HF folder
+
+
+if GENERATES:
+
+    include: "rules/prompts.smk"  # 3. format x audience prompts over the extracts
+    include: "rules/generate.smk"  # 4. one document per prompt, vLLM
+
+
+if COLLECTS:
+
+    include: "rules/collect.smk"  # 5. seed documents join, labelled by origin
+
+
+include: "rules/langid.smk"  # 6. fastText language ID: lang, lang_score
+
+
+if FILTERS_RUN:
+
+    include: "rules/filters.smk"  # 7. Gopher quality/repetition, C4, SlimPajama
+
+
+include: "rules/perplexity.smk"  # 8. KenLM perplexity, head/middle/tail buckets
+include: "rules/dedup.smk"  # 9. exact + MinHash near-duplicate removal
+
+
+if DECONTAM_BENCHMARKS:
+
+    include: "rules/decontam.smk"  # 10. n-gram overlap with benchmarks
+
+
+if MODE == "both":
+
+    include: "rules/mix.smk"  # 11. web share of the corpus
+
+
+include: "rules/export.smk"  # 12. jsonl corpus
+include: "rules/report.smk"  # 13. stats, audit, report
 
 
 rule all:

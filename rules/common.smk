@@ -106,11 +106,64 @@ def model_params():
     return canon({k: v for k, v in MODEL.items() if k != "name"})
 
 
+# ---------------------------------------------------------------- mode
+# generate: documents are generated from prompts over the seeds' extracts.
+# web: documents are the rows of the seeds of kind `documents` (WARC/WET pages or
+# any text), straight into the cleaning stages. both: the two side by side, each
+# document labelled with its origin (generated or web).
+MODE = config.get("mode", "generate")
+GENERATES = MODE in ("generate", "both")
+COLLECTS = MODE in ("web", "both")
+# A seed is used by the modes that read its kind (a config file given with
+# --configfile adds to the default seeds; those of the other kind are left unread).
+_DOCUMENT_KIND = {s: config["seeds"][s].get("kind") == "documents" for s in SEEDS}
+DOCUMENT_SEEDS = [s for s in SEEDS if _DOCUMENT_KIND[s]] if COLLECTS else []
+PROMPT_SEEDS = [s for s in SEEDS if not _DOCUMENT_KIND[s]] if GENERATES else []
+UNUSED_SEEDS = [s for s in SEEDS if s not in DOCUMENT_SEEDS + PROMPT_SEEDS]
+SEEDS = sorted(DOCUMENT_SEEDS + PROMPT_SEEDS)
+if UNUSED_SEEDS:
+    print(
+        f"corpusforge: mode {MODE} does not read seeds {', '.join(UNUSED_SEEDS)} "
+        "(kind documents is read in modes web and both, extracts and prompts in "
+        "generate and both)",
+        file=sys.stderr,
+    )
+if GENERATES and not PROMPT_SEEDS:
+    raise WorkflowError(
+        f"mode {MODE}: no seed of kind extracts or prompts to generate from "
+        "(set `mode: web` to build from the documents seeds only)"
+    )
+if COLLECTS and not DOCUMENT_SEEDS:
+    raise WorkflowError(
+        f"mode {MODE}: no seed of kind documents (set `seeds.<name>.kind: documents`)"
+    )
+ORIGINS = (["generated"] if GENERATES else []) + (["web"] if COLLECTS else [])
+FILTERS = canon(config.get("filters") or {})
+DECONTAM = canon(config.get("decontam") or {})
+DECONTAM_BENCHMARKS = DECONTAM.get("benchmarks") or {}
+FILTERS_RUN = bool(
+    set(FILTERS.get("apply_to", ["web"])) & set(ORIGINS)
+    and FILTERS.get("rule_sets", True)
+)
+
 # ---------------------------------------------------------------- stages
 # Document stages in data-flow order: each reads the documents of the stage
 # before it from results/docs/<stage>/<shard>.parquet, and export reads the
-# last one. A stage plugs in by adding its name here (and its rule file).
-DOC_STAGES = ["generate", "langid", "perplexity", "dedup"]
+# last one. A stage plugs in by adding its name here (and its rule file, which
+# the Snakefile includes when the stage runs).
+DOC_STAGES = [
+    *(["generate"] if GENERATES else []),  # documents from prompts (vLLM)
+    *(["collect"] if COLLECTS else []),  # seed documents join, origin labels
+    "langid",
+    *(["filters"] if FILTERS_RUN else []),  # Gopher, C4, SlimPajama rules
+    "perplexity",
+    "dedup",
+    *(["decontam"] if DECONTAM_BENCHMARKS else []),  # benchmark n-gram overlap
+    *(["mix"] if MODE == "both" else []),  # web share of the corpus
+]
+# Stages that make documents; the others clean them.
+SOURCE_STAGES = [s for s in DOC_STAGES if s in ("generate", "collect")]
+CLEANING_STAGES = [s for s in DOC_STAGES if s not in SOURCE_STAGES]
 
 
 def docs_of(stage):
@@ -160,12 +213,18 @@ def summary_inputs(wildcards):
     files = {
         "seed_stats": expand(stage_stats("seed", "{seed}"), seed=SEEDS),
         "seed_records": expand(out("seed/{seed}.parquet"), seed=SEEDS),
-        "prompts": expand(out("prompts/{shard}.parquet"), shard=SHARDS),
-        "prompts_rejected": expand(rejected("prompts"), shard=SHARDS),
-        "prompts_stats": expand(stage_stats("prompts"), shard=SHARDS),
         "final": [path for shard in SHARDS for path in final_files(shard)],
         "export_stats": expand(stage_stats("export"), shard=SHARDS),
     }
+    if GENERATES:
+        files["prompt_seeds"] = expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS)
+        files["prompts"] = expand(out("prompts/{shard}.parquet"), shard=SHARDS)
+        files["prompts_rejected"] = expand(rejected("prompts"), shard=SHARDS)
+        files["prompts_stats"] = expand(stage_stats("prompts"), shard=SHARDS)
+    if COLLECTS:
+        files["document_seeds"] = expand(
+            out("seed/{seed}.parquet"), seed=DOCUMENT_SEEDS
+        )
     for stage in DOC_STAGES:
         files[f"{stage}_docs"] = expand(docs_of(stage), shard=SHARDS)
         files[f"{stage}_rejected"] = expand(rejected(stage), shard=SHARDS)
@@ -243,3 +302,25 @@ def langid_settings():
         "max_chars",
     )
     return canon({key: LANGID[key] for key in keys if key in LANGID})
+
+
+# ---------------------------------------------------------------- decontam
+# Benchmark files of the decontam stage (rules/decontam.smk).
+
+
+def decontam_benchmark_file(name):
+    """A benchmark's local file: its path, or where download_benchmark puts it."""
+    src = DECONTAM_BENCHMARKS[name]["source"]
+    if "path" in src:
+        return src["path"]
+    remote = src["url"].split("?")[0] if "url" in src else src["hf"]["filename"]
+    return out(f"decontam/benchmarks/{name}/{posixpath.basename(remote) or 'data'}")
+
+
+def decontam_index_inputs(wildcards=None):
+    return {name: decontam_benchmark_file(name) for name in sorted(DECONTAM_BENCHMARKS)}
+
+
+def decontam_source(wildcards):
+    """The fetch source of a remote benchmark (url or hf, sha256, retries)."""
+    return DECONTAM_BENCHMARKS[wildcards.bench]["source"]

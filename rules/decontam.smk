@@ -1,25 +1,7 @@
-"""Benchmark decontamination: an n-gram index of the benchmarks, then one job per shard."""
+"""Benchmark decontamination: an n-gram index of the benchmarks, then one job per shard.
 
-DECONTAM = canon(config.get("decontam") or {})
-DECONTAM_BENCHMARKS = DECONTAM.get("benchmarks") or {}
-
-
-def decontam_benchmark_file(name):
-    """A benchmark's local file: its path, or where download_benchmark puts it."""
-    src = DECONTAM_BENCHMARKS[name]["source"]
-    if "path" in src:
-        return src["path"]
-    remote = src["url"].split("?")[0] if "url" in src else src["hf"]["filename"]
-    return out(f"decontam/benchmarks/{name}/{posixpath.basename(remote) or 'data'}")
-
-
-def decontam_index_inputs(wildcards=None):
-    return {name: decontam_benchmark_file(name) for name in sorted(DECONTAM_BENCHMARKS)}
-
-
-def decontam_source(wildcards):
-    """The fetch source of a remote benchmark (url or hf, sha256, retries)."""
-    return DECONTAM_BENCHMARKS[wildcards.bench]["source"]
+Helpers (DECONTAM, decontam_index_inputs, ...) are in common.smk.
+"""
 
 
 rule download_benchmark:

@@ -1,6 +1,5 @@
 """Heuristic quality filters (Gopher quality + repetition, C4, SlimPajama): one job per shard."""
 
-FILTERS = canon(config.get("filters") or {})
 # A bad-words list is an input, so editing it reruns the stage.
 FILTERS_BAD_WORDS = (FILTERS.get("c4") or {}).get("bad_words")
 

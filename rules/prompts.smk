@@ -4,7 +4,7 @@
 rule build_prompts:
     """One shard of prompts from the seed rows whose id hashes to this shard."""
     input:
-        seeds=expand(out("seed/{seed}.parquet"), seed=SEEDS),
+        seeds=expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS),
         templates=config["prompts"]["templates"],
     output:
         prompts=out("prompts/{shard}.parquet"),

@@ -35,7 +35,7 @@ CARD_SETTINGS = canon(
             "sampling": config["generation"]["sampling"],
             "filters": config["generation"].get("filters") or {},
         },
-        "stages": {stage: config.get(stage) or {} for stage in DOC_STAGES[1:]},
+        "stages": {stage: config.get(stage) or {} for stage in CLEANING_STAGES},
     }
 )
 # Model files the document stages read: inputs named `model`, `model_*`, `lm`,
@@ -43,14 +43,17 @@ CARD_SETTINGS = canon(
 # after a stage (`langid`, `perplexity_score`, ...).
 STAGE_MODEL_INPUTS = [
     value
-    for stage in DOC_STAGES[1:]
+    for stage in CLEANING_STAGES
     for rule_name in sorted(r.name for r in workflow.rules)
     if rule_name == stage or rule_name.startswith(f"{stage}_")
     for name, value in getattr(rules, rule_name).input.items()
     if name in MODEL_INPUT_NAMES or name.startswith("model_")
 ]
+# The model folder: vLLM in the generate jobs, the tokenizer in the collect jobs.
 GENERATION_MODEL = (
-    [model_dir()] if config["generation"].get("engine", "vllm") == "vllm" else []
+    [model_dir()]
+    if COLLECTS or config["generation"].get("engine", "vllm") == "vllm"
+    else []
 )
 SEED_FILES = [seed_file(SimpleNamespace(seed=seed)) for seed in SEEDS]
 
@@ -78,6 +81,8 @@ rule summarize:
         shards=SHARDS,
         benchmarks=out("benchmarks"),
         after_summary=AFTER_SUMMARY,
+        mode=MODE,
+        unused_seeds=UNUSED_SEEDS,
     script:
         "../scripts/summarize.py"
 

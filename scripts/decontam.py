@@ -5,29 +5,18 @@ Rule ``decontam_index``: hash the benchmarks' n-grams into one index file.
 Rule ``decontam``: check one shard of documents against the index.
 """
 
+from corpusforge.decontam import index_step, run_index
+from corpusforge.fetch import fetch_source
+from corpusforge.runtime import doc_stage_job, logged
 
-def main(smk):
-    from corpusforge.decontam import run_index, run_shard
-    from corpusforge.fetch import fetch_source
-    from corpusforge.runtime import logged
-
-    with logged(smk.log[0] if smk.log else None):
-        if smk.rule == "download_benchmark":
-            fetch_source(smk.params.source, smk.output[0])
-        elif smk.rule == "decontam_index":
-            files = {name: str(path) for name, path in smk.input.items()}
-            run_index(files, smk.params.settings, smk.output.index, smk.output.stats)
+if snakemake.rule == "decontam":
+    doc_stage_job(snakemake, lambda: index_step(snakemake.input.index, snakemake.params.settings))
+else:
+    with logged(snakemake.log[0]):
+        if snakemake.rule == "download_benchmark":
+            fetch_source(snakemake.params.source, snakemake.output[0])
         else:
-            run_shard(
-                smk.input.docs,
-                smk.input.index,
-                smk.output.docs,
-                smk.output.rejected,
-                smk.output.stats,
-                smk.params.settings,
-                shard=smk.wildcards.shard,
+            files = {name: str(path) for name, path in snakemake.input.items()}
+            run_index(
+                files, snakemake.params.settings, snakemake.output.index, snakemake.output.stats
             )
-
-
-if __name__ == "__main__":
-    main(snakemake)

@@ -1,20 +1,11 @@
-"""Snakemake adapter for rules/filters.smk (see corpusforge.filters)."""
+"""Snakemake adapter for rule ``filters`` (see corpusforge.filters)."""
 
+from functools import partial
 
-def main(smk):
-    from corpusforge.filters import run_shard
-    from corpusforge.runtime import logged
+from corpusforge.filters import Settings, apply_filters
+from corpusforge.runtime import doc_stage_job
 
-    with logged(smk.log[0] if smk.log else None):
-        run_shard(
-            smk.input.docs,
-            smk.output.docs,
-            smk.output.rejected,
-            smk.output.stats,
-            smk.params.settings,
-            shard=smk.wildcards.shard,
-        )
-
-
-if __name__ == "__main__":
-    main(snakemake)
+doc_stage_job(
+    snakemake,
+    lambda: partial(apply_filters, settings=Settings.from_config(snakemake.params.settings)),
+)

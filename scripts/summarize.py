@@ -20,6 +20,8 @@ with logged(snakemake.log[0]) as log:
         bench_dir=params.benchmarks,
         exclude_rules=params.after_summary,
         shards=params.shards,
+        mode=params.mode,
+        unused_seeds=params.unused_seeds,
     )
     for audit in summary["audit"]["stages"]:
         log.info("audit %s", audit)

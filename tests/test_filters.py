@@ -213,7 +213,15 @@ def shard_frame() -> pd.DataFrame:
         "h": (EN + "\nLorem ipsum dolor sit amet.", "en"),
     }
     rows = [
-        {"id": f"{k}{k}", "seed_id": "s" + k, "source": "test", "row": i, "text": t, "lang": lang}
+        {
+            "id": f"{k}{k}",
+            "seed_id": "s" + k,
+            "source": "test",
+            "row": i,
+            "text": t,
+            "lang": lang,
+            "origin": "web",
+        }
         for i, (k, (t, lang)) in enumerate(sorted(texts.items()), start=1)
     ]
     return pd.DataFrame(rows).sample(frac=1, random_state=3)
@@ -237,6 +245,24 @@ def test_apply_filters_every_id_once_and_stats():
     assert stats["rejected_by_reason"]["c4.lorem_ipsum"] == 1
     assert stats["in"] == 8 and stats["kept"] == 4 and stats["rejected"] == 4
     assert stats["kept_by_lang"] == {"en": 2, "unknown": 1, "zh": 1}
+
+
+def test_apply_to_selects_documents_by_origin():
+    docs = shard_frame()
+    generated = docs["id"].isin(["cc", "dd"])
+    docs.loc[generated, "origin"] = "generated"
+    kept, rejects, stats = apply_filters(docs, Settings.from_config(None))
+    # cc and dd would fail (word count, repeated lines) but are generated: untouched
+    assert {"cc", "dd"} <= set(kept["id"]) and not {"cc", "dd"} & set(rejects["id"])
+    assert set(rejects["id"]) == {"ff", "hh"}
+    assert stats["not_filtered"] == 2 and stats["apply_to"] == ["web"]
+    assert kept.set_index("id").loc["dd", "filter_lines_removed"] == 0
+    # without the column, documents count as generated; apply_to can name both
+    both = Settings.from_config({"apply_to": ["generated", "web"]})
+    kept, rejects, _ = apply_filters(docs.drop(columns="origin"), both)
+    assert set(rejects["id"]) == {"cc", "dd", "ff", "hh"}
+    _, rejects, stats = apply_filters(docs.drop(columns="origin"), Settings.from_config(None))
+    assert rejects.empty and stats["not_filtered"] == 8
 
 
 def test_run_shard_is_deterministic(tmp_path):

@@ -31,7 +31,10 @@ FIELDS = {
     "seed_id": "seed_id",
     "prompt_id": "prompt_id",
     "source": "source",
+    "origin": "origin",
 }
+# Crawl provenance of web documents (columns added by the collect stage).
+WEB_FIELDS = ("url", "warc_date", "record_id")
 # Columns added by the cleaning stages, exported when present.
 LATER_FIELDS = ("lang_score", "perplexity", "bucket", "dup_count")
 
@@ -51,11 +54,13 @@ def to_records(docs: pd.DataFrame) -> list[dict[str, Any]]:
 
     Once language ID has run, its ``lang`` replaces the prompt language, and the
     columns of later stages (``lang_score``, ``perplexity``, ``bucket``, ...)
-    are appended in the order of ``LATER_FIELDS`` when present.
+    are appended in the order of ``LATER_FIELDS`` when present, after the crawl
+    provenance fields of a build with web documents (``WEB_FIELDS``).
     """
     fields = dict(FIELDS)
     if "lang" in docs.columns:
         fields["lang"] = "lang"
+    fields.update({name: name for name in WEB_FIELDS if name in docs.columns})
     fields.update({name: name for name in LATER_FIELDS if name in docs.columns})
     ordered = docs.sort_values("id", kind="stable")
     return [

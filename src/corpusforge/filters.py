@@ -51,6 +51,10 @@ STAGE = "filters"
 RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "slimpajama")
 
 DEFAULTS: dict[str, Any] = {
+    # Origins of the documents the rules apply to (corpusforge.collect): web pages by
+    # default; synthetic documents are short and clean by design and would mostly
+    # fail C4's and Gopher's length rules. Others pass through untouched.
+    "apply_to": ["web"],
     "rule_sets": list(RULE_SETS),
     "cjk_languages": ["ja", "ko", "zh"],
     "skip": {
@@ -143,6 +147,7 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any] | None, where: str) 
 
 @dataclass(frozen=True)
 class Settings:
+    apply_to: frozenset[str]
     rule_sets: tuple[str, ...]
     cjk_languages: frozenset[str]
     skip: Mapping[str, frozenset[str]]
@@ -178,6 +183,7 @@ class Settings:
         if "c4" in rule_sets and c4.get("bad_words"):
             bad_words = load_word_list(c4["bad_words"])
         return cls(
+            apply_to=frozenset(cfg.get("apply_to", DEFAULTS["apply_to"]) or ()),
             rule_sets=tuple(r for r in RULE_SETS if r in rule_sets),
             cjk_languages=frozenset(cfg.get("cjk_languages", DEFAULTS["cjk_languages"])),
             skip=skip,
@@ -465,8 +471,18 @@ def filter_text(text: str, lang: str | None, settings: Settings) -> Outcome:
 def apply_filters(
     docs: pd.DataFrame, settings: Settings, progress: Callable[[int], None] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(kept documents, rejected rows, stats) of one shard."""
+    """(kept documents, rejected rows, stats) of one shard.
+
+    Documents whose ``origin`` (``generated`` when the column is absent) is not in
+    ``settings.apply_to`` are kept as they are.
+    """
     langs = docs["lang"].tolist() if "lang" in docs.columns else [None] * len(docs)
+    origins = (
+        docs["origin"].fillna("generated").astype(str).tolist()
+        if "origin" in docs.columns
+        else ["generated"] * len(docs)
+    )
+    exempt = 0
     texts = docs["text"].tolist()
     keep_mask: list[bool] = []
     new_texts: list[str] = []
@@ -477,7 +493,10 @@ def apply_filters(
     kept_by_lang: Counter = Counter()
     for i, (text, lang) in enumerate(zip(texts, langs, strict=True)):
         lang = lang if isinstance(lang, str) and lang else None
-        if not isinstance(text, str) or not text.strip():
+        if origins[i] not in settings.apply_to:
+            exempt += 1
+            outcome = Outcome(text, Counter(), None)
+        elif not isinstance(text, str) or not text.strip():
             verdict: Verdict = ("empty_text", "no text")
             outcome = Outcome(text or "", Counter(), verdict)
         else:
@@ -522,6 +541,8 @@ def apply_filters(
         len(kept),
         rejects,
         rule_sets=list(settings.rule_sets),
+        apply_to=sorted(settings.apply_to),
+        not_filtered=exempt,
         text_changed=changed,
         lines_removed=int(sum(removed_total.values())),
         lines_removed_by_cause={k: removed_total[k] for k in sorted(removed_total)},
@@ -539,17 +560,15 @@ def run_shard(
     shard: str | None = None,
 ) -> dict:
     """The whole job of rule ``filters``: read a shard, filter, write the three outputs."""
-    from .io import read_parquet, write_json, write_parquet
-    from .records import REJECT_SCHEMA
+    from .io import run_doc_stage
 
     settings = Settings.from_config(settings_cfg)
-    docs = read_parquet(docs_path)
-    log.info("%s: %d documents, rule sets %s", docs_path, len(docs), settings.rule_sets)
-    kept, rejects, stats = apply_filters(docs, settings)
-    write_parquet(kept, out_docs)
-    write_parquet(rejects, out_rejected, schema=REJECT_SCHEMA)
-    if shard is not None:
-        stats = {**stats, "shard": shard}
-    write_json(stats, out_stats)
-    log.info("kept %d of %d; rejected %s", stats["kept"], stats["in"], stats["rejected_by_reason"])
-    return stats
+    log.info("%s: rule sets %s on %s documents", docs_path, settings.rule_sets, settings.apply_to)
+    return run_doc_stage(
+        lambda docs: apply_filters(docs, settings),
+        docs_path,
+        out_docs,
+        out_rejected,
+        out_stats,
+        shard,
+    )

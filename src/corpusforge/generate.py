@@ -43,11 +43,13 @@ from .records import reject_records, stable_id, stage_stats
 
 STAGE = "generate"
 ENGINE = "vllm"
+ORIGIN = "generated"  # the `origin` of documents this stage makes (seed documents: web)
 DOC_COLUMNS = [
     "id",
     "seed_id",
     "prompt_id",
     "source",
+    "origin",
     "prompt",
     "prompt_lang",
     "format",
@@ -180,6 +182,7 @@ def collect(
     docs["text"] = docs["text"].fillna("").map(str.strip)
     docs["model"] = model
     docs["engine"] = engine
+    docs["origin"] = ORIGIN
 
     reasons = pd.Series([None] * len(docs), index=docs.index, dtype=object)
     details = pd.Series([""] * len(docs), index=docs.index, dtype=object)

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +105,28 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+StageStep = Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]]
+
+
+def run_doc_stage(
+    step: StageStep,
+    docs_path: PathLike,
+    out_docs: PathLike,
+    out_rejected: PathLike,
+    out_stats: PathLike,
+    shard: str | None = None,
+) -> dict:
+    """The job of a per-shard document stage: read the shard's documents, run
+    ``step`` (documents -> kept, rejected rows, stats) and write the three outputs."""
+    from .records import REJECT_SCHEMA
+
+    docs = read_parquet(docs_path)
+    kept, rejects, stats = step(docs)
+    write_parquet(kept, out_docs)
+    write_parquet(rejects, out_rejected, schema=REJECT_SCHEMA)
+    if shard is not None:
+        stats = {**stats, "shard": shard}
+    write_json(stats, out_stats)
+    return stats

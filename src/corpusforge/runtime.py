@@ -6,8 +6,12 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .io import StageStep
 
 
 @contextlib.contextmanager
@@ -49,3 +53,30 @@ def logged(log_file: str | os.PathLike[str] | None) -> Iterator[logging.Logger]:
         os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])
+
+
+def doc_stage_job(smk: Any, make_step: Callable[[], StageStep]) -> dict:
+    """A script adapter's whole body for a per-shard document stage rule: log to the
+    rule's log, build the step from the rule's params (``make_step``, called inside
+    the log so config errors land there), run it over ``input.docs``, write
+    ``output.docs|rejected|stats``."""
+    from .io import run_doc_stage
+
+    with logged(smk.log[0] if smk.log else None) as log:
+        step = make_step()
+        stats = run_doc_stage(
+            step,
+            smk.input.docs,
+            smk.output.docs,
+            smk.output.rejected,
+            smk.output.stats,
+            shard=smk.wildcards.shard,
+        )
+        log.info(
+            "%s: kept %d of %d; rejected %s",
+            stats.get("stage"),
+            stats["kept"],
+            stats["in"],
+            stats["rejected_by_reason"],
+        )
+        return stats

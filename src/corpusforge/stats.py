@@ -46,6 +46,7 @@ FINAL_SCHEMA = pa.schema(
         ("format", pa.string()),
         ("audience", pa.string()),
         ("finish_reason", pa.string()),
+        ("origin", pa.string()),
     ]
 )
 DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
@@ -504,6 +505,24 @@ def _token_flow(inputs: pd.DataFrame, kept: pd.DataFrame, rejects: pd.DataFrame)
     }
 
 
+def origin_shares(docs: pd.DataFrame, tokens: str) -> dict[str, dict[str, Any]]:
+    """Documents and tokens by ``origin`` (``generated`` where unset), with shares."""
+    origin = docs["origin"].astype(object).where(docs["origin"].notna(), "generated").astype(str)
+    amounts = pd.to_numeric(docs[tokens], errors="coerce").fillna(0)
+    total_docs, total_tokens = len(docs), float(amounts.sum())
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(origin.unique()):
+        mask = (origin == name).to_numpy()
+        n, t = int(mask.sum()), int(amounts[mask].sum())
+        out[name] = {
+            "documents": n,
+            "tokens": t,
+            "share_documents": round(n / total_docs, 6) if total_docs else 0.0,
+            "share_tokens": round(t / total_tokens, 6) if total_tokens else 0.0,
+        }
+    return out
+
+
 def _funnel_entry(audit: AuditResult, rejects: pd.DataFrame | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "stage": audit.stage,
@@ -522,6 +541,8 @@ def summarize_workflow(
     bench_dir: str | os.PathLike[str] | None = None,
     exclude_rules: Iterable[str] = (),
     shards: Iterable[str] | None = None,
+    mode: str | None = None,
+    unused_seeds: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Audit every stage and gather the summary from the files rule summarize gets.
 
@@ -530,7 +551,9 @@ def summarize_workflow(
     ``prompts_stats``, ``<stage>_docs|_rejected|_stats`` per document stage,
     ``final``, ``export_stats``, optionally ``perplexity_cutoffs``).
     """
-    stat_files = {"seed": files["seed_stats"], "prompts": files["prompts_stats"]}
+    stat_files = {"seed": files["seed_stats"]}
+    if "prompts_stats" in files:
+        stat_files["prompts"] = files["prompts_stats"]
     stat_files.update({stage: files[f"{stage}_stats"] for stage in doc_stages})
     stat_files["export"] = files["export_stats"]
     raw = {stage: [read_json(p) for p in paths] for stage, paths in stat_files.items()}
@@ -541,22 +564,38 @@ def summarize_workflow(
     funnel = [_funnel_entry(audits[0], None)]
     funnel[0]["rejected_by_reason"] = stages["seed"].get("rejected_by_reason", {})
 
-    prompts = read_table(files["prompts"], ["id", "seed_id"])
-    rejects = read_table(files["prompts_rejected"], ["id", "reason", "detail"])
-    audit = audit_ids("prompts", seed_ids, prompts["seed_id"], rejects["id"], rejects["reason"])
-    audits.append(audit)
-    funnel.append(_funnel_entry(audit, rejects))
+    previous = None  # the records the next stage reads
+    if "prompts" in files:
+        prompt_seed_ids = read_column(files.get("prompt_seeds", files["seed_records"]), "id")
+        prompts = read_table(files["prompts"], ["id", "seed_id"])
+        rejects = read_table(files["prompts_rejected"], ["id", "reason", "detail"])
+        audit = audit_ids(
+            "prompts", prompt_seed_ids, prompts["seed_id"], rejects["id"], rejects["reason"]
+        )
+        audits.append(audit)
+        funnel.append(_funnel_entry(audit, rejects))
+        previous = prompts.assign(completion_tokens=None, origin=None)
 
     duplicates = None
-    previous = prompts.assign(completion_tokens=None)
-    for index, stage in enumerate(doc_stages):
-        docs = read_table(files[f"{stage}_docs"], ["id", "prompt_id", "completion_tokens"])
+    origins: dict[str, Any] = {}
+    for stage in doc_stages:
+        docs = read_table(
+            files[f"{stage}_docs"], ["id", "prompt_id", "completion_tokens", "origin"]
+        )
         rejects = read_table(files[f"{stage}_rejected"], ["id", "reason", "detail"])
-        parent = "prompt_id" if index == 0 else "id"
-        audit = audit_ids(stage, previous["id"], docs[parent], rejects["id"], rejects["reason"])
+        if stage == "generate":
+            inputs, parents = previous["id"], docs["prompt_id"]
+        elif stage == "collect":
+            document_seeds = read_column(files["document_seeds"], "id")
+            before = [] if previous is None else [previous["id"].astype(object)]
+            inputs = pd.concat([*before, document_seeds], ignore_index=True)
+            parents = docs["id"]
+        else:
+            inputs, parents = previous["id"], docs["id"]
+        audit = audit_ids(stage, inputs, parents, rejects["id"], rejects["reason"])
         audits.append(audit)
         entry = _funnel_entry(audit, rejects)
-        if index == 0:
+        if stage == "generate":
             stats = stages[stage]
             generated, kept = stats.get("completion_tokens"), stats.get("kept_tokens")
             entry.update(
@@ -565,9 +604,14 @@ def summarize_workflow(
                 tokens_kept=kept,
                 tokens_rejected=None if generated is None or kept is None else generated - kept,
             )
+        elif stage == "collect":
+            tokens = int(pd.to_numeric(docs["completion_tokens"], errors="coerce").sum())
+            entry.update(tokens_in=tokens, tokens_kept=tokens, tokens_rejected=0)
         else:
             entry.update(_token_flow(previous, docs, rejects))
         funnel.append(entry)
+        if "collect" in doc_stages and doc_stages.index(stage) >= doc_stages.index("collect"):
+            origins[stage] = origin_shares(docs, "completion_tokens")
         duplicates = duplicate_clusters(stage, rejects) or duplicates
         previous = docs
 
@@ -587,6 +631,8 @@ def summarize_workflow(
             check_stats_agree(audit, stages.get(audit.stage, {}))
 
     summary: dict[str, Any] = {
+        "mode": mode,
+        "unused_seeds": list(unused_seeds),
         "doc_stages": list(doc_stages),
         "stages": stages,
         "funnel": funnel,
@@ -598,8 +644,17 @@ def summarize_workflow(
         },
         "corpus": corpus_summary(final, relative_names(final_paths)),
     }
-    if doc_stages and doc_stages[0] in stages:
-        gen = stages[doc_stages[0]]
+    if "collect" in doc_stages:
+        summary["origins"] = {
+            "by_stage": origins,
+            "corpus": origin_shares(final, "token_length"),
+        }
+        if "mix" in stages:
+            summary["origins"]["target"] = {
+                k: stages["mix"].get(k) for k in ("web_share", "unit", "unreachable")
+            }
+    if "generate" in stages:
+        gen = stages["generate"]
         summary["generation"] = {
             key: gen[key]
             for key in (

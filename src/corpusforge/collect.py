@@ -1,0 +1,129 @@
+"""Collect stage (web and mixed builds): seed documents join the document stream.
+
+A build runs in one of three modes (config ``mode``):
+
+* ``generate``: documents come from generation only (this stage does not run);
+* ``web``: documents are the rows of the seeds of kind ``documents`` (web pages
+  from WARC/WET files, or any text), straight from the seed stage;
+* ``both``: the generated documents of a shard and the seed documents of the
+  same shard, side by side.
+
+Every document then carries ``origin`` (``generated`` or ``web``), which the
+cleaning stages keep, the filters stage can select on and the summary counts by,
+so the proportions of the mix are recorded at every stage and in the corpus.
+
+Seed documents keep their seed id as document id (``seed_id`` = ``id``), their
+``url``, ``warc_date`` and ``record_id``; ``prompt_lang`` is the seed's language
+(its column, or the script guess) until language ID replaces it, and
+``completion_tokens`` is their length in tokens of the generation model's
+tokenizer, so token counts of both origins are comparable. Nothing is rejected
+here: the stage only joins and labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from .generate import DOC_COLUMNS
+from .generate import ORIGIN as GENERATED
+from .records import select_shard, stage_stats
+from .stats import origin_shares
+
+STAGE = "collect"
+WEB = "web"
+MODES = ("generate", "web", "both")
+# Crawl provenance of seed documents (null on generated documents).
+WEB_COLUMNS = ["url", "warc_date", "record_id"]
+COLUMNS = DOC_COLUMNS + WEB_COLUMNS
+SCHEMA = pa.schema(
+    [(name, pa.int64() if name.endswith("_tokens") else pa.large_string()) for name in COLUMNS]
+)
+TOKEN_BATCH = 512
+
+log = logging.getLogger("corpusforge.collect")
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+
+def hf_token_counter(model_dir: str) -> TokenCounter:
+    """Token counts with the tokenizer of a Hugging Face model folder (no special tokens)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+
+    def count(texts: Sequence[str]) -> list[int]:
+        out: list[int] = []
+        for start in range(0, len(texts), TOKEN_BATCH):
+            batch = list(texts[start : start + TOKEN_BATCH])
+            ids = tokenizer(batch, add_special_tokens=False)["input_ids"]
+            out.extend(len(i) for i in ids)
+        return out
+
+    return count
+
+
+def seed_documents(
+    seeds: pd.DataFrame, shard: int, num_shards: int, count_tokens: TokenCounter
+) -> pd.DataFrame:
+    """The seed rows of one shard as documents with the stage's columns."""
+    rows = select_shard(seeds, shard, num_shards, "seed_id") if len(seeds) else seeds
+    docs = pd.DataFrame(index=range(len(rows)), columns=COLUMNS, dtype=object)
+    if rows.empty:
+        return docs
+    rows = rows.reset_index(drop=True)
+    for column in ("id", "seed_id", "source", "text", "topic", *WEB_COLUMNS):
+        if column in rows.columns:
+            docs[column] = rows[column].astype(object).where(rows[column].notna(), None)
+    docs["origin"] = WEB
+    docs["prompt_lang"] = rows["lang"].astype(object) if "lang" in rows.columns else None
+    docs["completion_tokens"] = count_tokens(rows["text"].tolist())
+    return docs
+
+
+def collect_shard(
+    generated: pd.DataFrame | None,
+    seeds: pd.DataFrame,
+    shard: int,
+    num_shards: int,
+    count_tokens: TokenCounter,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """(documents, stats): the shard's generated documents (if any) and seed documents.
+
+    ``seeds``: the records of every seed of kind ``documents`` (all shards); the
+    rows whose ``seed_id`` hashes to ``shard`` are taken, like prompt construction
+    takes its extracts.
+    """
+    parts = []
+    n_generated = 0
+    if generated is not None:
+        gen = generated.reindex(columns=COLUMNS).astype(object)
+        gen["origin"] = gen["origin"].where(gen["origin"].notna(), GENERATED)
+        n_generated = len(gen)
+        parts.append(gen)
+    web = seed_documents(seeds, shard, num_shards, count_tokens)
+    parts.append(web)
+    docs = pd.concat([p for p in parts if len(p)] or [web], ignore_index=True)
+    docs = docs[COLUMNS].sort_values("id", kind="stable").reset_index(drop=True)
+    for column in ("prompt_tokens", "completion_tokens"):
+        docs[column] = pd.array(docs[column].tolist(), dtype="Int64")
+    dupes = docs["id"][docs["id"].duplicated()]
+    if len(dupes):
+        raise ValueError(f"collect: document ids seen twice: {sorted(dupes)[:5]}")
+    stats = stage_stats(
+        STAGE,
+        n_generated + len(web),
+        len(docs),
+        pd.DataFrame(columns=["reason"]),
+        **origin_stats(docs),
+    )
+    return docs, stats
+
+
+def origin_stats(docs: pd.DataFrame) -> dict[str, Any]:
+    """Documents and tokens by origin, with each origin's share."""
+    return {"by_origin": origin_shares(docs, "completion_tokens")}

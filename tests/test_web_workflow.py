@@ -1,0 +1,231 @@
+"""Web mode end to end: WARC/WET seeds beside generated documents (mode both).
+
+One real build in a copy of the repository: the default extracts (sampled to 8)
+are generated with vLLM, and crafted Common Crawl files written here go through
+language ID, the heuristic filters, perplexity, dedup, decontamination against a
+benchmark file written here, and the mix stage. Every page must end where it was
+meant to, with the stage and reason recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from web_pages import (
+    CONTAMINATED_URL,
+    FILTERED,
+    FRENCH_URL,
+    GOOD_EN,
+    GOOD_ZH,
+    NEAR_DUP_URL,
+    QUIZ_LINE,
+    WARC_EN_URL,
+    crawl_pages,
+    warc_file,
+    wet_file,
+)
+from workflow_util import copy_repo, planned_jobs, smk
+
+from corpusforge.filters import Settings, filter_text
+
+CUT_TEXT = "A short note about the weather in the mountains this week."
+
+
+def write_inputs(workdir: Path) -> None:
+    """The crawl files and the benchmark file, as a user would download them."""
+    crawl = workdir / "crawl"
+    crawl.mkdir(exist_ok=True)
+    (crawl / "pages.warc.wet.gz").write_bytes(wet_file(crawl_pages()))
+    (crawl / "pages.warc.gz").write_bytes(warc_file())
+    cut = wet_file({"http://cut.example/a": CUT_TEXT, "http://cut.example/b": "x " * 400})
+    (crawl / "cut.warc.wet.gz").write_bytes(cut[:-40])
+    quiz = [{"question": QUIZ_LINE, "answer": "Jupiter"}, {"question": "2+2?", "answer": "4"}]
+    (workdir / "quiz.jsonl").write_text("".join(json.dumps(q) + "\n" for q in quiz))
+
+
+def web_config(**extra) -> dict:
+    documents = {"kind": "documents"}
+    return {
+        "mode": "both",
+        "seeds": {
+            "default": {"sample": {"n": 8, "seed": 0}},
+            "wet": {**documents, "source": {"path": "crawl/pages.warc.wet.gz"}},
+            "warc": {**documents, "source": {"path": "crawl/pages.warc.gz"}},
+            "cut": {**documents, "source": {"path": "crawl/cut.warc.wet.gz"}},
+        },
+        "decontam": {
+            "benchmarks": {"quiz": {"source": {"path": "quiz.jsonl"}, "text_fields": ["question"]}}
+        },
+        **extra,
+    }
+
+
+def write_config(workdir: Path, cfg: dict) -> str:
+    (workdir / "web.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    return "web.yaml"
+
+
+@pytest.fixture(scope="module")
+def web_build(tmp_path_factory):
+    workdir = copy_repo(tmp_path_factory.mktemp("web"))
+    write_inputs(workdir)
+    cfg = write_config(workdir, web_config())
+    proc = smk(workdir, "--cores", "2", "--configfile", cfg)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return workdir
+
+
+def final_docs(workdir: Path) -> pd.DataFrame:
+    rows = [
+        json.loads(line)
+        for path in sorted((workdir / "results/final").rglob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    return pd.DataFrame(rows)
+
+
+def rejected(workdir: Path) -> pd.DataFrame:
+    files = sorted((workdir / "results/rejected").rglob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def seed_ids_by_url(workdir: Path) -> dict[str, str]:
+    seeds = [pd.read_parquet(workdir / f"results/seed/{s}.parquet") for s in ("wet", "warc")]
+    frame = pd.concat(seeds, ignore_index=True)
+    return dict(zip(frame["url"], frame["seed_id"], strict=True))
+
+
+def test_crafted_pages_meet_their_filter():
+    """The pages meant to pass do pass the filters, the others fail the named rule."""
+    settings = Settings.from_config(None)
+    for url, text in {**GOOD_EN, **GOOD_ZH}.items():
+        assert filter_text(text, "zh" if url in GOOD_ZH else "en", settings).verdict is None
+    for text, reason in FILTERED.values():
+        assert filter_text(text, "en", settings).verdict[0] == reason
+
+
+def test_web_pages_reach_the_corpus_with_provenance(web_build):
+    final = final_docs(web_build)
+    web = final[final["origin"] == "web"].set_index("url")
+    expected = {*GOOD_EN, *GOOD_ZH, WARC_EN_URL}
+    assert expected <= set(web.index)
+    assert set(web.index) - expected <= {NEAR_DUP_URL, "http://garden.example/tomatoes"}
+    assert web.loc[WARC_EN_URL, "text"].startswith("Lake ice forms")
+    assert "All rights reserved" not in web.loc[WARC_EN_URL, "text"]  # boilerplate
+    assert web["warc_date"].notna().all() and web["record_id"].str.startswith("<urn:").all()
+    assert web.loc["http://tea.example/green", "lang"] == "zh"
+    assert web["token_length"].gt(20).all() and web["bucket"].notna().all()
+    generated = final[final["origin"] == "generated"]
+    assert len(generated) > 0 and generated["prompt"].notna().all()
+    assert generated["url"].isna().all()
+
+
+def test_every_other_page_is_rejected_with_stage_and_reason(web_build):
+    ids = seed_ids_by_url(web_build)
+    rej = rejected(web_build).drop_duplicates("seed_id").set_index("seed_id")
+
+    def fate(url):
+        row = rej.loc[ids[url]]
+        return row["stage"], row["reason"]
+
+    for url, (_, reason) in FILTERED.items():
+        assert fate(url) == ("filters", reason), url
+    assert fate(FRENCH_URL) == ("langid", "lang_not_kept")
+    # one of the two near-identical pages is dropped as a near-duplicate
+    pair = [ids[NEAR_DUP_URL], ids["http://garden.example/tomatoes"]]
+    dropped = rej[rej.index.isin(pair)]
+    assert len(dropped) == 1 and dropped["reason"].iloc[0] == "near_duplicate"
+    stage, reason = fate(CONTAMINATED_URL)
+    assert (stage, reason) == ("decontam", "contaminated")
+    detail = json.loads(rej.loc[ids[CONTAMINATED_URL], "detail"])
+    assert detail["benchmark"] == "quiz" and len(detail["ngram"].split()) == 13
+    assert detail["ngram"] in QUIZ_LINE.lower().replace(",", "")
+    seed_rej = pd.concat(
+        [pd.read_parquet(web_build / f"results/rejected/seed/{s}.parquet") for s in ("warc", "cut")]
+    )
+    assert {"invalid_utf8", "not_html", "truncated_record"} <= set(seed_rej["reason"])
+    cut = seed_rej[seed_rej["reason"] == "truncated_record"]
+    assert "byte offset" in cut["detail"].iloc[0]
+
+
+def test_summary_records_origins_and_accounts_for_every_row(web_build):
+    summary = json.loads((web_build / "results/stats/summary.json").read_text())
+    assert summary["mode"] == "both" and summary["audit"]["ok"]
+    assert summary["accounting"]["balanced"]
+    assert summary["doc_stages"] == [
+        "generate",
+        "collect",
+        "langid",
+        "filters",
+        "perplexity",
+        "dedup",
+        "decontam",
+        "mix",
+    ]
+    origins = summary["origins"]
+    assert sorted(origins["by_stage"]) == sorted(summary["doc_stages"][1:])
+    corpus = origins["corpus"]
+    final = final_docs(web_build)
+    assert corpus["web"]["documents"] == int((final["origin"] == "web").sum())
+    assert corpus["generated"]["documents"] == int((final["origin"] == "generated").sum())
+    assert sum(o["share_documents"] for o in corpus.values()) == pytest.approx(1, abs=1e-5)
+    # the filters left the generated documents alone
+    stages = summary["stages"]
+    assert (
+        stages["filters"]["not_filtered"] == origins["by_stage"]["langid"]["generated"]["documents"]
+    )
+    assert stages["decontam"]["contaminated_by_benchmark"] == {"quiz": 1}
+    card = (web_build / "results/final/README.md").read_text()
+    assert "web" in card
+
+
+def test_a_target_share_reruns_only_the_mix_and_after(web_build):
+    assert planned_jobs(smk(web_build, "-n", "--configfile", "web.yaml")) == {}
+    cfg = web_config(mix={"web_share": 0.3, "unit": "documents"})
+    write_config(web_build, cfg)
+    jobs = planned_jobs(smk(web_build, "-n", "--configfile", "web.yaml"))
+    assert set(jobs) == {
+        "mix",
+        "export_jsonl",
+        "summarize",
+        "plots",
+        "dataset_card",
+        "manifest",
+        "all",
+    }
+    proc = smk(web_build, "--cores", "2", "--configfile", "web.yaml")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads((web_build / "results/stats/summary.json").read_text())
+    assert summary["audit"]["ok"] and summary["accounting"]["balanced"]
+    assert summary["origins"]["target"]["web_share"] == 0.3
+    for path in sorted((web_build / "results/stats/mix").glob("*.json")):
+        shard = json.loads(path.read_text())
+        if shard["unreachable"]:
+            continue
+        before = shard["before"]["web"]["share_documents"]
+        after = shard["by_origin"].get("web", {}).get("share_documents", 0)
+        assert after <= 0.3 if before > 0.3 else after >= 0.3
+    assert summary["stages"]["mix"]["rejected_by_reason"].get("mix_downsampled", 0) > 0
+
+
+def test_web_mode_plans_no_generation(tmp_path):
+    workdir = copy_repo(tmp_path)
+    write_inputs(workdir)
+    cfg = web_config(mode="web")
+    proc = smk(workdir, "-n", "--configfile", write_config(workdir, cfg))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc)
+    assert "generate" not in jobs and "build_prompts" not in jobs and "mix" not in jobs
+    assert jobs["collect"] == 2 and jobs["filters"] == 2 and jobs["decontam"] == 2
+    assert "does not read seeds default" in proc.stderr
+
+
+def test_mode_without_its_seeds_is_refused(tmp_path):
+    workdir = copy_repo(tmp_path)
+    proc = smk(workdir, "-n", "--config", "mode=web")
+    assert proc.returncode != 0
+    assert "mode web: no seed of kind documents" in proc.stdout + proc.stderr
