@@ -110,7 +110,9 @@ def test_gopher_repetition_rules():
     assert verdict(EN + " old mill" * 25, "en", rep) == "gopher_repetition.top_2gram_char_fraction"
     assert verdict(EN, "en", rep) is None
     inline = EN + " " + EN_LINES[2]  # one sentence repeated inside a line
-    assert verdict(inline, "en", rep) == "gopher_repetition.dup_5gram_char_fraction"
+    # only the repeat counts: ~0.14 of the characters, over the 8-gram bound (0.12)
+    # but under the 5-gram one (0.15)
+    assert verdict(inline, "en", rep) == "gopher_repetition.dup_8gram_char_fraction"
     only_10 = only(
         "gopher_repetition",
         gopher_repetition={"max_dup_ngram_char_fraction": {n: 1.0 for n in range(5, 10)}},
@@ -128,7 +130,7 @@ def test_gopher_repetition_zh():
     assert verdict(ZH, "zh", rep) is None
     assert verdict(ZH + "磨坊" * 30, "zh", rep) == "gopher_repetition.top_2gram_char_fraction"
     assert verdict(ZH + "\n" + ZH, "zh", rep) == "gopher_repetition.dup_line_fraction"
-    assert verdict(ZH + ZH_LINES[1], "zh", rep) == "gopher_repetition.dup_5gram_char_fraction"
+    assert verdict(ZH + ZH_LINES[1], "zh", rep) == "gopher_repetition.dup_8gram_char_fraction"
 
 
 def test_c4_line_filter_changes_text():
@@ -283,3 +285,14 @@ def test_example_bad_words_file_format():
 
     words = load_word_list(ROOT / "resources" / "filters" / "bad_words.example.txt")
     assert words == ("example bad phrase", "examplebadword", "示例词")
+
+
+def test_duplicate_ngram_fraction_counts_repeats_only():
+    from corpusforge.filters import dup_ngram_char_fraction
+
+    words = "alpha beta gamma delta omega".split() * 2
+    total = sum(len(w) for w in words)
+    # the second copy is the duplicate; the first occurrence is not counted
+    assert dup_ngram_char_fraction(words, 5, total) == 0.5
+    assert dup_ngram_char_fraction(words * 2, 5, total * 2) == 0.75
+    assert dup_ngram_char_fraction(words[:5], 5, total // 2) == 0.0

@@ -255,15 +255,21 @@ def top_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float
 
 
 def dup_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float:
-    """Characters of words covered by an n-gram that occurs more than once / all."""
+    """Characters of words covered by a repeat of an earlier n-gram / all.
+
+    The first occurrence of an n-gram is not a duplicate; its repeats are, and a
+    word covered by several overlapping repeats counts once (as datatrove does;
+    counting first occurrences too roughly doubles the fraction for text quoted twice).
+    """
     if len(words) < n or not total_chars:
         return 0.0
-    grams = list(zip(*(words[i:] for i in range(n)), strict=False))
-    counts = Counter(grams)
+    seen: set[tuple[str, ...]] = set()
     covered = bytearray(len(words))
-    for start, gram in enumerate(grams):
-        if counts[gram] > 1:
+    for start, gram in enumerate(zip(*(words[i:] for i in range(n)), strict=False)):
+        if gram in seen:
             covered[start : start + n] = b"\x01" * n
+        else:
+            seen.add(gram)
     return sum(len(w) for w, c in zip(words, covered, strict=True) if c) / total_chars
 
 
