@@ -25,8 +25,9 @@ REPORT_PLOTS = plot_names(DOC_STAGES)
 CARD_SETTINGS = canon(
     {
         "card": config.get("card") or {},
+        "mode": MODE,
         "doc_stages": DOC_STAGES,
-        "seeds": config["seeds"],
+        "seeds": {name: config["seeds"][name] for name in SEEDS},
         "prompts": config["prompts"],
         "model": MODEL,
         "generation": {
