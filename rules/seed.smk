@@ -31,7 +31,7 @@ rule ingest_seed:
     benchmark:
         bench_path("ingest_seed", "{seed}")
     conda:
-        "../envs/core.yaml"
+        "../envs/web.yaml"  # core + warcio and trafilatura for WARC/WET seeds
     params:
         seed=seed_ingest_params,
     script:
