@@ -229,3 +229,14 @@ def test_mode_without_its_seeds_is_refused(tmp_path):
     proc = smk(workdir, "-n", "--config", "mode=web")
     assert proc.returncode != 0
     assert "mode web: no seed of kind documents" in proc.stdout + proc.stderr
+
+
+def test_lint_is_clean_in_mode_both(tmp_path):
+    """Every rule file of a mixed build (collect, filters, decontam, mix) is linted."""
+    workdir = copy_repo(tmp_path)
+    write_inputs(workdir)
+    cfg = write_config(workdir, web_config(filters={"c4": {"bad_words": "bad.txt"}}))
+    (workdir / "bad.txt").write_text("examplebadword\n")
+    proc = smk(workdir, "--lint", "--configfile", cfg)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
