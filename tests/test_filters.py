@@ -290,7 +290,7 @@ def test_example_bad_words_file_format():
 def test_duplicate_ngram_fraction_counts_repeats_only():
     from corpusforge.filters import dup_ngram_char_fraction
 
-    words = "alpha beta gamma delta omega".split() * 2
+    words = ["alpha", "beta", "gamma", "delta", "omega"] * 2
     total = sum(len(w) for w in words)
     # the second copy is the duplicate; the first occurrence is not counted
     assert dup_ngram_char_fraction(words, 5, total) == 0.5

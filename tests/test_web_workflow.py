@@ -240,3 +240,39 @@ def test_lint_is_clean_in_mode_both(tmp_path):
     proc = smk(workdir, "--lint", "--configfile", cfg)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_remote_benchmark_is_downloaded_checked_and_indexed(tmp_path):
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    body = json.dumps({"question": QUIZ_LINE}) + "\n"
+    (served / "quiz.jsonl").write_text(body)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "repo").mkdir()
+        workdir = copy_repo(tmp_path / "repo")
+        write_inputs(workdir)
+        url = f"http://127.0.0.1:{server.server_address[1]}/quiz.jsonl?v=1"
+        sha = hashlib.sha256(body.encode()).hexdigest()
+        cfg = web_config(mode="web")
+        cfg["decontam"]["benchmarks"] = {
+            "remote": {"source": {"url": url, "sha256": sha}, "text_fields": ["question"]}
+        }
+        name = write_config(workdir, cfg)
+        target = "results/decontam/index.json"
+        proc = smk(workdir, target, "--cores", "1", "--configfile", name)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    finally:
+        server.shutdown()
+    assert (workdir / "results/decontam/benchmarks/remote/quiz.jsonl").read_text() == body
+    stats = json.loads((workdir / "results/decontam/index.json").read_text())
+    assert stats["benchmarks"]["remote"]["ngrams"] == len(QUIZ_LINE.split()) - 12
+    assert set(stats["benchmarks"]) == {"remote", "sample"}
