@@ -100,14 +100,14 @@ def token_hashes(toks: list[str]) -> np.ndarray:
     cache = _TOKEN_HASHES
     if len(cache) > _TOKEN_CACHE_MAX:
         cache.clear()
-    out = np.empty(len(toks), dtype=np.uint64)
-    for i, tok in enumerate(toks):
-        value = cache.get(tok)
-        if value is None:
-            digest = hashlib.blake2b(tok.encode("utf-8"), digest_size=8).digest()
-            value = cache[tok] = int.from_bytes(digest, "little")
-        out[i] = value
-    return out
+    get = cache.get
+    values = [get(tok) for tok in toks]
+    if None in values:
+        for i, value in enumerate(values):
+            if value is None:
+                digest = hashlib.blake2b(toks[i].encode("utf-8"), digest_size=8).digest()
+                values[i] = cache[toks[i]] = int.from_bytes(digest, "little")
+    return np.array(values, dtype=np.uint64)
 
 
 def ngram_hashes(toks: list[str], n: int) -> np.ndarray:
