@@ -56,6 +56,8 @@ GENERATION_MODEL = (
     if COLLECTS or config["generation"].get("engine", "vllm") == "vllm"
     else []
 )
+# The prompt templates, when prompts are built.
+PROMPT_TEMPLATES = config["prompts"]["templates"] if GENERATES else []
 SEED_FILES = [seed_file(SimpleNamespace(seed=seed)) for seed in SEEDS]
 
 
@@ -120,7 +122,7 @@ rule dataset_card:
     input:
         summary=out("stats/summary.json"),
         final=lambda wildcards: summary_inputs(wildcards)["final"],
-        templates=config["prompts"]["templates"],
+        templates=PROMPT_TEMPLATES,
     output:
         card=report(
             out("final/README.md"),
@@ -148,7 +150,7 @@ rule manifest:
         card=out("final/README.md"),
         summary=out("stats/summary.json"),
         seeds=SEED_FILES,
-        templates=config["prompts"]["templates"],
+        templates=PROMPT_TEMPLATES,
         models=lambda wildcards: resolve_inputs(
             GENERATION_MODEL + STAGE_MODEL_INPUTS, wildcards
         ),

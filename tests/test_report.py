@@ -17,25 +17,34 @@ from PIL import Image
 from corpusforge.report import (
     DPI,
     FIGSIZE,
+    ORIGIN_COLORS,
     PLOTS,
+    _pyplot,
     checksums,
     config_hash,
     cutoffs_for,
     data_configs,
     dataset_card,
+    distinct_colors,
+    draw_lengths,
     draw_plot,
+    funnel_reasons,
     git_state,
     manifest,
     plot_names,
+    seed_format,
     size_category,
     size_group,
+    target_text,
 )
-from corpusforge.stats import corpus_summary, relative_names
+from corpusforge.stats import corpus_summary, origin_shares, relative_names
 
 LANGS = ["en", "zh", "de"]
+ORIGIN_STAGES = ["collect", "langid", "filters", "perplexity", "dedup", "mix"]
 
 
-def final_frame(n: int = 300, with_later_stages: bool = True) -> pd.DataFrame:
+def final_frame(n: int = 300, with_later_stages: bool = True, web: int = 0) -> pd.DataFrame:
+    """``n`` final documents; the last ``web`` ones are web pages (no format, audience, ...)."""
     rng = np.random.default_rng(0)
     langs = rng.choice(LANGS, size=n, p=[0.5, 0.35, 0.15])
     frame = pd.DataFrame(
@@ -50,6 +59,10 @@ def final_frame(n: int = 300, with_later_stages: bool = True) -> pd.DataFrame:
             "bucket": None,
         }
     )
+    frame["origin"] = ["generated"] * (n - web) + ["web"] * web
+    if web:
+        frame.loc[n - web :, ["format", "audience", "finish_reason"]] = None
+        frame.loc[n - web :, "token_length"] = rng.integers(150, 900, size=web)
     if with_later_stages:
         frame["perplexity"] = np.exp(rng.normal(6.0, 0.6, size=n))
         frame["bucket"] = np.select(
@@ -58,7 +71,22 @@ def final_frame(n: int = 300, with_later_stages: bool = True) -> pd.DataFrame:
     return frame
 
 
-def summary_of(final: pd.DataFrame, cutoffs=None, dedup=True) -> dict:
+def origins_of(final: pd.DataFrame, stages=ORIGIN_STAGES, web_share=0.25) -> dict:
+    """``summary["origins"]`` of a build whose cleaning stages dropped web pages step by step."""
+    web = final[final["origin"] == "web"]
+    by_stage = {}
+    for i, stage in enumerate(stages):
+        dropped_later = web.iloc[: len(web) * (len(stages) - 1 - i) // len(stages)]
+        docs = pd.concat([final, dropped_later]).rename(columns={"token_length": "tokens"})
+        by_stage[stage] = origin_shares(docs, "tokens")
+    return {
+        "by_stage": by_stage,
+        "corpus": origin_shares(final, "token_length"),
+        "target": {"web_share": web_share, "unit": "tokens", "unreachable": False},
+    }
+
+
+def summary_of(final: pd.DataFrame, cutoffs=None, dedup=True, origins=False) -> dict:
     summary = {
         "funnel": [
             {"stage": "seed", "in": 320, "kept": 318, "rejected": 2,
@@ -80,6 +108,9 @@ def summary_of(final: pd.DataFrame, cutoffs=None, dedup=True) -> dict:
     }  # fmt: skip
     if cutoffs is not None:
         summary["perplexity"] = {"cutoffs": cutoffs}
+    if origins:
+        summary["doc_stages"] = ["generate", *ORIGIN_STAGES]
+        summary["origins"] = origins_of(final)
     if dedup:
         summary["dedup"] = {
             "clusters": 4,
@@ -110,12 +141,25 @@ def test_plots_are_declared_only_for_the_stages_present():
         "duplicates",
     ]
     assert plot_names(["generate", "dedup"]) == [*base, "duplicates"]
+    web = ["collect", "langid", "filters", "perplexity", "dedup", "decontam"]
+    # no prompts in a web build: no format x audience figure; the origins after the funnel
+    assert plot_names(web) == [
+        "funnel",
+        "origins",
+        "languages",
+        "lengths",
+        "perplexity",
+        "buckets",
+        "duplicates",
+    ]
+    assert plot_names(["generate", *web, "mix"])[:2] == ["funnel", "origins"]
+    assert "format_audience" in plot_names(["generate", *web, "mix"])
 
 
 def test_every_plot_draws_a_png_reproducibly(tmp_path):
-    final = final_frame()
+    final = final_frame(web=80)
     cutoffs = {"en": [300.0, 600.0], "zh": {"head": 350.0, "middle": 650.0}}
-    summary = summary_of(final, cutoffs)
+    summary = summary_of(final, cutoffs, origins=True)
     for spec in PLOTS:
         path = tmp_path / f"{spec.name}.png"
         draw_plot(spec.name, summary, final, path)
@@ -143,7 +187,7 @@ def test_perplexity_plot_draws_the_cutoffs(tmp_path):
     assert not has_color(pixels(without), "#c62828")
 
 
-@pytest.mark.parametrize("name", ["perplexity", "buckets", "duplicates"])
+@pytest.mark.parametrize("name", ["perplexity", "buckets", "duplicates", "origins"])
 def test_a_plot_without_its_data_draws_a_note(tmp_path, name):
     final = final_frame(with_later_stages=False)
     path = tmp_path / f"{name}.png"
@@ -331,3 +375,298 @@ def test_pngs_have_no_timestamps(tmp_path):
     draw_plot("funnel", summary_of(final), final, path)
     info = Image.open(io.BytesIO(path.read_bytes())).info
     assert "Software" not in info and "Creation Time" not in info
+
+
+# ---------------------------------------------------------------- web and mixed builds
+
+
+def test_origins_plot_stacks_generated_and_web_per_stage(tmp_path):
+    final = final_frame(120, web=50)
+    summary = summary_of(final, origins=True)
+    path = tmp_path / "origins.png"
+    draw_plot("origins", summary, final, path)
+    image = Image.open(path)
+    assert image.format == "PNG"
+    assert image.size == (int(FIGSIZE[0] * DPI), int(FIGSIZE[1] * DPI))
+    drawn = pixels(path)
+    # two panels of stacked bars: generated (purple) under web (teal)
+    assert has_color(drawn, ORIGIN_COLORS["generated"], 5000)
+    assert has_color(drawn, ORIGIN_COLORS["web"], 5000)
+    again = tmp_path / "again.png"
+    draw_plot("origins", summary, final, again)
+    assert again.read_bytes() == path.read_bytes()
+    # more web pages early on: the web bars shrink from stage to stage
+    by_stage = summary["origins"]["by_stage"]
+    assert by_stage["collect"]["web"]["documents"] > by_stage["mix"]["web"]["documents"] == 50
+    # a web build: one origin, no purple
+    web_only = final_frame(60, web=60)
+    web_path = tmp_path / "web.png"
+    draw_plot("origins", summary_of(web_only, origins=True), web_only, web_path)
+    assert has_color(pixels(web_path), ORIGIN_COLORS["web"], 5000)
+    assert not has_color(pixels(web_path), ORIGIN_COLORS["generated"])
+
+
+def test_lengths_are_split_by_origin_in_a_mixed_build():
+    plt = _pyplot()
+    final = final_frame(200, web=60)
+    fig = plt.figure()
+    try:
+        ax = fig.add_subplot(1, 1, 1)
+        draw_lengths(ax, summary_of(final), final)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any(label.startswith("en generated (n=") for label in labels)
+        assert any(label.startswith("en web (n=") for label in labels)
+        assert "model tokenizer" in ax.get_xlabel() and "unknown" not in ax.get_xlabel()
+        web_only = final_frame(50, web=50)
+        ax2 = fig.add_subplot(2, 1, 2)
+        draw_lengths(ax2, summary_of(web_only), web_only)
+        assert ax2.get_xlabel() == "tokens per document (model tokenizer)"
+        assert all(" web " not in t.get_text() for t in ax2.get_legend().get_texts())
+    finally:
+        plt.close(fig)
+
+
+def test_funnel_groups_rule_names_past_the_legend_size():
+    few = [{"rejected_by_reason": {"c4.lorem_ipsum": 1, "near_duplicate": 2}}]
+    assert funnel_reasons(few) == {
+        "c4.lorem_ipsum": ["c4.lorem_ipsum"],
+        "near_duplicate": ["near_duplicate"],
+    }
+    rules = {f"gopher_quality.rule_{i:02d}": 1 for i in range(12)}
+    rules.update({"c4.lorem_ipsum": 1, "c4.min_sentences": 1, "slimpajama.min_chars": 1})
+    many = [{"rejected_by_reason": rules}, {"rejected_by_reason": {"near_duplicate": 3}}]
+    groups = funnel_reasons(many)
+    assert list(groups) == ["c4.*", "gopher_quality.*", "near_duplicate", "slimpajama.*"]
+    assert len(groups["gopher_quality.*"]) == 12
+    colors = distinct_colors(30)
+    assert len(set(colors)) == 30 and colors[:3] == ["#c62828", "#ef6c00", "#6a1b9a"]
+    assert "#2ca02c" not in colors  # no green beside the kept records
+
+
+def test_seed_format_from_config_or_file_name():
+    assert seed_format({"source": {"path": "crawl/a.warc.wet.gz"}}) == "wet"
+    assert seed_format({"source": {"path": "crawl/a.warc.gz"}}) == "warc"
+    assert seed_format({"format": "csv", "source": {"path": "x.txt"}}) == "csv"
+    assert seed_format({"source": {"url": "https://h.example/d/x.jsonl?dl=1"}}) == "jsonl"
+    assert (
+        seed_format({"source": {"hf": {"repo_id": "a/b", "filename": "t/p.parquet"}}}) == "parquet"
+    )
+    assert seed_format({"source": {"path": "notes.txt"}}) is None
+
+
+MODEL = SETTINGS["model"]
+WEB_SEEDS = {
+    "wet": {"kind": "documents", "source": {"path": "crawl/pages.warc.wet.gz"}},
+    "warc": {"kind": "documents", "source": {"path": "crawl/pages.warc.gz"}},
+}
+FILTERS_STATS = {
+    "apply_to": ["web"],
+    "rule_sets": ["gopher_repetition", "gopher_quality", "c4", "slimpajama"],
+    "not_filtered": 8,
+    "lines_removed": 3,
+    "lines_removed_by_cause": {"no_terminal_punctuation": 3},
+    "text_changed": 2,
+    "rejected_by_reason": {
+        "c4.lorem_ipsum": 1,
+        "gopher_quality.word_count": 2,
+        "gopher_repetition.dup_line_fraction": 1,
+    },
+}
+DECONTAM_CONFIG = {
+    "n": 13,
+    "benchmarks": {
+        "quiz": {"source": {"path": "quiz.jsonl"}, "text_fields": ["question"]},
+        "sample": {"source": {"path": "resources/benchmarks/sample.jsonl"},
+                   "text_fields": ["question", "answer"]},
+    },
+}  # fmt: skip
+
+
+def web_summary(mode: str, final: pd.DataFrame, web_share=0.3) -> dict:
+    """A small summary of a web (or mixed) build, as corpusforge.stats writes it."""
+    stages = [
+        *(["generate"] if mode == "both" else []),
+        "collect",
+        "langid",
+        "filters",
+        "dedup",
+        "decontam",
+        *(["mix"] if mode == "both" else []),
+    ]
+    n = len(final)
+    funnel = [
+        {"stage": "seed", "in": 16, "kept": 13, "rejected": 3,
+         "rejected_by_reason": {"invalid_utf8": 1, "not_html": 1, "truncated_record": 1}},
+        {"stage": "collect", "in": n + 6, "kept": n + 6, "rejected": 0, "rejected_by_reason": {}},
+        {"stage": "langid", "in": n + 6, "kept": n + 5, "rejected": 1,
+         "rejected_by_reason": {"lang_not_kept": 1}, "tokens_rejected_by_reason": {}},
+        {"stage": "filters", "in": n + 5, "kept": n + 1, "rejected": 4,
+         "rejected_by_reason": FILTERS_STATS["rejected_by_reason"],
+         "tokens_rejected_by_reason": {"c4.lorem_ipsum": 144, "gopher_quality.word_count": 28,
+                                       "gopher_repetition.dup_line_fraction": 115}},
+        {"stage": "dedup", "in": n + 1, "kept": n + 1, "rejected": 0, "rejected_by_reason": {}},
+        {"stage": "decontam", "in": n + 1, "kept": n, "rejected": 1,
+         "rejected_by_reason": {"contaminated": 1}},
+        {"stage": "export", "in": n, "kept": n, "rejected": 0, "rejected_by_reason": {}},
+    ]  # fmt: skip
+    seeds = {
+        "wet": {"in": 12, "kept": 11, "rejected": 1,
+                "rejected_by_reason": {"truncated_record": 1}},
+        "warc": {"in": 4, "kept": 2, "rejected": 2,
+                 "rejected_by_reason": {"invalid_utf8": 1, "not_html": 1}},
+    }  # fmt: skip
+    summary = {
+        "mode": mode,
+        "doc_stages": stages,
+        "funnel": funnel,
+        "seeds": seeds,
+        "corpus": corpus_summary(final, ["corpus-0000.jsonl"]),
+        "stages": {
+            "filters": {"stage": "filters", **FILTERS_STATS},
+            "decontam": {
+                "stage": "decontam",
+                "settings": {"n": 13, "index_ngrams": 218},
+                "contaminated_by_benchmark": {"quiz": 1},
+            },
+        },
+        "origins": origins_of(final, stages[stages.index("collect") :], web_share),
+    }
+    if mode == "web":
+        del summary["origins"]["target"]
+    else:
+        summary["funnel"][1:1] = [
+            {"stage": "prompts", "in": 8, "kept": 8, "rejected": 0, "rejected_by_reason": {}},
+            {"stage": "generate", "in": 8, "kept": 8, "rejected": 0, "rejected_by_reason": {}},
+        ]
+        summary["funnel"].insert(-1, {"stage": "mix", "in": n, "kept": n, "rejected": 0,
+                                      "rejected_by_reason": {}})  # fmt: skip
+        summary["seeds"]["default"] = {"in": 48, "kept": 8, "rejected": 40,
+                                       "rejected_by_reason": {"not_sampled": 40}}  # fmt: skip
+        summary["generation"] = SUMMARY_GENERATION
+    return summary
+
+
+SUMMARY_GENERATION = {"in": 8, "prompt_tokens": 3669, "completion_tokens": 1536,
+                      "finish_reasons": {"length": 8}}  # fmt: skip
+
+
+def web_settings(mode: str, summary: dict) -> dict:
+    seeds = dict(WEB_SEEDS)
+    if mode == "both":
+        seeds["default"] = SETTINGS["seeds"]["web"]
+    return {
+        **SETTINGS,
+        "card": {"pretty_name": "corpusforge synthetic corpus", "license": "other"},
+        "mode": mode,
+        "doc_stages": summary["doc_stages"],
+        "seeds": seeds,
+        "stages": {
+            "langid": {"languages": ["en", "zh"], "min_score": 0.5},
+            "filters": {"apply_to": ["web"], "slimpajama": {"min_chars": 200}},
+            "dedup": {"threshold": 0.8},
+            "decontam": DECONTAM_CONFIG,
+            **({"mix": {"web_share": 0.3, "unit": "tokens", "seed": 0}} if mode == "both" else {}),
+        },
+    }
+
+
+def card_parts(card: str) -> tuple[dict, str]:
+    _, header, body = card.split("---\n", 2)
+    return yaml.safe_load(header), body
+
+
+def test_web_card_describes_the_sources_filters_and_decontamination(tmp_path):
+    final = final_frame(40, web=40)
+    summary = web_summary("web", final)
+    paths = [str(tmp_path / "en/all/corpus-0000.jsonl")]
+    header, body = card_parts(dataset_card(summary, web_settings("web", summary), paths, tmp_path))
+    # the config's default name is the synthetic one: a web build gets its own
+    assert header["pretty_name"] == "corpusforge web corpus"
+    assert header["tags"] == ["web", "corpusforge"]
+    assert "**40 documents**" in body and "seeds `warc`, `wet`" in body
+    # nothing about generation
+    for absent in ("### Prompts", "### Model and generation", "generated tokens",
+                   "machine-generated", "Cosmopedia", "Documents and tokens by origin",
+                   "format (rows)", "#### collect"):  # fmt: skip
+        assert absent not in body, absent
+    # the web sources: kind, format, rows read and kept, reasons; crawl formats explained
+    assert "| wet | documents | wet | local file `crawl/pages.warc.wet.gz` | 12 | 11 | " \
+        "truncated_record: 1 |" in body  # fmt: skip
+    assert "| warc | documents | warc |" in body and "trafilatura" in body
+    assert "tokenizer of `smollm2-135m-instruct`" in body
+    # cleaning stages are the doc stages less collect
+    headings = [line[5:] for line in body.splitlines() if line.startswith("#### ")]
+    assert headings == ["langid", "filters", "dedup", "decontam"]
+    # filters: rule sets, origins, line cleaning, rejected documents and tokens per rule
+    assert "`gopher_repetition`, `gopher_quality`, `c4`, `slimpajama`" in body
+    assert "origin `web`; 8 documents of other origins passed untouched" in body
+    assert "removed 3 lines from 2 documents (no_terminal_punctuation: 3)" in body
+    rules = ["| gopher_repetition.dup_line_fraction | 1 | 115 |",
+             "| gopher_quality.word_count | 2 | 28 |", "| c4.lorem_ipsum | 1 | 144 |"]  # fmt: skip
+    assert all(row in body for row in rules)
+    assert [body.index(row) for row in rules] == sorted(body.index(row) for row in rules)
+    # decontamination: n, every benchmark with its source and contaminated count
+    assert "13-gram" in body
+    assert "| quiz | local file `quiz.jsonl` | question | 1 |" in body
+    assert (
+        "| sample | local file `resources/benchmarks/sample.jsonl` | question, answer | 0 |" in body
+    )
+    # fields: crawl provenance and origin, generation fields null
+    fields = body.split("## Fields")[1].split("## Limitations")[0]
+    assert "`origin` (`web`)" in fields and "`url`, `warc_date`, `record_id`" in fields
+    assert "generation fields" in fields and "are null" in fields
+    limits = body.split("## Limitations")[1]
+    assert "pages as crawled" in limits and "of the model" not in limits
+
+
+def test_mixed_card_has_generation_sources_and_origin_shares(tmp_path):
+    final = final_frame(60, web=20)
+    summary = web_summary("both", final)
+    settings = web_settings("both", summary)
+    settings["card"] = {"pretty_name": "My mix", "license": "odc-by"}
+    paths = [str(tmp_path / "en/all/corpus-0000.jsonl")]
+    header, body = card_parts(dataset_card(summary, settings, paths, tmp_path, {}))
+    assert header["pretty_name"] == "My mix" and header["license"] == "odc-by"
+    assert header["tags"] == ["synthetic", "web", "corpusforge", "cosmopedia-style"]
+    assert "40 documents written by the language model" in body and "20 documents taken" in body
+    assert "### Prompts" in body and "### Model and generation" in body
+    assert "temperature=0.6" in body and "1,536 tokens generated" in body
+    # the origin table of the corpus, with shares, and the target of the mix stage
+    corpus = summary["origins"]["corpus"]
+    gen, web = corpus["generated"], corpus["web"]
+    assert f"| generated | 40 | 66.7% | {gen['tokens']:,} | {gen['share_tokens']:.1%} |" in body
+    assert f"| web | 20 | 33.3% | {web['tokens']:,} | {web['share_tokens']:.1%} |" in body
+    assert "Target web share: 30% of the tokens" in body
+    assert f"the corpus has {web['share_tokens']:.1%}" in body
+    # documents by origin after each stage, then the corpus
+    collect = summary["origins"]["by_stage"]["collect"]
+    assert f"| collect | 40 | {gen['tokens']:,} | {collect['web']['documents']} |" in body
+    assert "| corpus | 40 |" in body
+    # the format x audience table counts the generated documents only
+    table = body.split("Generated documents per format")[1].split("## How it was made")[0]
+    assert "unknown" not in table
+    assert sum(int(c) for line in table.splitlines()[4:] if line.startswith("| ")
+               for c in line.strip("|").split("|")[1:]) == 40  # fmt: skip
+    headings = [line[5:] for line in body.splitlines() if line.startswith("#### ")]
+    assert headings == ["langid", "filters", "dedup", "decontam", "mix"]
+    fields = body.split("## Fields")[1].split("## Limitations")[0]
+    assert "`generated` or `web`" in fields and "null on generated documents" in fields
+    limits = body.split("## Limitations")[1]
+    assert "machine-generated" in limits and "pages as crawled" in limits
+
+
+def test_target_text_says_what_the_mix_reached():
+    corpus = {"web": {"share_tokens": 0.291, "share_documents": 0.4}}
+    mix = {"funnel": [{"stage": "mix", "in": 20, "kept": 17, "rejected": 3}]}
+
+    def text(target):
+        return target_text({**mix, "origins": {"corpus": corpus, "target": target}})
+
+    reached = text({"web_share": 0.3, "unit": "tokens", "unreachable": False})
+    assert "30% of the tokens" in reached and "3 documents removed" in reached
+    assert "29.1%" in reached and "one origin" not in reached
+    assert "40.0%" in text({"web_share": 0.3, "unit": "documents", "unreachable": False})
+    assert "No target" in text({"web_share": None, "unit": "tokens", "unreachable": False})
+    assert "Some shards" in text({"web_share": 0.3, "unit": "tokens", "unreachable": [False, True]})
+    assert "No shard" in text({"web_share": 0.3, "unit": "tokens", "unreachable": True})
+    assert target_text({"origins": {"corpus": corpus}}) == ""

@@ -180,7 +180,9 @@ def test_summary_records_origins_and_accounts_for_every_row(web_build):
     )
     assert stages["decontam"]["contaminated_by_benchmark"] == {"quiz": 1}
     card = (web_build / "results/final/README.md").read_text()
-    assert "web" in card
+    assert "pretty_name: corpusforge mixed corpus" in card
+    assert "Documents and tokens by origin" in card
+    assert "gopher_quality.word_count" in card and "quiz" in card
 
 
 def test_a_target_share_reruns_only_the_mix_and_after(web_build):

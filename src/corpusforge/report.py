@@ -24,11 +24,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from .export import WEB_FIELDS
 from .io import dumps_json
 
 # ---------------------------------------------------------------- which plots
@@ -44,9 +46,12 @@ class PlotSpec:
 
 PLOTS = (
     PlotSpec("funnel", "Records per stage: kept and rejected by reason", "1. Pipeline"),
+    PlotSpec("origins", "Generated and web documents after each stage", "1. Pipeline", "collect"),
     PlotSpec("languages", "Documents and tokens per language", "2. Corpus"),
-    PlotSpec("lengths", "Generated length per language", "2. Corpus"),
-    PlotSpec("format_audience", "Format x audience mix", "2. Corpus"),
+    PlotSpec("lengths", "Document length in tokens per language", "2. Corpus"),
+    PlotSpec(
+        "format_audience", "Format x audience of the generated documents", "2. Corpus", "generate"
+    ),
     PlotSpec(
         "perplexity", "Perplexity per language, with bucket cutoffs", "3. Cleaning", "perplexity"
     ),
@@ -81,6 +86,13 @@ PALETTE = (
     "#f9a825",
 )
 MAX_LANGS = 12
+# Colours of the document origins (corpusforge.collect): fixed, so a figure reads alike in
+# every build; other origins take the palette from its end.
+ORIGIN_COLORS = {"generated": "#6a1b9a", "web": "#00838f"}
+ORIGIN_ORDER = ("generated", "web")
+ORIGIN_STYLES = ("-", "--", ":", "-.")
+# The funnel's legend turns compact past this many rejection reasons.
+MAX_LEGEND_ROWS = 14
 
 
 def _pyplot():
@@ -123,22 +135,80 @@ def _top_langs(langs: pd.Series) -> list[str]:
     return [str(x) for x in order.index[:MAX_LANGS]]
 
 
+def _origins(final: pd.DataFrame) -> pd.Series:
+    """The ``origin`` of each document (``generated`` where unset, as in corpusforge.stats)."""
+    if "origin" not in final.columns:
+        return pd.Series("generated", index=final.index, dtype=object)
+    return final["origin"].astype(object).where(final["origin"].notna(), "generated").astype(str)
+
+
+def origin_order(names: Iterable[str]) -> list[str]:
+    """Origins as shown: generated, web, then any other in name order."""
+    names = set(names)
+    return [o for o in ORIGIN_ORDER if o in names] + sorted(names - set(ORIGIN_ORDER))
+
+
+def origin_colors(names: Sequence[str]) -> dict[str, str]:
+    others = [n for n in names if n not in ORIGIN_COLORS]
+    return {
+        **{n: ORIGIN_COLORS[n] for n in names if n in ORIGIN_COLORS},
+        **{n: PALETTE[-1 - i % len(PALETTE)] for i, n in enumerate(others)},
+    }
+
+
+def distinct_colors(n: int) -> list[str]:
+    """``n`` colours: the palette first, then matplotlib's tab20 and tab20b sets less their
+    greens (green is for kept records)."""
+    if n <= len(PALETTE):
+        return list(PALETTE[:n])
+    from matplotlib import colormaps
+    from matplotlib.colors import rgb_to_hsv, to_hex
+
+    extra = [
+        to_hex(c)
+        for name in ("tab20", "tab20b")
+        for c in colormaps[name].colors
+        if not 0.18 <= rgb_to_hsv(c)[0] <= 0.45
+    ]
+    colors = [*PALETTE, *(c for c in extra if c not in PALETTE)]
+    return [colors[i % len(colors)] for i in range(n)]
+
+
+def funnel_reasons(funnel: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The funnel's legend entries and the rejection reasons each one stands for.
+
+    One entry per reason; past ``MAX_LEGEND_ROWS`` entries the rule names of the
+    filters (``gopher_quality.word_count``, ...) are grouped by rule set
+    (``gopher_quality.*``): the card and the summary keep the rule by rule counts.
+    """
+    reasons = sorted({r for e in funnel for r in (e.get("rejected_by_reason") or {})})
+    groups: dict[str, list[str]] = {r: [r] for r in reasons}
+    if len(reasons) + 1 > MAX_LEGEND_ROWS:
+        groups = {}
+        for reason in reasons:
+            label = f"{reason.split('.', 1)[0]}.*" if "." in reason else reason
+            groups.setdefault(label, []).append(reason)
+    return groups
+
+
 def draw_funnel(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
     funnel = summary.get("funnel") or []
     if not funnel:
         _note(ax, "no stages in the summary")
         return
     stages = [e["stage"] for e in funnel]
-    reasons = sorted({r for e in funnel for r in (e.get("rejected_by_reason") or {})})
-    colors = {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(reasons)}
+    groups = funnel_reasons(funnel)
+    colors = dict(zip(groups, distinct_colors(len(groups)), strict=True))
     y = np.arange(len(stages))[::-1]
     kept = np.array([e["kept"] for e in funnel], dtype=float)
     ax.barh(y, kept, color=KEPT_COLOR, label="kept")
     left = kept.copy()
-    for reason in reasons:
-        widths = np.array([(e.get("rejected_by_reason") or {}).get(reason, 0) for e in funnel])
+    for label, members in groups.items():
+        widths = np.array(
+            [sum((e.get("rejected_by_reason") or {}).get(r, 0) for r in members) for e in funnel]
+        )
         if widths.any():
-            ax.barh(y, widths, left=left, color=colors[reason], label=f"rejected: {reason}")
+            ax.barh(y, widths, left=left, color=colors[label], label=f"rejected: {label}")
             left += widths
     for yi, entry in zip(y, funnel, strict=True):
         ax.text(
@@ -152,7 +222,15 @@ def draw_funnel(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
     ax.set_xlabel("records entering the stage (kept / in)")
     _integer_axis(ax.xaxis)
     ax.set_xlim(0, max(1, max(e["in"] for e in funnel)) * 1.18)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    # still many entries: two columns of smaller type
+    compact = len(groups) + 1 > MAX_LEGEND_ROWS
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=6 if compact else 8,
+        ncol=2 if compact else 1,
+        frameon=False,
+    )
 
 
 def draw_languages(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
@@ -193,33 +271,70 @@ def draw_lengths(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
         _note(ax, "no token lengths in the final documents")
         return
     langs = _langs(final)
+    origins = _origins(final)
+    present = origin_order(origins[lengths.notna().to_numpy()].unique())
+    split = len(present) > 1  # one line style per origin
     top = _top_langs(langs[lengths.notna().to_numpy()])
     hi = float(lengths.max())
     bins = np.linspace(0, max(hi, 1.0), 31)
     for i, lang in enumerate(top):
-        values = lengths[(langs == lang).to_numpy()].dropna().to_numpy()
-        ax.hist(
-            values,
-            bins=bins,
-            histtype="step",
-            linewidth=1.6,
-            color=PALETTE[(i + 3) % len(PALETTE)],
-            label=f"{lang} (n={len(values):,}, median {np.median(values):.0f})",
-        )
+        for j, origin in enumerate(present):
+            mask = (langs == lang).to_numpy() & (origins == origin).to_numpy()
+            values = lengths[mask].dropna().to_numpy()
+            if not len(values):
+                continue
+            name = f"{lang} {origin}" if split else lang
+            ax.hist(
+                values,
+                bins=bins,
+                histtype="step",
+                linewidth=1.6,
+                linestyle=ORIGIN_STYLES[j % len(ORIGIN_STYLES)],
+                color=PALETTE[(i + 3) % len(PALETTE)],
+                label=f"{name} (n={len(values):,}, median {np.median(values):.0f})",
+            )
+    if present == ["generated"]:
+        label = "completion tokens per document"
+    elif "generated" in present:
+        label = "tokens per document (generated: completion tokens, others: model tokenizer)"
+    else:
+        label = "tokens per document (model tokenizer)"
+    # web documents have no finish reason ("unknown" in the corpus counts)
     reasons = summary.get("corpus", {}).get("finish_reasons") or {}
-    shown = ", ".join(f"{k}: {v:,}" for k, v in reasons.items())
-    ax.set_xlabel(
-        "completion tokens per document" + (f"   (finish reasons {shown})" if shown else "")
-    )
+    if "generated" in present:
+        shown = ", ".join(f"{k}: {v:,}" for k, v in reasons.items() if k != "unknown" or not split)
+        label += f"   (finish reasons {shown})" if shown else ""
+    ax.set_xlabel(label)
     ax.set_ylabel("documents")
     _integer_axis(ax.yaxis)
     ax.legend(fontsize=8, frameon=False)
 
 
+def generated_format_audience(summary: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """The corpus's format x audience counts without the web documents (which have neither).
+
+    Web documents are counted as ``unknown`` x ``unknown`` in ``corpus.format_audience``;
+    their number (``origins.corpus.web.documents``) is taken off that cell.
+    """
+    table = {
+        f: dict(row) for f, row in (summary.get("corpus", {}).get("format_audience") or {}).items()
+    }
+    web = (((summary.get("origins") or {}).get("corpus") or {}).get("web") or {}).get("documents")
+    if web and "unknown" in table:
+        left = table["unknown"].get("unknown", 0) - int(web)
+        if left > 0:
+            table["unknown"]["unknown"] = left
+        else:
+            table["unknown"].pop("unknown", None)
+        if not any(table["unknown"].values()):
+            del table["unknown"]
+    return table
+
+
 def draw_format_audience(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
-    table = summary.get("corpus", {}).get("format_audience") or {}
+    table = generated_format_audience(summary)
     if not table:
-        _note(ax, "the corpus has no documents")
+        _note(ax, "no generated document in the corpus")
         return
     formats = sorted(table)
     audiences = sorted({a for row in table.values() for a in row})
@@ -397,6 +512,46 @@ def draw_duplicates(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None
     )
 
 
+def draw_origins(fig, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
+    origins = summary.get("origins") or {}
+    by_stage = origins.get("by_stage") or {}
+    if not by_stage:
+        _note(fig.add_subplot(1, 1, 1), "no origins in the summary (the collect stage did not run)")
+        return
+    order = [s for s in summary.get("doc_stages") or [] if s in by_stage]
+    stages = order + sorted(s for s in by_stage if s not in order)
+    names = origin_order(o for row in by_stage.values() for o in row)
+    colors = origin_colors(names)
+    target = origins.get("target") or {}
+    x = np.arange(len(stages))
+    for k, unit in enumerate(("documents", "tokens")):
+        ax = fig.add_subplot(1, 2, k + 1)
+        bottom = np.zeros(len(stages))
+        for name in names:
+            heights = np.array(
+                [(by_stage[s].get(name) or {}).get(unit, 0) for s in stages], dtype=float
+            )
+            ax.bar(x, heights, bottom=bottom, width=0.7, color=colors[name], label=name)
+            bottom += heights
+        if "web" in names and len(names) > 1:  # the web share above each bar
+            for xi, stage in enumerate(stages):
+                share = (by_stage[stage].get("web") or {}).get(f"share_{unit}", 0.0)
+                ax.text(xi, bottom[xi], f"{share:.0%}", ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(x, stages, rotation=30, ha="right")
+        ax.set_ylim(0, max(1.0, float(bottom.max())) * 1.12)
+        _integer_axis(ax.yaxis)
+        ax.set_ylabel(unit)
+        title = unit
+        if "web" in names and len(names) > 1:
+            title += ": web share on top"
+        if target.get("web_share") is not None and target.get("unit", "tokens") == unit:
+            title += f" (target {float(target['web_share']):.0%})"
+        ax.set_title(title, fontsize=10)
+    # beside the figure's title, clear of the bars
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=len(names), fontsize=8, frameon=False)
+
+
 DRAW_AXES = {
     "funnel": draw_funnel,
     "languages": draw_languages,
@@ -405,7 +560,7 @@ DRAW_AXES = {
     "buckets": draw_buckets,
     "duplicates": draw_duplicates,
 }
-DRAW_FIGURE = {"perplexity": draw_perplexity}
+DRAW_FIGURE = {"perplexity": draw_perplexity, "origins": draw_origins}
 
 
 def draw_plot(name: str, summary: Mapping[str, Any], final: pd.DataFrame, path: str | Path) -> None:
@@ -535,135 +690,257 @@ def _model_text(model: Mapping[str, Any]) -> str:
     return f"`{model['name']}`: local folder `{model.get('path')}`"
 
 
-def dataset_card(
-    summary: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    final_paths: Sequence[str],
-    card_dir: str | Path,
-    templates: Mapping[str, Mapping[str, Any]] | None = None,
-) -> str:
-    """The dataset card (README.md beside the corpus) in Hugging Face form.
+# Where the documents come from (rules/common.smk's SOURCE_STAGES); the rest clean them.
+SOURCE_STAGES = ("generate", "collect")
+# The card's title when the config names none, per mode. config/config.yaml ships the
+# generate one: a web or mixed build with that very name gets its own instead.
+DEFAULT_NAMES = {
+    "generate": "corpusforge synthetic corpus",
+    "web": "corpusforge web corpus",
+    "both": "corpusforge mixed corpus",
+}
+CRAWL_TEXT = {
+    "warc": "`warc`: HTTP responses of WARC files, the main text of each HTML page "
+    "extracted with trafilatura",
+    "wet": "`wet`: the plain text Common Crawl extracted (WET files)",
+}
+GENERATION_FIELDS = (
+    "format",
+    "audience",
+    "prompt",
+    "seed_data",
+    "topic",
+    "finish_reason",
+    "model",
+    "prompt_id",
+)
+# Fields the cleaning stages add to the documents they keep.
+STAGE_FIELDS = {
+    "langid": "`lang_score` (langid)",
+    "perplexity": "`perplexity` and `bucket` (perplexity)",
+    "dedup": "`dup_count` (dedup: duplicates removed in favour of the document)",
+}
+YAML_FOLD_LINES = 15  # longer configured sections are folded in <details>
 
-    ``settings``: what the card states about the build (``card``, ``seeds``,
-    ``prompts``, ``model``, ``generation``, ``stages``), given to the rule as
-    params; ``templates``: the prompt template files by path.
-    """
-    card = dict(settings.get("card") or {})
-    corpus = summary["corpus"]
-    n_docs = int(corpus["documents"])
-    langs = [k for k in corpus["by_lang"] if k != "unknown"]
-    header: dict[str, Any] = {
-        "pretty_name": card.get("pretty_name") or "corpusforge synthetic corpus",
-        "language": langs,
-        "license": card.get("license") or "other",
-        "size_categories": [size_category(n_docs)],
-        "task_categories": ["text-generation"],
-        "tags": ["synthetic", "corpusforge", "cosmopedia-style"],
-        "configs": data_configs(_with_data(final_paths), card_dir),
-    }
-    model = settings["model"]
-    gen = settings["generation"]
-    prompts = settings["prompts"]
+
+def card_mode(summary: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """``generate``, ``web`` or ``both``: from the settings, else the summary, else the stages."""
+    for mode in (settings.get("mode"), summary.get("mode")):
+        if mode in DEFAULT_NAMES:
+            return str(mode)
+    stages = settings.get("doc_stages") or summary.get("doc_stages") or []
+    if "collect" in stages:
+        return "both" if "generate" in stages else "web"
+    return "generate"
+
+
+def seed_format(seed: Mapping[str, Any]) -> str | None:
+    """A seed's file format: as configured, else from its file name (None if unknown)."""
+    from .seed import SeedError, detect_format
+
+    if seed.get("format"):
+        return str(seed["format"])
+    source = seed.get("source") or {}
+    name = source.get("path") or (source.get("hf") or {}).get("filename")
+    if not name and source.get("url"):
+        name = urlsplit(str(source["url"])).path
+    if not name:
+        return None
+    try:
+        return detect_format(Path(str(name)))[0]
+    except SeedError:
+        return None
+
+
+def _count(n: Any, noun: str) -> str:
+    """``1 document``, ``2 documents``."""
+    return f"{int(n):,} {noun}" + ("" if int(n) == 1 else "s")
+
+
+def _by_reason(counts: Mapping[str, Any] | None) -> str:
+    return ", ".join(f"{k}: {v:,}" for k, v in (counts or {}).items())
+
+
+def _codes(names: Iterable[Any]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _share(value: Any) -> str:
+    return f"{float(value):.1%}" if isinstance(value, int | float) else ""
+
+
+def _funnel_entry(summary: Mapping[str, Any], stage: str) -> Mapping[str, Any] | None:
+    return next((e for e in summary.get("funnel", []) if e["stage"] == stage), None)
+
+
+def _yaml_section(title: str, value: Any) -> list[str]:
+    block = _yaml_block(value)
+    if block.count("\n") + 1 <= YAML_FOLD_LINES:
+        return [f"{title}:", "", "```yaml", block, "```", ""]
+    return [
+        f"<details><summary>{title}</summary>",
+        "",
+        "```yaml",
+        block,
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def _origin_rows(shares: Mapping[str, Mapping[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            name,
+            shares[name].get("documents"),
+            _share(shares[name].get("share_documents")),
+            shares[name].get("tokens"),
+            _share(shares[name].get("share_tokens")),
+        ]
+        for name in origin_order(shares)
+    ]
+
+
+def target_text(summary: Mapping[str, Any]) -> str:
+    """What the mix stage aimed at and reached (empty without a mix stage)."""
+    origins = summary.get("origins") or {}
+    target = origins.get("target")
+    if target is None:
+        return ""
+    share, unit = target.get("web_share"), target.get("unit") or "tokens"
+    if share is None:
+        return (
+            "No target web share was set (`mix.web_share: null`): the mix stage kept every "
+            "document and only recorded the shares."
+        )
+    unreachable = target.get("unreachable")
+    reached = ((origins.get("corpus") or {}).get("web") or {}).get(f"share_{unit}", 0.0)
+    entry = _funnel_entry(summary, "mix") or {}
+    text = (
+        f"Target web share: {float(share):.0%} of the {unit} (`mix.web_share`). Each shard was "
+        f"downsampled towards it ({entry.get('rejected', 0):,} documents removed as "
+        f"`mix_downsampled`); the corpus has {_share(reached)}."
+    )
+    if unreachable is True:
+        text += " No shard had documents of both origins, so none could be mixed."
+    elif isinstance(unreachable, list) and True in unreachable:
+        text += " Some shards had documents of one origin only and were kept whole."
+    return text
+
+
+def _origin_lines(summary: Mapping[str, Any]) -> list[str]:
+    origins = summary.get("origins") or {}
+    corpus = origins.get("corpus") or {}
+    if not corpus:
+        return []
     lines = [
-        "---",
-        yaml.safe_dump(header, allow_unicode=True, sort_keys=False, width=100).rstrip(),
-        "---",
-        "",
-        f"# {header['pretty_name']}",
-        "",
-    ]
-    if card.get("description"):
-        lines += [card["description"].strip(), ""]
-    gen_tokens = summary.get("generation", {})
-    lines += [
-        f"A synthetic text corpus of **{n_docs:,} documents** "
-        f"({corpus['tokens']:,} generated tokens) in {', '.join(langs) or 'no language'}, "
-        f"written by the language model {_model_text(model)} from web extracts turned into "
-        f"prompts that ask for a given format and audience, the way Cosmopedia was built, "
-        f"then cleaned by {', '.join(settings.get('doc_stages', [])[1:]) or 'no further stage'}. "
-        "Built with the corpusforge Snakemake workflow; `../manifest.json` records the resolved "
-        "configuration, its hash, package versions and file checksums.",
-        "",
-        "## Counts",
+        "Documents and tokens by origin:",
         "",
         _table(
-            ["language", "documents", "tokens", "median tokens"],
-            [
-                [
-                    lang,
-                    n,
-                    corpus.get("tokens_by_lang", {}).get(lang),
-                    corpus["token_length"].get(lang, {}).get("median"),
-                ]
-                for lang, n in corpus["by_lang"].items()
-            ],
+            ["origin", "documents", "share of documents", "tokens", "share of tokens"],
+            _origin_rows(corpus),
         ),
         "",
     ]
-    if corpus.get("by_lang_bucket"):
-        buckets = sorted({b for row in corpus["by_lang_bucket"].values() for b in row})
-        lines += [
-            "Documents per language and perplexity bucket:",
-            "",
-            _table(
-                ["language", *buckets],
-                [
-                    [lang, *[row.get(b, 0) for b in buckets]]
-                    for lang, row in corpus["by_lang_bucket"].items()
-                ],
-            ),
-            "",
-        ]
-    table = corpus.get("format_audience") or {}
-    audiences = sorted({a for row in table.values() for a in row})
-    if table:
-        lines += [
-            "Documents per format (rows) and audience (columns):",
-            "",
-            _table(
-                ["format", *audiences],
-                [[f, *[table[f].get(a, 0) for a in audiences]] for f in sorted(table)],
-            ),
-            "",
-        ]
+    target = target_text(summary)
+    return lines + ([target, ""] if target else [])
+
+
+def _origin_stage_lines(summary: Mapping[str, Any]) -> list[str]:
+    origins = summary.get("origins") or {}
+    by_stage = origins.get("by_stage") or {}
+    if not by_stage:
+        return []
+    order = [s for s in summary.get("doc_stages") or [] if s in by_stage]
+    stages = order + sorted(s for s in by_stage if s not in order)
+    names = origin_order(
+        o for row in [*by_stage.values(), origins.get("corpus") or {}] for o in row
+    )
+    rows = [(s, by_stage[s]) for s in stages]
+    if origins.get("corpus"):
+        rows.append(("corpus", origins["corpus"]))
+    header = ["after", *[f"{n} {u}" for n in names for u in ("documents", "tokens")]]
+    with_share = "web" in names and len(names) > 1
+    if with_share:
+        header.append("web share (documents / tokens)")
+    body = []
+    for stage, row in rows:
+        cells: list[Any] = [stage]
+        for name in names:
+            cells += [
+                (row.get(name) or {}).get("documents", 0),
+                (row.get(name) or {}).get("tokens", 0),
+            ]
+        if with_share:
+            web = row.get("web") or {}
+            docs, tokens = web.get("share_documents", 0.0), web.get("share_tokens", 0.0)
+            cells.append(f"{_share(docs)} / {_share(tokens)}")
+        body.append(cells)
+    return [
+        "### Generated and web documents",
+        "",
+        "Every document carries its `origin`; the documents and tokens of each after every "
+        "stage from `collect` on:",
+        "",
+        _table(header, body),
+        "",
+    ]
+
+
+def _seed_lines(
+    summary: Mapping[str, Any], settings: Mapping[str, Any], model: Mapping[str, Any]
+) -> list[str]:
+    seeds = settings.get("seeds") or {}
+    counts = summary.get("seeds") or {}
+    kinds = {name: seed.get("kind", "extracts") for name, seed in seeds.items()}
+    formats = {name: seed_format(seed) for name, seed in seeds.items()}
+    text: list[str] = []
+    if "extracts" in kinds.values():
+        text.append("Seeds of kind `extracts` are web extracts turned into prompts (below).")
+    if "prompts" in kinds.values():
+        text.append("Seeds of kind `prompts` hold ready prompts, used as they are.")
+    documents = sorted(n for n, k in kinds.items() if k == "documents")
+    if documents:
+        crawl = sorted({formats[n] for n in documents} & set(CRAWL_TEXT))
+        text.append(
+            "Seeds of kind `documents` are the web documents (origin `web`): they skip "
+            "prompts and generation and enter the cleaning stages as they are. Their tokens "
+            f"are counted with the tokenizer of {_model_text(model)}."
+        )
+        if crawl:
+            text.append(
+                "Crawl formats: "
+                + "; ".join(CRAWL_TEXT[f] for f in crawl)
+                + ". Each page keeps its `url`, `warc_date` and `record_id`; a truncated "
+                "record stops the reading of its file (`truncated_record`)."
+            )
+    lines = ["### Seeds", "", *([" ".join(text), ""] if text else [])]
     lines += [
-        "## How it was made",
-        "",
-        "Every record that entered a stage left it either kept or in that stage's rejected "
-        "file with a reason; the build fails otherwise. Records per stage:",
-        "",
         _table(
-            ["stage", "in", "kept", "rejected", "rejected by reason"],
-            [
-                [
-                    e["stage"],
-                    e["in"],
-                    e["kept"],
-                    e["rejected"],
-                    ", ".join(
-                        f"{k}: {v:,}" for k, v in (e.get("rejected_by_reason") or {}).items()
-                    ),
-                ]
-                for e in summary.get("funnel", [])
-            ],
-        ),
-        "",
-        "### Seeds",
-        "",
-        _table(
-            ["seed", "kind", "source", "rows read", "kept"],
+            ["seed", "kind", "format", "source", "rows read", "kept", "rejected by reason"],
             [
                 [
                     name,
-                    seed.get("kind", "extracts"),
+                    kinds[name],
+                    formats[name],
                     _source_text(seed.get("source") or {}),
-                    (summary.get("seeds", {}).get(name) or {}).get("in"),
-                    (summary.get("seeds", {}).get(name) or {}).get("kept"),
+                    (counts.get(name) or {}).get("in"),
+                    (counts.get(name) or {}).get("kept"),
+                    _by_reason((counts.get(name) or {}).get("rejected_by_reason")),
                 ]
-                for name, seed in sorted(settings.get("seeds", {}).items())
+                for name, seed in sorted(seeds.items())
             ],
         ),
         "",
+    ]
+    return lines
+
+
+def _prompt_lines(
+    prompts: Mapping[str, Any], templates: Mapping[str, Mapping[str, Any]] | None
+) -> list[str]:
+    lines = [
         "### Prompts",
         "",
         f"Each extract (cut to {prompts.get('max_extract_chars', 1000):,} characters) gets one "
@@ -671,8 +948,8 @@ def dataset_card(
         f"audiences, chosen by a seeded hash of its id (seed {prompts.get('seed', 0)}); "
         f"{prompts.get('topic_hint_rate', 0.5):.0%} of the extracts with a topic get a topic hint.",
         "",
-        f"- formats: {', '.join(f'`{f}`' for f in prompts.get('formats', []))}",
-        f"- audiences: {', '.join(f'`{a}`' for a in prompts.get('audiences', []))}",
+        f"- formats: {_codes(prompts.get('formats', []))}",
+        f"- audiences: {_codes(prompts.get('audiences', []))}",
         "",
     ]
     for path, tpl in sorted((templates or {}).items()):
@@ -696,7 +973,13 @@ def dataset_card(
             "</details>",
             "",
         ]
-    lines += [
+    return lines
+
+
+def _generation_lines(
+    model: Mapping[str, Any], gen: Mapping[str, Any], totals: Mapping[str, Any]
+) -> list[str]:
+    lines = [
         "### Model and generation",
         "",
         f"- model: {_model_text(model)}",
@@ -707,37 +990,358 @@ def dataset_card(
         "- output filters: "
         + (", ".join(f"{k}={v}" for k, v in sorted((gen.get("filters") or {}).items())) or "none"),
     ]
-    if gen_tokens:
+    if totals:
         lines.append(
-            f"- {gen_tokens.get('in', 0):,} prompts ({gen_tokens.get('prompt_tokens', 0):,} "
-            f"tokens), {gen_tokens.get('completion_tokens', 0):,} tokens generated, finish "
-            "reasons "
-            + ", ".join(f"{k}: {v:,}" for k, v in (gen_tokens.get("finish_reasons") or {}).items())
+            f"- {totals.get('in', 0):,} prompts ({totals.get('prompt_tokens', 0):,} "
+            f"tokens), {totals.get('completion_tokens', 0):,} tokens generated, finish "
+            "reasons " + _by_reason(totals.get("finish_reasons"))
         )
-    lines.append("")
-    stages = settings.get("stages") or {}
-    later = settings.get("doc_stages", [])[1:]
-    if later:
-        lines += ["### Filters", ""]
-    for stage in later:
-        configured = stages.get(stage) or {}
-        used = (summary.get("stages", {}).get(stage) or {}).get("settings")
-        entry = next((e for e in summary.get("funnel", []) if e["stage"] == stage), None)
-        if entry:
-            reasons = ", ".join(
-                f"{k}: {v:,}" for k, v in (entry.get("rejected_by_reason") or {}).items()
-            )
-            lines += [
-                f"`{stage}` kept {entry['kept']:,} of {entry['in']:,} documents"
-                + (f" (rejected: {reasons})." if reasons else "."),
-                "",
-            ]
-        if configured:
-            lines += ["Configured:", "", "```yaml", _yaml_block(configured), "```", ""]
-        if used:
-            lines += ["Settings it ran with:", "", "```yaml", _yaml_block(used), "```", ""]
-        if not configured and not used:
-            lines += ["Default settings (config/README.md).", ""]
+    return [*lines, ""]
+
+
+def _rule_order(rule: str, rule_sets: Sequence[str]) -> tuple[int, str]:
+    prefix = rule.split(".", 1)[0]
+    return (list(rule_sets).index(prefix) if prefix in rule_sets else len(rule_sets), rule)
+
+
+def _filters_lines(
+    stats: Mapping[str, Any], configured: Mapping[str, Any], entry: Mapping[str, Any] | None
+) -> list[str]:
+    rule_sets = list(stats.get("rule_sets") or configured.get("rule_sets") or [])
+    apply_to = list(stats.get("apply_to") or configured.get("apply_to") or [])
+    text = "Heuristic rules of Gopher (MassiveText), C4 and SlimPajama"
+    if rule_sets:
+        text += f", by rule set in this order: {_codes(rule_sets)}"
+    text += "."
+    if apply_to:
+        text += f" They apply to documents of origin {_codes(apply_to)}"
+        if stats.get("not_filtered") is not None:
+            others = _count(stats["not_filtered"], "document")
+            text += f"; {others} of other origins passed untouched"
+        text += "."
+    if stats.get("lines_removed"):
+        changed = stats.get("text_changed")
+        causes = stats.get("lines_removed_by_cause")
+        text += (
+            f" C4's line cleaning removed {_count(stats['lines_removed'], 'line')}"
+            + (f" from {_count(changed, 'document')}" if changed else "")
+            + (f" ({_by_reason(causes)})" if causes else "")
+            + "."
+        )
+    rejected = stats.get("rejected_by_reason") or (entry or {}).get("rejected_by_reason") or {}
+    tokens = (entry or {}).get("tokens_rejected_by_reason") or {}
+    lines = [text, ""]
+    if rejected:
+        lines += [
+            "Documents rejected, by the first rule they failed:",
+            "",
+            _table(
+                ["rule", "documents", "tokens"],
+                [
+                    [rule, rejected[rule], tokens.get(rule)]
+                    for rule in sorted(rejected, key=lambda r: _rule_order(r, rule_sets))
+                ],
+            ),
+            "",
+        ]
+    else:
+        lines += ["No document failed a rule.", ""]
+    return lines
+
+
+def _decontam_lines(stats: Mapping[str, Any], configured: Mapping[str, Any]) -> list[str]:
+    n = (stats.get("settings") or {}).get("n") or configured.get("n")
+    benchmarks = configured.get("benchmarks") or {}
+    found = stats.get("contaminated_by_benchmark") or {}
+    names = sorted(set(benchmarks) | set(found))
+    gram = f"{n}-gram" if n else "n-gram"
+    lines = [
+        f"Documents sharing a {gram} (of words; of characters for Chinese) with a text of a "
+        f"benchmark were removed as `contaminated`; benchmarks: {_codes(names) or 'none'}.",
+        "",
+    ]
+    if names:
+        lines += [
+            _table(
+                ["benchmark", "source", "text fields", "contaminated documents"],
+                [
+                    [
+                        name,
+                        _source_text((benchmarks.get(name) or {}).get("source") or {}),
+                        ", ".join((benchmarks.get(name) or {}).get("text_fields") or []),
+                        int(found.get(name, 0)),
+                    ]
+                    for name in names
+                ],
+            ),
+            "",
+        ]
+    return lines
+
+
+def _stage_lines(summary: Mapping[str, Any], settings: Mapping[str, Any], stage: str) -> list[str]:
+    configured = (settings.get("stages") or {}).get(stage) or {}
+    stats = (summary.get("stages") or {}).get(stage) or {}
+    used = stats.get("settings")
+    entry = _funnel_entry(summary, stage)
+    lines = [f"#### {stage}", ""]
+    if entry:
+        reasons = _by_reason(entry.get("rejected_by_reason"))
+        lines += [
+            f"`{stage}` kept {entry['kept']:,} of {entry['in']:,} documents"
+            + (f" (rejected: {reasons})." if reasons else "."),
+            "",
+        ]
+    if stage == "filters":
+        lines += _filters_lines(stats, configured, entry)
+    elif stage == "decontam":
+        lines += _decontam_lines(stats, configured)
+    elif stage == "mix":
+        lines += [target_text(summary) or "The web share of the corpus was not targeted.", ""]
+    if configured:
+        lines += _yaml_section("Configured", configured)
+    if used:
+        lines += _yaml_section("Settings it ran with", used)
+    if not configured and not used:
+        lines += ["Default settings (config/README.md).", ""]
+    return lines
+
+
+def _field_lines(has_generated: bool, has_web: bool, doc_stages: Sequence[str]) -> list[str]:
+    if has_generated and has_web:
+        tokens, origins = (
+            "completion tokens; the model's tokenizer for web documents",
+            "`generated` or `web`",
+        )
+    elif has_web:
+        tokens, origins = "counted with the model's tokenizer", "`web`"
+    else:
+        tokens, origins = "completion tokens", "`generated`"
+    lines = [
+        "One JSON object per line (UTF-8). Every document has `id`, `text`, `lang`, "
+        f"`token_length` ({tokens}), `seed_id` (the seed row it comes from), `source` (the "
+        f"seed's name) and `origin` ({origins}).",
+    ]
+    generation = _codes(GENERATION_FIELDS)
+    if has_generated:
+        lines.append(
+            f"Generated documents have {generation}"
+            + ("; they are null on web documents." if has_web else ".")
+        )
+    else:
+        lines.append(f"The generation fields ({generation}) are null.")
+    if has_web:
+        lines.append(
+            f"Web documents have {_codes(WEB_FIELDS)} from the crawl files (null for other "
+            "formats unless mapped in the seed's `columns`)"
+            + ("; they are null on generated documents." if has_generated else ".")
+        )
+    added = [STAGE_FIELDS[s] for s in doc_stages if s in STAGE_FIELDS]
+    if added:
+        lines.append("Added by the cleaning stages: " + ", ".join(added) + ".")
+    return ["## Fields", "", " ".join(lines), ""]
+
+
+def _limitation_lines(has_generated: bool, has_web: bool) -> list[str]:
+    lines = ["## Limitations", ""]
+    if has_generated:
+        lines += [
+            ("The generated texts" if has_web else "The texts")
+            + " are machine-generated and may contain errors, repetition or invented facts; "
+            "they inherit the biases of the model and of the seed extracts.",
+            "",
+        ]
+    if has_web:
+        lines += [
+            "The web documents are pages as crawled: the cleaning stages remove much but not "
+            "all boilerplate, low-quality, offensive or personal content, and the corpus "
+            "inherits the biases of the sites. The texts belong to their authors; each keeps "
+            "its `url` where the source gave one.",
+            "",
+        ]
+    lines += [
+        "Check the licenses and terms of the seed data"
+        + (" (for Common Crawl, its terms of use)" if has_web else "")
+        + (" and of the model" if has_generated else "")
+        + " before you redistribute the corpus.",
+        "",
+    ]
+    return lines
+
+
+def dataset_card(
+    summary: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    final_paths: Sequence[str],
+    card_dir: str | Path,
+    templates: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """The dataset card (README.md beside the corpus) in Hugging Face form.
+
+    ``settings``: what the card states about the build (``card``, ``mode``,
+    ``doc_stages``, ``seeds``, ``prompts``, ``model``, ``generation``,
+    ``stages``), given to the rule as params; ``templates``: the prompt template
+    files by path. The mode (``generate``, ``web``, ``both``) decides what is
+    described: prompts and generation when documents were generated, the web
+    sources and the share of each origin when seed documents were collected.
+    """
+    card = dict(settings.get("card") or {})
+    mode = card_mode(summary, settings)
+    doc_stages = list(settings.get("doc_stages") or summary.get("doc_stages") or [])
+    has_generated = mode in ("generate", "both")
+    has_web = mode in ("web", "both")
+    cleaning = [s for s in doc_stages if s not in SOURCE_STAGES]
+    corpus = summary["corpus"]
+    n_docs = int(corpus["documents"])
+    langs = [k for k in corpus["by_lang"] if k != "unknown"]
+    name = card.get("pretty_name")
+    if not name or (name == DEFAULT_NAMES["generate"] and mode != "generate"):
+        name = DEFAULT_NAMES[mode]
+    tags = [
+        *(["synthetic"] if has_generated else []),
+        *(["web"] if has_web else []),
+        "corpusforge",
+        *(["cosmopedia-style"] if has_generated else []),
+    ]
+    header: dict[str, Any] = {
+        "pretty_name": name,
+        "language": langs,
+        "license": card.get("license") or "other",
+        "size_categories": [size_category(n_docs)],
+        "task_categories": ["text-generation"],
+        "tags": tags,
+        "configs": data_configs(_with_data(final_paths), card_dir),
+    }
+    model = settings["model"]
+    seeds = settings.get("seeds") or {}
+    web_seeds = sorted(n for n, s in seeds.items() if s.get("kind", "extracts") == "documents")
+    by_origin = (summary.get("origins") or {}).get("corpus") or {}
+    cleaned = ", ".join(cleaning) or "no further stage"
+    in_langs = ", ".join(langs) or "no language"
+    if mode == "generate":
+        intro = (
+            f"A synthetic text corpus of **{n_docs:,} documents** "
+            f"({corpus['tokens']:,} generated tokens) in {in_langs}, written by the language "
+            f"model {_model_text(model)} from web extracts turned into prompts that ask for a "
+            "given format and audience, the way Cosmopedia was built, then cleaned by "
+            f"{cleaned}."
+        )
+    elif mode == "web":
+        intro = (
+            f"A text corpus of **{n_docs:,} documents** ({corpus['tokens']:,} tokens) in "
+            f"{in_langs}, taken from web sources (seeds {_codes(web_seeds)}) and cleaned by "
+            f"{cleaned}, the way RefinedWeb and CC-NET clean Common Crawl."
+        )
+    else:
+        generated = (by_origin.get("generated") or {}).get("documents")
+        web = (by_origin.get("web") or {}).get("documents")
+        intro = (
+            f"A text corpus of **{n_docs:,} documents** ({corpus['tokens']:,} tokens) in "
+            f"{in_langs} from two origins, side by side: "
+            + (f"{generated:,} " if generated is not None else "")
+            + f"documents written by the language model {_model_text(model)} from prompts "
+            "built over web extracts (the way Cosmopedia was built) and "
+            + (f"{web:,} " if web is not None else "")
+            + f"documents taken from web sources (seeds {_codes(web_seeds)}). All were cleaned "
+            f"by {cleaned}; each says where it comes from in `origin`."
+        )
+    lines = [
+        "---",
+        yaml.safe_dump(header, allow_unicode=True, sort_keys=False, width=100).rstrip(),
+        "---",
+        "",
+        f"# {header['pretty_name']}",
+        "",
+    ]
+    if card.get("description"):
+        lines += [card["description"].strip(), ""]
+    lines += [
+        intro + " Built with the corpusforge Snakemake workflow; `../manifest.json` records the "
+        "resolved configuration, its hash, package versions and file checksums.",
+        "",
+        "## Counts",
+        "",
+        _table(
+            ["language", "documents", "tokens", "median tokens"],
+            [
+                [
+                    lang,
+                    n,
+                    corpus.get("tokens_by_lang", {}).get(lang),
+                    corpus["token_length"].get(lang, {}).get("median"),
+                ]
+                for lang, n in corpus["by_lang"].items()
+            ],
+        ),
+        "",
+    ]
+    if mode == "both" or len(by_origin) > 1:
+        lines += _origin_lines(summary)
+    if corpus.get("by_lang_bucket"):
+        buckets = sorted({b for row in corpus["by_lang_bucket"].values() for b in row})
+        lines += [
+            "Documents per language and perplexity bucket:",
+            "",
+            _table(
+                ["language", *buckets],
+                [
+                    [lang, *[row.get(b, 0) for b in buckets]]
+                    for lang, row in corpus["by_lang_bucket"].items()
+                ],
+            ),
+            "",
+        ]
+    table = generated_format_audience(summary) if has_generated else {}
+    audiences = sorted({a for row in table.values() for a in row})
+    if table:
+        lines += [
+            ("Generated documents" if has_web else "Documents")
+            + " per format (rows) and audience (columns):",
+            "",
+            _table(
+                ["format", *audiences],
+                [[f, *[table[f].get(a, 0) for a in audiences]] for f in sorted(table)],
+            ),
+            "",
+        ]
+    lines += [
+        "## How it was made",
+        "",
+        "Every record that entered a stage left it either kept or in that stage's rejected "
+        "file with a reason; the build fails otherwise. Records per stage:",
+        "",
+        _table(
+            ["stage", "in", "kept", "rejected", "rejected by reason"],
+            [
+                [
+                    e["stage"],
+                    e["in"],
+                    e["kept"],
+                    e["rejected"],
+                    _by_reason(e.get("rejected_by_reason")),
+                ]
+                for e in summary.get("funnel", [])
+            ],
+        ),
+        "",
+    ]
+    if "collect" in doc_stages and "generate" in doc_stages:
+        lines.append(
+            "`collect` takes in the generated documents and the rows of the document seeds."
+        )
+        lines.append("")
+    lines += _seed_lines(summary, settings, model)
+    if mode == "both":
+        lines += _origin_stage_lines(summary)
+    if has_generated:
+        lines += _prompt_lines(settings.get("prompts") or {}, templates)
+        lines += _generation_lines(
+            model, settings.get("generation") or {}, summary.get("generation") or {}
+        )
+    if cleaning:
+        lines += ["### Cleaning stages", ""]
+    for stage in cleaning:
+        lines += _stage_lines(summary, settings, stage)
     if summary.get("perplexity", {}).get("cutoffs") is not None:
         lines += [
             "Perplexity cutoffs of the buckets:",
@@ -750,25 +1354,13 @@ def dataset_card(
     if summary.get("dedup"):
         dedup = summary["dedup"]
         lines += [
-            f"Deduplication removed {dedup['removed']:,} documents in {dedup['clusters']:,} "
-            f"clusters (largest: {dedup['largest_cluster']:,} documents).",
+            f"Deduplication removed {_count(dedup['removed'], 'document')} in "
+            f"{_count(dedup['clusters'], 'cluster')} (largest: "
+            f"{_count(dedup['largest_cluster'], 'document')}).",
             "",
         ]
-    lines += [
-        "## Fields",
-        "",
-        "One JSON object per line (UTF-8): `id`, `text`, `lang`, `format`, `audience`, "
-        "`prompt`, `seed_data`, `topic`, `token_length` (completion tokens), `finish_reason`, "
-        "`model`, `seed_id`, `prompt_id`, `source`, and where the stages ran `lang_score`, "
-        "`perplexity`, `bucket`. `seed_id` traces every document to its seed row.",
-        "",
-        "## Limitations",
-        "",
-        "The texts are machine-generated and may contain errors, repetition or invented facts; "
-        "they inherit the biases of the model and of the seed extracts. Check the licenses of "
-        "the seed data and of the model before you redistribute the corpus.",
-        "",
-    ]
+    lines += _field_lines(has_generated, has_web, doc_stages)
+    lines += _limitation_lines(has_generated, has_web)
     if card.get("citation"):
         lines += ["## Citation", "", "```bibtex", card["citation"].strip(), "```", ""]
     return "\n".join(lines)

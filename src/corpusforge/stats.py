@@ -638,7 +638,17 @@ def summarize_workflow(
         "funnel": funnel,
         "seeds": {
             s["source"]: {
-                k: s[k] for k in ("in", "kept", "rejected", "rejected_by_reason", "file") if k in s
+                k: s[k]
+                for k in (
+                    "in",
+                    "kept",
+                    "rejected",
+                    "rejected_by_reason",
+                    "file",
+                    "format",
+                    "records_without_document",
+                )
+                if k in s
             }
             for s in raw["seed"]
         },
