@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+from web_pages import wet_file
 
 from corpusforge.web import decode_payload, iter_warc, iter_wet
 
@@ -101,29 +102,13 @@ def test_declared_charset_first_then_utf8():
 
 
 def wet_bytes(gzip: bool = True) -> bytes:
-    buf = io.BytesIO()
-    w = WARCWriter(buf, gzip=gzip)
-    w.write_record(w.create_warcinfo_record("test.warc.wet.gz", {"software": "test"}))
-    for url, text in [
-        ("http://en.example/", "\n".join(EN_PARAS)),
-        ("http://zh.example/", "\n".join(ZH_PARAS)),
-        ("http://blank.example/", "  \n "),
-    ]:
-        rec = w.create_warc_record(
-            url,
-            "conversion",
-            payload=io.BytesIO(text.encode("utf-8")),
-            warc_content_type="text/plain",
-        )
-        w.write_record(rec)
-    bad = w.create_warc_record(
-        "http://bad.example/",
-        "conversion",
-        payload=io.BytesIO(b"caf\xe9 au lait"),
-        warc_content_type="text/plain",
-    )
-    w.write_record(bad)
-    return buf.getvalue()
+    pages = {
+        "http://en.example/": "\n".join(EN_PARAS),
+        "http://zh.example/": "\n".join(ZH_PARAS),
+        "http://blank.example/": "  \n ",
+        "http://bad.example/": b"caf\xe9 au lait",
+    }
+    return wet_file(pages, gzip=gzip)
 
 
 def test_wet_rows():

@@ -28,7 +28,7 @@ from web_pages import (
     warc_file,
     wet_file,
 )
-from workflow_util import copy_repo, planned_jobs, smk
+from workflow_util import assert_lint_clean, copy_repo, planned_jobs, smk
 
 from corpusforge.filters import Settings, filter_text
 
@@ -239,9 +239,7 @@ def test_lint_is_clean_in_mode_both(tmp_path):
     write_inputs(workdir)
     cfg = write_config(workdir, web_config(filters={"c4": {"bad_words": "bad.txt"}}))
     (workdir / "bad.txt").write_text("examplebadword\n")
-    proc = smk(workdir, "--lint", "--configfile", cfg)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Congratulations" in proc.stdout + proc.stderr
+    assert_lint_clean(workdir, "--configfile", cfg)
 
 
 def test_remote_benchmark_is_downloaded_checked_and_indexed(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workflow_util import copy_repo, planned_jobs, smk
+from workflow_util import assert_lint_clean, copy_repo, planned_jobs, smk
 
 pytestmark = pytest.mark.workflow
 
@@ -73,6 +73,15 @@ def test_default_build_generates_a_real_corpus(built):
     summary = json.loads((results / "stats/summary.json").read_text())
     assert summary["audit"]["ok"] and summary["accounting"]["balanced"]
     assert summary["stages"]["generate"]["completion_tokens"] > 1000
+    # mode generate: no collect/filters/mix; every document checked against the sample benchmark
+    assert summary["mode"] == "generate" and "origins" not in summary
+    assert summary["doc_stages"] == ["generate", "langid", "perplexity", "dedup", "decontam"]
+    index = json.loads((results / "decontam/index.json").read_text())
+    assert index["benchmarks"]["sample"]["texts"] == 24 and index["unique_ngrams"] > 100
+    assert summary["stages"]["decontam"]["in"] == len(docs) + len(
+        rejected[rejected["stage"] == "decontam"]
+    )
+    assert {d["origin"] for d in docs} == {"generated"}
     # each job left its log and benchmark
     assert (results / "logs/generate/0000.log").stat().st_size > 0
     assert (results / "benchmarks/generate/0001.tsv").exists()
@@ -128,9 +137,7 @@ def test_invalid_config_is_refused_naming_the_key(tmp_path):
 
 
 def test_lint_is_clean(tmp_path):
-    proc = smk(copy_repo(tmp_path), "--lint")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Congratulations" in proc.stdout + proc.stderr
+    assert_lint_clean(copy_repo(tmp_path))
 
 
 class _SeedServer(http.server.BaseHTTPRequestHandler):

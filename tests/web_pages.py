@@ -119,15 +119,16 @@ FRENCH = (
 )
 
 
-def wet_file(pages: dict[str, str]) -> bytes:
+def wet_file(pages: dict[str, str | bytes], gzip: bool = True) -> bytes:
+    """A WET file: a warcinfo record, then one conversion record a page (str: UTF-8)."""
     buf = io.BytesIO()
-    writer = WARCWriter(buf, gzip=True)
+    writer = WARCWriter(buf, gzip=gzip)
     writer.write_record(writer.create_warcinfo_record("test.warc.wet.gz", {"software": "test"}))
     for url, text in pages.items():
         record = writer.create_warc_record(
             url,
             "conversion",
-            payload=io.BytesIO(text.encode("utf-8")),
+            payload=io.BytesIO(text.encode("utf-8") if isinstance(text, str) else text),
             warc_content_type="text/plain",
         )
         writer.write_record(record)

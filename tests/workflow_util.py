@@ -46,3 +46,10 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
             break
         jobs[match.group(1)] = int(match.group(2))
     return jobs
+
+
+def assert_lint_clean(workdir: Path, *args: str) -> None:
+    """``snakemake --lint`` (with extra arguments, e.g. a config file) finds nothing."""
+    proc = smk(workdir, "--lint", *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr

@@ -47,7 +47,6 @@ from .records import rejects_frame, stage_stats
 STAGE = "decontam"
 DEFAULT_N = 13
 _CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 INDEX_SCHEMA = pa.schema([("hash", pa.uint64()), ("benchmark", pa.string())])
 
@@ -60,23 +59,27 @@ class DecontamError(ValueError):
 
 # ---------------------------------------------------------------- text -> n-grams
 
-_BLANK = {}
+class _Spacer(dict):
+    """str.translate table, filled on first sight of a character: punctuation,
+    symbols, separators and controls become a space, a CJK character gets spaces
+    around it (one token), the rest stays."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if _CJK_CHAR.fullmatch(ch):
+            value = f" {ch} "
+        else:
+            value = " " if unicodedata.category(ch)[0] in "PSZC" else ch
+        self[code] = value
+        return value
 
 
-def _blank_table(text: str) -> dict[int, str]:
-    for ch in set(text):
-        code = ord(ch)
-        if code not in _BLANK:
-            cat = unicodedata.category(ch)
-            _BLANK[code] = " " if cat[0] in "PSZC" else ch
-    return _BLANK
+_SPACER = _Spacer()
 
 
 def tokens(text: str) -> list[str]:
     """Normalised tokens: NFKC, case-folded, punctuation/symbols as spaces, CJK per char."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = text.translate(_blank_table(text))
-    return _TOKENS.findall(text)
+    return unicodedata.normalize("NFKC", text).casefold().translate(_SPACER).split()
 
 
 def ngram_text(gram: list[str]) -> str:

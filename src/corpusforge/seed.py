@@ -56,22 +56,8 @@ CRAWL_COLUMNS = {
     "record_id": "record_id",
     "id": "record_id",
 }
-SEED_COLUMNS = [
-    "id",
-    "seed_id",
-    "source",
-    "row",
-    "source_id",
-    "kind",
-    "text",
-    "lang",
-    "topic",
-    "url",
-    "format",
-    "audience",
-    "seed_data",
-    "warc_date",
-    "record_id",
+SEED_COLUMNS = ["id", "seed_id", "source", "row", "source_id", "kind", "text"] + [
+    name for name in OPTIONAL_COLUMNS if name != "id"
 ]
 
 log = logging.getLogger("corpusforge.seed")
