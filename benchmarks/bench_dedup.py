@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -444,26 +444,37 @@ print("DATATROVE", time.perf_counter() - t0, cpu() - c0)
 """
 
 
-def run_datatrove(texts: list[str], ids: list[str]) -> tuple[float, float] | str:
+def write_docs(path: Path, ids: Iterable[str], texts: Iterable[str]) -> None:
+    """Documents as jsonl {id, text}, the input of the datatrove scripts."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for key, text in zip(ids, texts, strict=True):
+            handle.write(json.dumps({"id": key, "text": text}, ensure_ascii=False) + "\n")
+
+
+def in_bench_venv(script: str, *args: str) -> tuple[str | None, str]:
+    """Run ``python -c script args`` in the datatrove venv: (the text after the
+    script's ``DATATROVE`` line tag, or None; an error message, or "")."""
     python = BENCH_VENV / "bin" / "python"
     if not python.exists():
-        return f"no datatrove venv at {BENCH_VENV} (see the docstring)"
+        return None, f"no datatrove venv at {BENCH_VENV} (see benchmarks/bench_dedup.py)"
+    proc = subprocess.run(
+        [str(python), "-c", script, *args], capture_output=True, text=True, check=False
+    )
+    line = [x for x in proc.stdout.splitlines() if x.startswith("DATATROVE")]
+    if proc.returncode or not line:
+        return None, "datatrove failed: " + proc.stderr[-1200:]
+    return line[0].removeprefix("DATATROVE").strip(), ""
+
+
+def run_datatrove(texts: list[str], ids: list[str]) -> tuple[float, float] | str:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in"
         src.mkdir()
-        with open(src / "docs.jsonl", "w", encoding="utf-8") as handle:
-            for key, text in zip(ids, texts, strict=True):
-                handle.write(json.dumps({"id": key, "text": text}) + "\n")
-        proc = subprocess.run(
-            [str(python), "-c", DATATROVE_SCRIPT, str(src), str(Path(tmp) / "work")],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        line = [x for x in proc.stdout.splitlines() if x.startswith("DATATROVE")]
-        if proc.returncode or not line:
-            return "datatrove failed: " + proc.stderr[-800:]
-        _, wall, cpu = line[0].split()
+        write_docs(src / "docs.jsonl", ids, texts)
+        out, error = in_bench_venv(DATATROVE_SCRIPT, str(src), str(Path(tmp) / "work"))
+        if out is None:
+            return error
+        wall, cpu = out.split()
         return float(cpu), float(wall)
 
 

@@ -138,3 +138,9 @@ def test_config_errors(tmp_path):
     files = write_benchmarks(tmp_path)
     with pytest.raises(DecontamError, match="no field"):
         build_index([Benchmark("gsm", files["gsm"], ("problem",))])
+
+
+def test_cjk_range_punctuation_is_a_separator():
+    # U+30FB (katakana middle dot) lies in the kana block but is punctuation
+    assert tokens("トム・ハンクス") == ["ト", "ム", "ハ", "ン", "ク", "ス"]
+    assert tokens("长江，黄河。Yangtze") == ["长", "江", "黄", "河", "yangtze"]

@@ -66,10 +66,12 @@ class _Spacer(dict):
 
     def __missing__(self, code: int) -> str:
         ch = chr(code)
-        if _CJK_CHAR.fullmatch(ch):
+        if unicodedata.category(ch)[0] in "PSZC":
+            value = " "  # also CJK-range punctuation such as the katakana middle dot
+        elif _CJK_CHAR.fullmatch(ch):
             value = f" {ch} "
         else:
-            value = " " if unicodedata.category(ch)[0] in "PSZC" else ch
+            value = ch
         self[code] = value
         return value
 
