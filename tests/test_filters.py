@@ -296,3 +296,63 @@ def test_duplicate_ngram_fraction_counts_repeats_only():
     assert dup_ngram_char_fraction(words, 5, total) == 0.5
     assert dup_ngram_char_fraction(words * 2, 5, total * 2) == 0.75
     assert dup_ngram_char_fraction(words[:5], 5, total // 2) == 0.0
+
+
+REP = "gopher_repetition"
+RELAX_LINES = {"max_dup_line_fraction": 1, "max_dup_line_char_fraction": 1}
+
+
+@pytest.mark.parametrize(
+    ("rule", "bounds", "lang", "text"),
+    [
+        (
+            "dup_line_char_fraction",
+            {"max_dup_line_fraction": 1, "max_dup_line_char_fraction": 0.05},
+            "en",
+            "\n".join([*EN_LINES, EN_LINES[0]]),
+        ),
+        (
+            "dup_line_char_fraction",
+            {"max_dup_line_fraction": 1, "max_dup_line_char_fraction": 0.05},
+            "zh",
+            "\n".join([*ZH_LINES, ZH_LINES[0]]),
+        ),
+        (
+            "dup_paragraph_char_fraction",
+            {
+                **RELAX_LINES,
+                "max_dup_paragraph_fraction": 1,
+                "max_dup_paragraph_char_fraction": 0.05,
+            },
+            "en",
+            "\n\n".join([*EN_LINES, EN_LINES[1]]),
+        ),
+        (
+            "top_3gram_char_fraction",
+            {"max_top_ngram_char_fraction": {2: 1, 3: 0.05}},
+            "en",
+            EN + " by the river" * 8,
+        ),
+        (
+            "top_4gram_char_fraction",
+            {"max_top_ngram_char_fraction": {2: 1, 3: 1, 4: 0.05}},
+            "zh",
+            ZH + "古老磨坊" * 6,
+        ),
+        (
+            "dup_5gram_char_fraction",
+            {"max_dup_ngram_char_fraction": {5: 0.05}},
+            "en",
+            EN + " " + EN_LINES[2],
+        ),
+        (
+            "dup_5gram_char_fraction",
+            {"max_dup_ngram_char_fraction": {5: 0.05}},
+            "zh",
+            ZH + ZH_LINES[1],
+        ),
+    ],
+)
+def test_each_repetition_rule_fires_at_its_bound(rule, bounds, lang, text):
+    # (the good documents pass every rule: test_good_documents_pass_every_rule)
+    assert verdict(text, lang, only(REP, gopher_repetition=bounds)) == f"{REP}.{rule}"
