@@ -337,6 +337,9 @@ def test_manifest_checksums_config_hash_and_git(tmp_path):
     config = {"b": 1, "a": {"y": [1, 2], "x": None}}
     assert config_hash(config) == config_hash({"a": {"x": None, "y": [1, 2]}, "b": 1})
     assert config_hash(config) != config_hash({**config, "b": 2})
+    # integer keys (the Gopher n-gram bounds): the JSON copy in the manifest hashes the same
+    ngrams = {"max_dup_ngram_char_fraction": {5: 0.15, 6: 0.14, 10: 0.1}}
+    assert config_hash(ngrams) == config_hash(json.loads(json.dumps(ngrams)))
 
     result = manifest(config, {"models": [model], "seeds": [seed]}, tmp_path)
     assert result["workflow"] == {"git_commit": None, "git_dirty": None}

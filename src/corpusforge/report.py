@@ -1410,8 +1410,14 @@ def resolve_inputs(values: Iterable[Any], wildcards: Any) -> list[str]:
 
 
 def config_hash(config: Any) -> str:
-    """sha256 of the canonical JSON of the resolved config (keys sorted)."""
-    return hashlib.sha256(dumps_json(config).encode("utf-8")).hexdigest()
+    """sha256 of the canonical JSON of the resolved config (keys sorted).
+
+    The config goes through JSON once first, so that non-string keys (the n-gram
+    sizes of the Gopher rules) are strings before sorting: the manifest's own copy
+    of the config hashes to the same value.
+    """
+    as_json = json.loads(json.dumps(config, default=str))
+    return hashlib.sha256(dumps_json(as_json).encode("utf-8")).hexdigest()
 
 
 def package_versions() -> dict[str, str]:
