@@ -59,6 +59,7 @@ class DecontamError(ValueError):
 
 # ---------------------------------------------------------------- text -> n-grams
 
+
 class _Spacer(dict):
     """str.translate table, filled on first sight of a character: punctuation,
     symbols, separators and controls become a space, a CJK character gets spaces
