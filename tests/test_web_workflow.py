@@ -28,7 +28,7 @@ from web_pages import (
     warc_file,
     wet_file,
 )
-from workflow_util import assert_lint_clean, copy_repo, planned_jobs, smk
+from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, smk
 
 from corpusforge.filters import Settings, filter_text
 
@@ -227,10 +227,8 @@ def test_web_mode_plans_no_generation(tmp_path):
 
 
 def test_mode_without_its_seeds_is_refused(tmp_path):
-    workdir = copy_repo(tmp_path)
-    proc = smk(workdir, "-n", "--config", "mode=web")
-    assert proc.returncode != 0
-    assert "mode web: no seed of kind documents" in proc.stdout + proc.stderr
+    output = refused(copy_repo(tmp_path), "--config", "mode=web")
+    assert "mode web: no seed of kind documents" in output
 
 
 def test_lint_is_clean_in_mode_both(tmp_path):

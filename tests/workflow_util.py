@@ -53,3 +53,10 @@ def assert_lint_clean(workdir: Path, *args: str) -> None:
     proc = smk(workdir, "--lint", *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def refused(workdir: Path, *args: str) -> str:
+    """A dry run that must fail (a config error): its whole output."""
+    proc = smk(workdir, "-n", *args)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
