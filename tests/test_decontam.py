@@ -13,13 +13,13 @@ from corpusforge.decontam import (
     DecontamError,
     Index,
     build_index,
+    index_step,
     ngram_hashes,
     run_index,
-    run_shard,
     settings_from_config,
     tokens,
 )
-from corpusforge.io import read_json, read_parquet, write_parquet
+from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = json.loads((ROOT / "tests" / "data" / "filters_docs.json").read_text(encoding="utf-8"))
@@ -118,7 +118,7 @@ def test_stage_every_id_once(tmp_path):
     outs = []
     for run in ("1", "2"):
         paths = [tmp_path / run / f for f in ("docs.parquet", "rej.parquet", "stats.json")]
-        stats = run_shard(src, index_file, *paths, CFG, shard="0003")
+        stats = run_doc_stage(index_step(index_file, CFG), src, *paths, shard="0003")
         outs.append([p.read_bytes() for p in paths])
     assert outs[0] == outs[1]
     kept, rejects = read_parquet(paths[0]), read_parquet(paths[1])

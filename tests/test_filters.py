@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -14,10 +15,9 @@ from corpusforge.filters import (
     apply_filters,
     c4_clean_lines,
     filter_text,
-    run_shard,
     words_of,
 )
-from corpusforge.io import read_parquet, write_parquet
+from corpusforge.io import read_parquet, run_doc_stage, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = json.loads((ROOT / "tests" / "data" / "filters_docs.json").read_text(encoding="utf-8"))
@@ -273,7 +273,8 @@ def test_run_shard_is_deterministic(tmp_path):
     outputs = []
     for run in ("one", "two"):
         paths = [tmp_path / run / name for name in ("docs.parquet", "rej.parquet", "s.json")]
-        stats = run_shard(src, *paths, {"c4": {"min_sentences": 5}}, shard="0000")
+        step = partial(apply_filters, settings=Settings.from_config({"c4": {"min_sentences": 5}}))
+        stats = run_doc_stage(step, src, *paths, shard="0000")
         outputs.append([p.read_bytes() for p in paths])
     assert outputs[0] == outputs[1]
     assert stats["shard"] == "0000" and stats["stage"] == "filters"

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .records import rejects_frame, stage_stats
+from .records import reject_records, stage_stats
 
 STAGE = "decontam"
 DEFAULT_N = 13
@@ -282,32 +282,21 @@ def benchmarks_from(files: Mapping[str, str], cfg: Mapping[str, Any]) -> list[Be
 def check_documents(docs: pd.DataFrame, index: Index) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(kept, rejects, stats): reject every document sharing an n-gram with a benchmark."""
     matches = [index.first_match(t) if isinstance(t, str) else None for t in docs["text"]]
-    bad = pd.Series([m is not None for m in matches], index=docs.index)
+    bad = pd.Series([m is not None for m in matches], index=docs.index, dtype=bool)
     kept = docs[~bad]
     if "id" in kept.columns:
         kept = kept.sort_values("id", kind="stable")
     kept = kept.reset_index(drop=True)
-    rows = []
-    by_bench: Counter = Counter()
-    for rec, match in zip(docs.to_dict("records"), matches, strict=True):
-        if match is None:
-            continue
-        by_bench[match[0]] += 1
-        rows.append(
-            {
-                "id": rec.get("id"),
-                "seed_id": rec.get("seed_id"),
-                "stage": STAGE,
-                "reason": "contaminated",
-                "detail": json.dumps(
-                    {"benchmark": match[0], "ngram": match[1]}, ensure_ascii=False, sort_keys=True
-                ),
-                "source": rec.get("source"),
-                "row": rec.get("row"),
-                "text": rec.get("text"),
-            }
-        )
-    rejects = rejects_frame(sorted(rows, key=lambda r: str(r["id"])))
+    found = [m for m in matches if m is not None]
+    details = [
+        json.dumps({"benchmark": name, "ngram": gram}, ensure_ascii=False, sort_keys=True)
+        for name, gram in found
+    ]
+    rejects = reject_records(
+        docs[bad].reset_index(drop=True), STAGE, "contaminated", pd.Series(details, dtype=object)
+    )
+    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
+    by_bench = Counter(name for name, _ in found)
     stats = stage_stats(
         STAGE,
         len(docs),
@@ -331,22 +320,6 @@ def run_index(
     write_json(stats, out_stats)
     log.info("decontam index: %d unique %d-grams", stats["unique_ngrams"], settings["n"])
     return stats
-
-
-def run_shard(
-    docs_path: str | Path,
-    index_path: str | Path,
-    out_docs: str | Path,
-    out_rejected: str | Path,
-    out_stats: str | Path,
-    cfg: Mapping[str, Any] | None,
-    shard: str | None = None,
-) -> dict:
-    """The whole job of rule ``decontam``: read a shard, check it, write the three outputs."""
-    from .io import run_doc_stage
-
-    step = index_step(index_path, cfg)
-    return run_doc_stage(step, docs_path, out_docs, out_rejected, out_stats, shard)
 
 
 def index_step(index_path: str | Path, cfg: Mapping[str, Any] | None):

@@ -45,7 +45,7 @@ from typing import Any
 
 import pandas as pd
 
-from .records import rejects_frame, stage_stats
+from .records import reject_records, stage_stats
 
 STAGE = "filters"
 RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "slimpajama")
@@ -299,20 +299,18 @@ def check_repetition(text: str, words: list[str], cfg: Mapping[str, Any], skip) 
         if rule not in skip and value > bound:
             return rule, f"{name} {_fmt(value)} > {bound}"
     total = sum(len(w) for w in words)
-    for n, bound in cfg["max_top_ngram_char_fraction"].items():
-        rule = f"gopher_repetition.top_{n}gram_char_fraction"
-        if rule in skip:
-            continue
-        value = top_ngram_char_fraction(words, n, total)
-        if value > bound:
-            return rule, f"top {n}-gram char fraction {_fmt(value)} > {bound}"
-    for n, bound in cfg["max_dup_ngram_char_fraction"].items():
-        rule = f"gopher_repetition.dup_{n}gram_char_fraction"
-        if rule in skip:
-            continue
-        value = dup_ngram_char_fraction(words, n, total)
-        if value > bound:
-            return rule, f"duplicate {n}-gram char fraction {_fmt(value)} > {bound}"
+    ngram_rules = (
+        ("top", "top", top_ngram_char_fraction),
+        ("dup", "duplicate", dup_ngram_char_fraction),
+    )
+    for key, label, measure in ngram_rules:
+        for n, bound in cfg[f"max_{key}_ngram_char_fraction"].items():
+            rule = f"gopher_repetition.{key}_{n}gram_char_fraction"
+            if rule in skip:
+                continue
+            value = measure(words, n, total)
+            if value > bound:
+                return rule, f"{label} {n}-gram char fraction {_fmt(value)} > {bound}"
     return None
 
 
@@ -493,9 +491,8 @@ def apply_filters(
     keep_mask: list[bool] = []
     new_texts: list[str] = []
     lines_removed: list[int] = []
-    reject_rows: list[dict] = []
+    verdicts: dict[int, tuple[str, str]] = {}  # position -> (rule, detail)
     removed_total: Counter = Counter()
-    records = docs.to_dict("records")
     kept_by_lang: Counter = Counter()
     for i, (text, lang) in enumerate(zip(texts, langs, strict=True)):
         lang = lang if isinstance(lang, str) and lang else None
@@ -507,28 +504,14 @@ def apply_filters(
             outcome = Outcome(text or "", Counter(), verdict)
         else:
             outcome = filter_text(text, lang, settings)
+        keep_mask.append(outcome.verdict is None)
         if outcome.verdict is None:
-            keep_mask.append(True)
             new_texts.append(outcome.text)
             lines_removed.append(sum(outcome.lines_removed.values()))
             removed_total.update(outcome.lines_removed)
             kept_by_lang[lang or "unknown"] += 1
         else:
-            keep_mask.append(False)
-            rec = records[i]
-            reason, detail = outcome.verdict
-            reject_rows.append(
-                {
-                    "id": rec.get("id"),
-                    "seed_id": rec.get("seed_id"),
-                    "stage": STAGE,
-                    "reason": reason,
-                    "detail": detail,
-                    "source": rec.get("source"),
-                    "row": rec.get("row"),
-                    "text": text,
-                }
-            )
+            verdicts[i] = outcome.verdict
         if progress and (i + 1) % 1000 == 0:
             progress(i + 1)
     kept = docs[pd.Series(keep_mask, index=docs.index, dtype=bool)].copy()
@@ -540,7 +523,13 @@ def apply_filters(
     if "id" in kept.columns:
         kept = kept.sort_values("id", kind="stable")
     kept = kept.reset_index(drop=True)
-    rejects = rejects_frame(sorted(reject_rows, key=lambda r: str(r["id"])))
+    rejects = reject_records(
+        docs.iloc[list(verdicts)].reset_index(drop=True),
+        STAGE,
+        pd.Series([rule for rule, _ in verdicts.values()], dtype=object),
+        pd.Series([detail for _, detail in verdicts.values()], dtype=object),
+    )
+    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
     stats = stage_stats(
         STAGE,
         len(docs),
@@ -555,26 +544,3 @@ def apply_filters(
         kept_by_lang={k: kept_by_lang[k] for k in sorted(kept_by_lang)},
     )
     return kept, rejects, stats
-
-
-def run_shard(
-    docs_path: str | Path,
-    out_docs: str | Path,
-    out_rejected: str | Path,
-    out_stats: str | Path,
-    settings_cfg: Mapping[str, Any] | None,
-    shard: str | None = None,
-) -> dict:
-    """The whole job of rule ``filters``: read a shard, filter, write the three outputs."""
-    from .io import run_doc_stage
-
-    settings = Settings.from_config(settings_cfg)
-    log.info("%s: rule sets %s on %s documents", docs_path, settings.rule_sets, settings.apply_to)
-    return run_doc_stage(
-        lambda docs: apply_filters(docs, settings),
-        docs_path,
-        out_docs,
-        out_rejected,
-        out_stats,
-        shard,
-    )

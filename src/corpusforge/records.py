@@ -70,16 +70,18 @@ def rejects_frame(rows: Iterable[dict]) -> pd.DataFrame:
 
 
 def reject_records(
-    frame: pd.DataFrame, stage: str, reason: str, detail: str | pd.Series = ""
+    frame: pd.DataFrame, stage: str, reason: str | pd.Series, detail: str | pd.Series = ""
 ) -> pd.DataFrame:
-    """Turn records of a stage's input into rejected rows with one reason."""
+    """Turn records of a stage's input into rejected rows: one reason for all, or a
+    reason (and detail) per record, as Series aligned with ``frame``'s index."""
     details = detail if isinstance(detail, pd.Series) else pd.Series(detail, index=frame.index)
+    reasons = reason if isinstance(reason, pd.Series) else pd.Series(reason, index=frame.index)
     rows = [
         {
             "id": rec.get("id"),
             "seed_id": rec.get("seed_id"),
             "stage": stage,
-            "reason": reason,
+            "reason": str(reasons.loc[idx]),
             "detail": str(details.loc[idx]),
             "source": rec.get("source"),
             "row": rec.get("row"),
