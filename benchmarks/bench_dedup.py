@@ -331,16 +331,8 @@ def run_ours(
     """
     parts = [docs.iloc[i::shards].reset_index(drop=True) for i in range(shards)]
     all0 = time.process_time()
-    fps, paras, offset = [], [], 0
-    for part in parts:
-        fp, para = dd.fingerprint(part, cfg)
-        para["doc"] += offset
-        offset += len(fp)
-        fps.append(fp)
-        paras.append(para)
-    exact, boiler, _ = dd.exact_duplicates(
-        pd.concat(fps, ignore_index=True), pd.concat(paras, ignore_index=True), cfg
-    )
+    fp, para = dd.concat_fingerprints(dd.fingerprint(part, cfg) for part in parts)
+    exact, boiler, _ = dd.exact_duplicates(fp, para, cfg)
     c0, w0 = time.process_time(), time.perf_counter()
     perms = dd.Permutations(cfg["num_perm"], cfg["seed"], cfg["scheme"])
     metas, sigs = [], []

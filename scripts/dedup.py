@@ -37,17 +37,11 @@ def fingerprint(smk, cfg, log):
 
 
 def exact(smk, cfg, log):
-    fps, paras, offset = [], [], 0
     columns = ["id", "exact_hash", "length", "perplexity", "short"]
-    for fp_path, para_path in zip(smk.input.fingerprints, smk.input.paragraphs, strict=True):
-        fp = read_parquet(fp_path, columns=columns)
-        para = read_parquet(para_path)
-        para["doc"] += offset
-        offset += len(fp)
-        fps.append(fp)
-        paras.append(para)
-    fp = pd.concat(fps, ignore_index=True)
-    para = pd.concat(paras, ignore_index=True)
+    fp, para = dd.concat_fingerprints(
+        (read_parquet(fp_path, columns=columns), read_parquet(para_path))
+        for fp_path, para_path in zip(smk.input.fingerprints, smk.input.paragraphs, strict=True)
+    )
     removed, boiler, stats = dd.exact_duplicates(fp, para, cfg)
     write_parquet(removed, smk.output.exact)
     write_parquet(pd.DataFrame({"hash": boiler}), smk.output.boilerplate)

@@ -94,16 +94,8 @@ def run_stage(docs: pd.DataFrame, cfg: dict | None = None, shards: int = 3):
     cfg = dd.resolve_config(cfg)
     parts = [docs[[shard_of(i, shards) == s for i in docs["id"]]] for s in range(shards)]
     parts = [p.reset_index(drop=True) for p in parts]
-    fps, paras, offset = [], [], 0
-    for part in parts:
-        fp, para = dd.fingerprint(part, cfg)
-        para["doc"] += offset
-        offset += len(fp)
-        fps.append(fp)
-        paras.append(para)
-    exact, boiler, _ = dd.exact_duplicates(
-        pd.concat(fps, ignore_index=True), pd.concat(paras, ignore_index=True), cfg
-    )
+    fp, para = dd.concat_fingerprints(dd.fingerprint(part, cfg) for part in parts)
+    exact, boiler, _ = dd.exact_duplicates(fp, para, cfg)
     metas, sigs = [], []
     for part in parts:
         meta, sig, _ = dd.signatures(part, exact["id"], boiler, cfg)

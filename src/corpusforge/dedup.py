@@ -704,6 +704,21 @@ def _min_tokens(mode: np.ndarray, cfg: dict[str, Any]) -> np.ndarray:
 # ---------------------------------------------------------------- step 2: exact
 
 
+def concat_fingerprints(
+    shards: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (fingerprints, paragraphs) of several shards as one pair, for
+    :func:`exact_duplicates`: each paragraph's ``doc`` is moved past the rows of
+    the shards before its own."""
+    fps, paras, offset = [], [], 0
+    for fp, para in shards:
+        para = para.assign(doc=para["doc"] + offset)
+        offset += len(fp)
+        fps.append(fp)
+        paras.append(para)
+    return pd.concat(fps, ignore_index=True), pd.concat(paras, ignore_index=True)
+
+
 def exact_duplicates(
     fp: pd.DataFrame,
     paras: pd.DataFrame | None,
