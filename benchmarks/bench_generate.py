@@ -46,14 +46,9 @@ SAMPLING = {"temperature": 0.8, "top_p": 0.95, "top_k": 50, "repetition_penalty"
 
 def default_model() -> Path:
     """The converted SmolLM2-135M-Instruct the tests use (converted here if missing)."""
-    from corpusforge.model import convert_gguf, gguf_path
+    from corpusforge.model import cached_default_conversion
 
-    gguf = gguf_path({"source": "gguf"})
-    stat = gguf.stat()
-    dest = CACHE / f"smollm2-{stat.st_size}-{int(stat.st_mtime)}"
-    if not (dest / "config.json").exists():
-        convert_gguf(gguf, dest, dtype="bfloat16")
-    return dest
+    return cached_default_conversion(CACHE)
 
 
 def real_prompts(n: int):

