@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from corpusforge.io import read_json
-from corpusforge.report import dataset_card, write_text
+from corpusforge.io import read_json, write_text
+from corpusforge.report import dataset_card
 from corpusforge.runtime import logged
 
 with logged(snakemake.log[0]):

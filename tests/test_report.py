@@ -14,29 +14,21 @@ import pytest
 import yaml
 from PIL import Image
 
-from corpusforge.report import (
+from corpusforge.report import PLOTS, dataset_card, draw_plot, manifest, plot_names
+from corpusforge.report.card import data_configs, size_category
+from corpusforge.report.card_sections import seed_format, target_text
+from corpusforge.report.plots import (
     DPI,
     FIGSIZE,
     ORIGIN_COLORS,
-    PLOTS,
     _pyplot,
-    checksums,
-    config_hash,
     cutoffs_for,
-    data_configs,
-    dataset_card,
     distinct_colors,
     draw_lengths,
-    draw_plot,
     funnel_reasons,
-    git_state,
-    manifest,
-    plot_names,
-    seed_format,
-    size_category,
     size_group,
-    target_text,
 )
+from corpusforge.report.provenance import checksums, config_hash, git_state
 from corpusforge.stats import corpus_summary, origin_shares, relative_names
 
 LANGS = ["en", "zh", "de"]

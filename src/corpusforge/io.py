@@ -80,6 +80,12 @@ def write_json(obj: Any, path: PathLike) -> None:
         tmp.write_text(dumps_json(obj), encoding="utf-8")
 
 
+def write_text(text: str, path: PathLike) -> None:
+    """Write ``text`` as UTF-8, atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def read_json(path: PathLike) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
