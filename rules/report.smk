@@ -5,12 +5,7 @@ plots: results/report/*.png, dataset_card: results/final/README.md,
 manifest: results/manifest.json; `snakemake --report report.html` gathers them.
 """
 
-import sys
 from types import SimpleNamespace
-
-_SRC_DIR = str(Path(workflow.current_basedir).parent / "src")
-if _SRC_DIR not in sys.path:
-    sys.path.insert(0, _SRC_DIR)
 
 from corpusforge.report import MODEL_INPUT_NAMES, PLOT_SPECS, plot_names, resolve_inputs
 

@@ -19,6 +19,7 @@ import hashlib
 import http.client
 import logging
 import os
+import posixpath
 import re
 import ssl
 import time
@@ -51,6 +52,23 @@ class FetchError(RuntimeError):
 
 class _TransientError(Exception):
     """Internal: one attempt failed in a way that may succeed on retry."""
+
+
+def source_file_name(source: Mapping[str, Any], default: str) -> str:
+    """The file name a configured source is stored under locally.
+
+    The last part of its URL's path (query and fragment dropped), of its Hugging
+    Face ``filename`` or of its ``path``; ``default`` when that part is empty. Every
+    rule that downloads a configured file (seeds, benchmarks, models) names its
+    output with this, so the name keeps the extension the readers go by.
+    """
+    if "url" in source:
+        remote = urllib.parse.urlsplit(str(source["url"])).path
+    elif "hf" in source:
+        remote = str(source["hf"].get("filename") or "")
+    else:
+        remote = str(source.get("path") or "")
+    return posixpath.basename(remote) or default
 
 
 def sha256_file(path: PathLike) -> str:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import posixpath
 import re
 import time
 from collections import Counter
@@ -50,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .fetch import source_file_name
 from .records import rejects_frame, stage_stats
 
 STAGE = "langid"
@@ -235,12 +235,7 @@ def model_name(model_cfg: Mapping[str, Any] | None) -> str:
     cfg = {**DEFAULT_MODEL, **(model_cfg or {})}
     if cfg.get("name"):
         return str(cfg["name"])
-    source = cfg.get("source") or {}
-    if "url" in source:
-        return posixpath.basename(source["url"].split("?")[0]) or "model.bin"
-    if "hf" in source:
-        return posixpath.basename(source["hf"]["filename"])
-    return posixpath.basename(source.get("path") or cfg["file"])
+    return source_file_name(cfg.get("source") or {"path": cfg["file"]}, "model.bin")
 
 
 def fetch_model(source: Mapping[str, Any], dest: str | Path) -> Path:
