@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from corpusforge import dedup as dd
-from corpusforge.io import read_parquet, write_json, write_parquet
+from corpusforge.io import read_parquet, write_json, write_parquet, write_table
 from corpusforge.records import REJECT_SCHEMA
 from corpusforge.runtime import logged
 
@@ -53,7 +53,7 @@ def signatures(smk, cfg, log):
     docs = read_parquet(smk.input.docs)
     removed = read_parquet(smk.input.exact, columns=["id"])["id"]
     meta, sig, stats = dd.signatures(docs, removed, read_hashes(smk.input.boilerplate), cfg)
-    dd.write_table(dd.signature_table(meta, sig), smk.output.signatures)
+    write_table(dd.signature_table(meta, sig), smk.output.signatures)
     log.info("signatures: %s", stats)
 
 

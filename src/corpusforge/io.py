@@ -49,7 +49,11 @@ def write_parquet(frame: pd.DataFrame, path: PathLike, schema: pa.Schema | None 
     """Write ``frame`` as one Parquet file, atomically and reproducibly."""
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     # pandas metadata embeds the index layout and library versions; keep only data.
-    table = table.replace_schema_metadata(None)
+    write_table(table.replace_schema_metadata(None), path)
+
+
+def write_table(table: pa.Table, path: PathLike) -> None:
+    """Write an Arrow table as one Parquet file, atomically and reproducibly."""
     with atomic_output(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", use_dictionary=False)
 
