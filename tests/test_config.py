@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from workflow_util import copy_repo, smk
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "config/schema/config.schema.yaml").read_text())
@@ -63,3 +64,56 @@ def test_every_key_is_documented():
 
     missing = [k for k in keys(SCHEMA) if f"`{k}`" not in readme]
     assert not missing, f"config/README.md does not document: {missing}"
+
+
+# ---------------------------------------------------------------- a user's config
+# Snakemake merges --configfile into config/config.yaml key by key; the demo seed
+# and benchmark must not be merged into a user's own (rules/common.smk).
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory):
+    workdir = copy_repo(tmp_path_factory.mktemp("config"))
+    (workdir / "quiz.jsonl").write_text('{"question": "Which planet is the largest?"}\n')
+    return workdir
+
+
+def dry_run(workdir: Path, cfg: dict | None) -> str:
+    """The dry run's output (every planned job with its files) under a user config."""
+    args = ["-n"]
+    if cfg is not None:
+        (workdir / "my.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+        args += ["--configfile", "my.yaml"]
+    proc = smk(workdir, *args)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_a_renamed_seed_replaces_the_demo_seed(repo_copy):
+    """A copy of the default config with the seed renamed builds that seed only."""
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["seeds"] = {"mine": cfg["seeds"].pop("default")}
+    planned = dry_run(repo_copy, cfg)
+    assert "results/seed/mine.parquet" in planned
+    assert "seed=default" not in planned and "results/seed/default.parquet" not in planned
+
+
+def test_a_config_without_seeds_builds_the_demo(repo_copy):
+    planned = dry_run(repo_copy, {"shards": 1})
+    assert "results/seed/default.parquet" in planned
+    assert "resources/benchmarks/sample.jsonl" in planned
+
+
+def test_a_users_benchmarks_replace_the_sample(repo_copy):
+    quiz = {"quiz": {"source": {"path": "quiz.jsonl"}, "text_fields": ["question"]}}
+    planned = dry_run(repo_copy, {"decontam": {"benchmarks": quiz}})
+    assert "quiz.jsonl" in planned and "rule decontam_index" in planned
+    assert "resources/benchmarks/sample.jsonl" not in planned
+    # the demo seed stays: this config names no seeds
+    assert "results/seed/default.parquet" in planned
+
+
+def test_no_benchmarks_means_no_decontam_stage(repo_copy):
+    planned = dry_run(repo_copy, {"decontam": {"benchmarks": {}}})
+    assert "rule decontam" not in planned and "sample.jsonl" not in planned
+    assert "rule dedup:" in planned

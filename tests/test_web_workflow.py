@@ -28,7 +28,7 @@ from web_pages import (
     warc_file,
     wet_file,
 )
-from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, smk
+from workflow_util import ROOT, assert_lint_clean, copy_repo, planned_jobs, refused, smk
 
 from corpusforge.filters import Settings, filter_text
 
@@ -49,10 +49,12 @@ def write_inputs(workdir: Path) -> None:
 
 def web_config(**extra) -> dict:
     documents = {"kind": "documents"}
+    # A user's seeds replace the default config's: the demo extracts are named in full.
+    demo = yaml.safe_load((ROOT / "config/config.yaml").read_text())["seeds"]["default"]
     return {
         "mode": "both",
         "seeds": {
-            "default": {"sample": {"n": 8, "seed": 0}},
+            "default": {**demo, "sample": {"n": 8, "seed": 0}},
             "wet": {**documents, "source": {"path": "crawl/pages.warc.wet.gz"}},
             "warc": {**documents, "source": {"path": "crawl/pages.warc.gz"}},
             "cut": {**documents, "source": {"path": "crawl/cut.warc.wet.gz"}},
