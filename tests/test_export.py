@@ -7,8 +7,15 @@ import json
 import pandas as pd
 import pytest
 
-from corpusforge.export import FIELDS, ExportError, partition, to_records
-from corpusforge.io import write_jsonl
+from corpusforge.export import (
+    FIELDS,
+    ExportError,
+    export_shard,
+    partition,
+    to_records,
+    with_source_ids,
+)
+from corpusforge.io import write_jsonl, write_parquet
 
 
 def docs(**extra):
@@ -71,3 +78,34 @@ def test_partition_by_language_and_bucket():
     assert [r["id"] for r in everything[("all", "all")]] == ["a1", "b2"]
     with pytest.raises(ExportError, match="lang='zh'"):
         partition(records, ["en"], ["head", "tail"])
+
+
+def test_the_users_id_and_seed_name_reach_the_corpus(tmp_path):
+    """A document carries the seed name (`source`) and the row's own id (`source_id`)."""
+    write_parquet(docs(lang=["en", "zh"]), tmp_path / "docs.parquet")
+    seeds = pd.DataFrame({"seed_id": ["s1", "s2", "s3"], "source_id": ["doc-7", "12", "x"]})
+    write_parquet(seeds.iloc[:2], tmp_path / "default.parquet")
+    write_parquet(seeds.iloc[2:], tmp_path / "other.parquet")
+    paths = [tmp_path / "en.jsonl", tmp_path / "zh.jsonl"]
+    stats = export_shard(
+        tmp_path / "docs.parquet",
+        [tmp_path / "default.parquet", tmp_path / "other.parquet"],
+        ["en", "zh"],
+        ["all"],
+        paths,
+        tmp_path / "stats.json",
+        "0000",
+    )
+    rows = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
+    assert [(r["id"], r["source"], r["source_id"]) for r in rows] == [
+        ("b2", "default", "12"),
+        ("a1", "default", "doc-7"),
+    ]
+    assert list(rows[0])[list(rows[0]).index("source") + 1] == "source_id"
+    assert stats["kept"] == 2 and stats["partitions"] == {"en/all": 1, "zh/all": 1}
+
+
+def test_a_document_without_its_seed_row_is_an_error():
+    seeds = pd.DataFrame({"seed_id": ["s1"], "source_id": ["doc-7"]})
+    with pytest.raises(ExportError, match="s2"):
+        with_source_ids(docs(), seeds)

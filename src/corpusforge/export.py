@@ -3,15 +3,20 @@
 Rows are written sorted by id, with a fixed field order, so the same documents
 always give the same bytes. Field names follow Cosmopedia's rows (``prompt``,
 ``text``, ``token_length``, ``audience``, ``format``, ``seed_data``) plus our
-lineage and provenance fields.
+lineage and provenance fields: ``seed_id`` (the seed row's id), ``source`` (the
+seed's name) and ``source_id`` (the row's own id in the user's file, from the
+seed's ``columns.id``, the WARC-Record-ID of a crawl record, else its row number),
+looked up in the seed records by ``seed_id``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
+from .io import PathLike, read_parquet, read_parquets, write_json, write_jsonl
 from .records import stage_stats
 
 STAGE = "export"
@@ -31,6 +36,7 @@ FIELDS = {
     "seed_id": "seed_id",
     "prompt_id": "prompt_id",
     "source": "source",
+    "source_id": "source_id",
     "origin": "origin",
 }
 # Crawl provenance of web documents (columns added by the collect stage).
@@ -73,6 +79,21 @@ class ExportError(ValueError):
     pass
 
 
+def with_source_ids(docs: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
+    """The documents with ``source_id``: that of the seed row each descends from.
+
+    ``seeds``: ``seed_id`` and ``source_id`` of every seed record of the build. A
+    document whose ``seed_id`` is in none is an error (its lineage is broken).
+    """
+    lookup = dict(zip(seeds["seed_id"], seeds["source_id"], strict=True))
+    missing = sorted(set(docs["seed_id"]) - lookup.keys(), key=str)
+    if missing:
+        raise ExportError(
+            f"{len(missing)} document seed_id(s) in no seed's records, e.g. {missing[:5]}"
+        )
+    return docs.assign(source_id=docs["seed_id"].map(lookup).astype(object))
+
+
 def partition(
     records: list[dict[str, Any]], langs: list[str], buckets: list[str]
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -99,3 +120,30 @@ def partition(
 
 def export_stats(n_in: int, n_out: int) -> dict:
     return stage_stats(STAGE, n_in, n_out, pd.DataFrame(columns=["reason"]))
+
+
+def export_shard(
+    docs_path: PathLike,
+    seed_paths: Sequence[PathLike],
+    langs: list[str],
+    buckets: list[str],
+    jsonl_paths: Sequence[PathLike],
+    stats_path: PathLike,
+    shard: str,
+) -> dict:
+    """The whole job of rule ``export_jsonl``: one jsonl file per (lang, bucket), in
+    the order of ``langs`` x ``buckets``, and the job's stats."""
+    docs = read_parquet(docs_path)
+    seeds = read_parquets(seed_paths, columns=["seed_id", "source_id"])
+    parts = partition(to_records(with_source_ids(docs, seeds)), langs, buckets)
+    keys = [(lang, bucket) for lang in langs for bucket in buckets]
+    written = sum(
+        write_jsonl(parts[key], path) for key, path in zip(keys, jsonl_paths, strict=True)
+    )
+    stats = {
+        **export_stats(len(docs), written),
+        "shard": shard,
+        "partitions": {f"{k[0]}/{k[1]}": len(v) for k, v in sorted(parts.items())},
+    }
+    write_json(stats, stats_path)
+    return stats
