@@ -110,6 +110,7 @@ def test_bad_jsonl_rows_are_rejected_with_reasons(tmp_path):
     assert "\ufffd" in rejects.set_index("row").loc[5, "text"]  # undecodable bytes kept, replaced
     assert stats["in"] == 10 == stats["kept"] + stats["rejected"]
     assert stats["rejected_by_reason"]["missing_text"] == 2
+    assert stats["blank_lines"] == 1  # not a row, but counted
 
 
 def test_bad_csv_rows(tmp_path):
@@ -130,6 +131,48 @@ def test_bad_csv_rows(tmp_path):
         4: "invalid_csv",
     }
     assert stats["in"] == 5
+
+
+def test_blank_lines_are_counted(tmp_path):
+    jsonl = tmp_path / "blank.jsonl"
+    jsonl.write_text('{"text": "one"}\n\n   \n{"text": "two"}\n\n')
+    csv_path = tmp_path / "blank.csv"
+    csv_path.write_text("text\none\n\ntwo\n\n")
+    parquet = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist([{"text": "one"}]), parquet)
+    counts = {}
+    for path in (jsonl, csv_path, parquet):
+        records, rejects, stats = ingest_file(path, SeedSpec(name="b"))
+        assert rejects.empty and stats["in"] == len(records)
+        counts[path.suffix] = (stats["in"], stats["blank_lines"])
+    assert counts == {".jsonl": (2, 3), ".csv": (2, 2), ".parquet": (1, 0)}
+
+
+def test_a_repeated_user_id_keeps_the_first_row(tmp_path):
+    """Policy: the first kept row with an id keeps it; later rows with that id are
+    rejected as duplicate_source_id, so source_id names one row of the build."""
+    rows = [
+        {"doc": "An empty first try.", "key": "k1"},
+        {"doc": "", "key": "k2"},  # rejected as empty: its id stays free
+        {"doc": "Kept with k2.", "key": "k2"},
+        {"doc": "Another text with k1.", "key": "k1"},
+        {"doc": "An empty first try.", "key": "k3"},  # same text as row 1
+        {"doc": "No id: the row number.", "key": None},
+        {"doc": "No id either.", "key": None},
+    ]
+    spec = SeedSpec(name="ids", columns={"text": "doc", "id": "key"})
+    records, rejects, stats = ingest_file(write_jsonl(tmp_path / "ids.jsonl", rows), spec)
+    assert dict(zip(records["source_id"], records["row"], strict=True)) == {
+        "k1": 1,
+        "k2": 3,
+        "6": 6,
+        "7": 7,
+    }
+    reasons = dict(zip(rejects["row"], rejects["reason"], strict=True))
+    assert reasons == {2: "empty_text", 4: "duplicate_source_id", 5: "duplicate_text"}
+    assert rejects.set_index("row").loc[4, "detail"] == "same 'key' as row 1"
+    assert stats["rejected_by_reason"]["duplicate_source_id"] == 1
+    assert stats["in"] == 7 == stats["kept"] + stats["rejected"]
 
 
 def test_undecodable_binary_parquet_column(tmp_path):

@@ -7,11 +7,16 @@ documents that skip generation and go straight to the cleaning stages (kind
 Crawl WARC (HTML responses, text extracted) or WET file (see corpusforge.web);
 their rows keep ``url``, ``warc_date`` and ``record_id``. Every row
 read leaves this stage either as a seed record or as a rejected row with a
-reason; nothing is dropped silently.
+reason; nothing is dropped silently. Blank lines of a jsonl or CSV file are no
+rows: the stats count them (``blank_lines``).
 
 Reasons: ``invalid_json``, ``invalid_utf8``, ``missing_text``, ``invalid_text``,
-``empty_text``, ``duplicate_text`` and ``not_sampled``; from crawl files also
-``not_html``, ``no_text`` and ``truncated_record``.
+``empty_text``, ``duplicate_text``, ``duplicate_source_id`` and ``not_sampled``;
+from crawl files also ``not_html``, ``no_text`` and ``truncated_record``.
+
+Two rows with the same id of the user's (``columns.id``; the WARC-Record-ID of a
+crawl file): the first kept row keeps it, later ones are rejected as
+``duplicate_source_id``, so ``source_id`` names one row of the build.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from .records import rejects_frame, stable_id, stage_stats, unit_hash
 STAGE = "seed"
 FORMATS = ("parquet", "jsonl", "csv", "warc", "wet")
 CRAWL_FORMATS = ("warc", "wet")
+BLANK_LINE = "blank_line"  # what read_rows counts for a blank line of a jsonl/CSV file
 KINDS = ("extracts", "prompts", "documents")
 # Optional columns a seed may map, beyond the required text column.
 OPTIONAL_COLUMNS = (
@@ -154,10 +160,12 @@ def _lossy(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def iter_jsonl(stream: IO[bytes]) -> Iterator[RawRow]:
+def iter_jsonl(stream: IO[bytes], skipped: Counter | None = None) -> Iterator[RawRow]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():
-            continue  # blank lines carry no row
+            if skipped is not None:  # a blank line carries no row; it is counted
+                skipped[BLANK_LINE] += 1
+            continue
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -188,7 +196,7 @@ def _has_surrogates(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
-def iter_csv(stream: IO[bytes], delimiter: str) -> Iterator[RawRow]:
+def iter_csv(stream: IO[bytes], delimiter: str, skipped: Counter | None = None) -> Iterator[RawRow]:
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
     reader = csv.reader(text, delimiter=delimiter)
     try:
@@ -199,6 +207,8 @@ def iter_csv(stream: IO[bytes], delimiter: str) -> Iterator[RawRow]:
         raise SeedError("the CSV header is not valid UTF-8")
     for number, values in enumerate(reader, start=1):
         if not values:
+            if skipped is not None:  # a blank line carries no row; it is counted
+                skipped[BLANK_LINE] += 1
             continue
         bad = [v for v in values if _has_surrogates(v)]
         if bad:
@@ -242,7 +252,8 @@ def iter_parquet(path: Path) -> Iterator[RawRow]:
 def read_rows(path: Path, spec: SeedSpec, skipped: Counter | None = None) -> Iterator[RawRow]:
     """Every row of a seed file, parsed or with the reason it could not be.
 
-    ``skipped`` counts crawl records that carry no document (warcinfo, request...).
+    ``skipped`` counts what is no row: crawl records that carry no document
+    (warcinfo, request...) by type, blank lines of jsonl and CSV files as ``BLANK_LINE``.
     """
     fmt, compression = detect_format(path, spec.format)
     if spec.compression != "auto":
@@ -261,10 +272,10 @@ def read_rows(path: Path, spec: SeedSpec, skipped: Counter | None = None) -> Ite
         return
     with open_binary(path, compression) as stream:
         if fmt == "jsonl":
-            yield from iter_jsonl(stream)
+            yield from iter_jsonl(stream, skipped)
         elif fmt == "csv":
             delimiter = spec.csv_delimiter or ("\t" if ".tsv" in path.suffixes else ",")
-            yield from iter_csv(stream, delimiter)
+            yield from iter_csv(stream, delimiter, skipped)
         else:
             raise SeedError(f"{path}: unknown seed format {fmt!r}")
 
@@ -310,7 +321,8 @@ def ingest(
     where = f"{spec.name} ({source_file})" if source_file else spec.name
     kept: list[dict] = []
     rejected: list[dict] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {}  # record id -> row
+    seen_source_ids: dict[str, int] = {}  # the user's id -> row
     n_in = 0
     text_col_seen = False
 
@@ -353,11 +365,18 @@ def ingest(
         if rid in seen:
             reject(raw.row, "duplicate_text", f"same text as row {seen[rid]}", text)
             continue
-        seen[rid] = raw.row
         mapped = {
             key: _optional_str(fields.get(spec.columns[key])) if spec.columns.get(key) else None
             for key in OPTIONAL_COLUMNS
         }
+        if mapped["id"] and mapped["id"] in seen_source_ids:
+            first = seen_source_ids[mapped["id"]]
+            detail = f"same {spec.columns['id']!r} as row {first}"
+            reject(raw.row, "duplicate_source_id", detail, text)
+            continue
+        seen[rid] = raw.row
+        if mapped["id"]:
+            seen_source_ids[mapped["id"]] = raw.row
         lang = mapped["lang"] or (spec.lang if spec.lang != "auto" else None)
         kept.append(
             {
@@ -427,6 +446,7 @@ def ingest_file(path: str | Path, spec: SeedSpec) -> tuple[pd.DataFrame, pd.Data
             spec = replace(spec, columns={**CRAWL_COLUMNS, **spec.columns})
         skipped: Counter = Counter()
         records, rejects, stats = ingest(read_rows(path, spec, skipped), spec, str(path))
+        stats["blank_lines"] = skipped.pop(BLANK_LINE, 0)
         if fmt in CRAWL_FORMATS:
             stats["format"] = fmt
             stats["records_without_document"] = {k: skipped[k] for k in sorted(skipped)}
