@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from corpusforge import perplexity as pp
+from corpusforge.perplexity.normalize import _PUNCT
 from corpusforge.records import stable_id
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,7 +108,7 @@ def ccnet_normalize(line: str) -> str:
     line = line.lower()
     line = "".join(c for c in unicodedata.normalize("NFD", line) if unicodedata.category(c) != "Mn")
     line = _DIGITS.sub("0", line)
-    line = "".join(pp._PUNCT.get(c, c) for c in line)
+    line = "".join(_PUNCT.get(c, c) for c in line)
     return "".join(c for c in line if not unicodedata.category(c).startswith("C"))
 
 

@@ -31,6 +31,7 @@ import sentencepiece
 
 from corpusforge import perplexity as pp
 from corpusforge.io import read_json, write_json, write_parquet
+from corpusforge.perplexity.normalize import _PUNCT
 from corpusforge.records import REJECT_COLUMNS, REJECT_SCHEMA, stable_id
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,7 +104,12 @@ def _cache_key(*parts: object) -> str:
 def default_models(kenlm_bins) -> dict[str, pp.LanguageModel]:
     """en and zh models trained with the default settings on the default reference."""
     cfg = pp.stage_config(None)
-    code = Path(pp.__file__).read_bytes()
+    # the code the models depend on
+    package = Path(pp.__file__).parent
+    code = b"".join(
+        (package / f"{name}.py").read_bytes()
+        for name in ("normalize", "reference", "scoring", "training")
+    )
     models = {}
     for lang in ("en", "zh"):
         reference = REPO / cfg["models"][lang]["reference"]["path"]
@@ -197,7 +203,7 @@ def slow_normalize(line: str) -> str:
     line = line.strip().lower()
     line = "".join(c for c in unicodedata.normalize("NFD", line) if unicodedata.category(c) != "Mn")
     line = _DIGIT.sub("0", line)
-    line = "".join(pp._PUNCT.get(c, c) for c in line)
+    line = "".join(_PUNCT.get(c, c) for c in line)
     line = "".join(" " if c in "\t\u3000" else c for c in line)
     line = "".join(c for c in line if not unicodedata.category(c).startswith("C"))
     return line.strip()
