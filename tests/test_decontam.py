@@ -62,7 +62,12 @@ def index(tmp_path) -> Index:
         Benchmark("cmath", files["cmath"]),
     ]
     frame, stats = build_index(benches)
-    assert stats["benchmarks"]["gsm"] == {"texts": 4, "too_short": 3, "ngrams": 19}
+    assert stats["benchmarks"]["gsm"] == {
+        "texts": 4,
+        "too_short": 3,
+        "ngrams": 19,
+        "skipped_values": {"not_text": 0, "null": 0},
+    }
     assert stats["benchmarks"]["cmath"]["ngrams"] == len(tokens(ZH_QUESTION)) - 12
     return Index.from_frame(frame)
 
@@ -138,6 +143,24 @@ def test_config_errors(tmp_path):
     files = write_benchmarks(tmp_path)
     with pytest.raises(DecontamError, match="no field"):
         build_index([Benchmark("gsm", files["gsm"], ("problem",))])
+
+
+def test_values_that_are_no_text_are_counted_not_dropped(tmp_path, caplog):
+    """MMLU-style rows: an integer answer, a missing explanation, a list of choices."""
+    path = tmp_path / "mmlu.jsonl"
+    rows = [
+        {"question": QUESTION, "answer": 2, "choices": ["seventy two", 72], "why": None},
+        {"question": ZH_QUESTION, "answer": 1, "choices": ["七十二"], "why": "because"},
+    ]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    fields = ("question", "answer", "choices", "why")
+    with caplog.at_level("WARNING", logger="corpusforge.decontam"):
+        _, stats = build_index([Benchmark("mmlu", str(path), fields)])
+    counts = stats["benchmarks"]["mmlu"]
+    assert counts["texts"] == 5  # 2 questions, 2 choices, 1 explanation
+    assert counts["skipped_values"] == {"not_text": 3, "null": 1}
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "mmlu.jsonl" in warned and "'answer'" in warned and "'why'" in warned
 
 
 def test_cjk_range_punctuation_is_a_separator():

@@ -21,7 +21,9 @@ as ``too_short`` in the index stats).
 Each benchmark has a ``source`` (a local ``path``, or a ``url`` / Hugging Face ``hf``
 file fetched with ``corpusforge.fetch.fetch_source``) of jsonl, parquet or csv,
 and ``text_fields``, the fields to index (each field separately; a list value
-contributes each item).
+contributes each item). A value that is no text is not indexed but counted in the
+index stats by reason (``skipped_values``: ``null``, ``not_text``) and logged with
+its file and field.
 """
 
 from __future__ import annotations
@@ -149,8 +151,20 @@ class Benchmark:
     text_fields: tuple[str, ...] = ("text",)
 
 
-def iter_benchmark_texts(path: str | Path, fields: tuple[str, ...]) -> Iterator[str]:
-    """Every configured text value of a benchmark file (jsonl, parquet or csv)."""
+def _skip_reason(value: Any) -> str:
+    """Why a benchmark value is not indexed: ``null`` (missing) or ``not_text``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "null"
+    return "not_text"
+
+
+def iter_benchmark_texts(
+    path: str | Path, fields: tuple[str, ...], skipped: Counter | None = None
+) -> Iterator[str]:
+    """Every configured text value of a benchmark file (jsonl, parquet or csv).
+
+    A value (or list item) that is no string is counted in ``skipped`` by reason.
+    """
     path = Path(path)
     name = path.name.lower().removesuffix(".gz")
     if name.endswith(".parquet"):
@@ -167,11 +181,23 @@ def iter_benchmark_texts(path: str | Path, fields: tuple[str, ...]) -> Iterator[
             f"{path}: no field {missing} (columns: {', '.join(map(str, frame.columns))})"
         )
     for field in fields:
+        not_text: Counter = Counter()
         for value in frame[field].tolist():
-            if isinstance(value, str):
-                yield value
-            elif isinstance(value, list | tuple | np.ndarray):
-                yield from (str(v) for v in value if isinstance(v, str))
+            items = value if isinstance(value, list | tuple | np.ndarray) else [value]
+            for item in items:
+                if isinstance(item, str):
+                    yield item
+                else:
+                    not_text[_skip_reason(item)] += 1
+        if not_text:
+            log.warning(
+                "%s: field %r has %s values that are no text; not indexed",
+                path,
+                field,
+                " and ".join(f"{n} {reason}" for reason, n in sorted(not_text.items())),
+            )
+            if skipped is not None:
+                skipped.update(not_text)
 
 
 def build_index(
@@ -184,7 +210,8 @@ def build_index(
     stats: dict[str, Any] = {"n": n, "benchmarks": {}}
     for bench in sorted(benchmarks, key=lambda b: b.name):
         counts: Counter = Counter()
-        for text in iter_benchmark_texts(bench.file, bench.text_fields):
+        skipped: Counter = Counter()
+        for text in iter_benchmark_texts(bench.file, bench.text_fields, skipped):
             toks = tokens(text)
             counts["texts"] += 1
             if len(toks) < n:
@@ -194,7 +221,10 @@ def build_index(
             counts["ngrams"] += len(grams)
             hashes.append(grams)
             owners.append(np.full(len(grams), names.index(bench.name), dtype=np.int32))
-        stats["benchmarks"][bench.name] = {k: counts[k] for k in ("texts", "too_short", "ngrams")}
+        stats["benchmarks"][bench.name] = {
+            **{k: counts[k] for k in ("texts", "too_short", "ngrams")},
+            "skipped_values": {k: skipped[k] for k in ("not_text", "null")},
+        }
     if hashes:
         all_hashes = np.concatenate(hashes)
         all_owners = np.concatenate(owners)
