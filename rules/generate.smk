@@ -1,13 +1,21 @@
-"""Generation: one job per prompt shard, vLLM in the job or an OpenAI-compatible server."""
+"""Generation: one job per prompt shard, vLLM in the job or an OpenAI-compatible
+server (given, or started and stopped by the build: rule serve_model)."""
 
 GENERATION = config["generation"]
-GEN_ENGINE = GENERATION.get("engine", "vllm")
+GEN_ENGINE = GENERATION["engine"]
+SERVER_MANAGED = GEN_ENGINE == "openai" and GENERATION["server"]["managed"]
 # The `model` field of the documents: the served model name for engine openai.
 GEN_MODEL_NAME = (
     (GENERATION.get("openai") or {}).get("model") or MODEL["name"]
     if GEN_ENGINE == "openai"
     else MODEL["name"]
 )
+# dtype auto, resolved where the workflow is planned (corpusforge.precision).
+ENGINE_DTYPE, _ENGINE_DTYPE_REASON = resolve_dtype(
+    GENERATION["engine_args"].get("dtype", "auto"), gpus=GENERATION["gpus"]
+)
+if GEN_ENGINE == "vllm" or SERVER_MANAGED:
+    PRECISION["engine"] = {"dtype": ENGINE_DTYPE, "reason": _ENGINE_DTYPE_REASON}
 
 
 rule generate:
@@ -17,14 +25,16 @@ rule generate:
     docs/generate/.chunks/<shard>/ (not a declared output, so Snakemake does not
     delete it after a killed job); with --rerun-incomplete (profiles/default) a
     restarted job continues at the first unfinished chunk. Settings that do not
-    change the documents (max_failure_rate, the OpenAI client's address, key
-    variable, concurrency, timeout, retries) are read from the config by the
-    script, so tuning them reruns nothing.
+    change the documents (max_failure_rate, allow_cpu_fallback, the OpenAI
+    client's address, key variable, concurrency, timeout, retries) are read from
+    the config by the script, so tuning them reruns nothing.
     """
     input:
         prompts=out("prompts/{shard}.parquet"),
         # the model folder, when vLLM runs in the job (none for a server)
         model=model_dir() if GEN_ENGINE == "vllm" else [],
+        # the address of the build's own server (generation.server.managed)
+        server=out("serve/server.json") if SERVER_MANAGED else [],
     output:
         docs=docs_of("generate"),
         rejected=rejected("generate"),
@@ -35,7 +45,10 @@ rule generate:
         bench_path("generate")
     conda:
         "../envs/generate.yaml"
-    threads: GENERATION["threads"]
+    group:
+        # on a cluster the managed server and its clients share one allocation
+        "generation" if SERVER_MANAGED else None
+    threads: GENERATION["threads"] if GEN_ENGINE == "vllm" else 1
     resources:
         gpu=GENERATION["gpus"] if GEN_ENGINE == "vllm" else 0,
     params:
@@ -43,9 +56,57 @@ rule generate:
         model_name=GEN_MODEL_NAME,
         system_prompt=GENERATION["system_prompt"],
         sampling=canon(GENERATION["sampling"]),
-        engine_args=canon(GENERATION["engine_args"]) if GEN_ENGINE == "vllm" else {},
+        engine_args=(
+            canon({**GENERATION["engine_args"], "dtype": ENGINE_DTYPE})
+            if GEN_ENGINE == "vllm"
+            else {}
+        ),
+        # the managed server's model and dtype decide the texts too
+        server=(
+            canon(
+                {
+                    "model": GEN_MODEL_NAME,
+                    "dtype": ENGINE_DTYPE,
+                    "args": GENERATION["server"]["args"],
+                }
+            )
+            if SERVER_MANAGED
+            else {}
+        ),
         filters=canon(GENERATION["filters"]),
         cpu_kvcache_gib=GENERATION["cpu_kvcache_gib"],
-        chunk_size=GENERATION.get("chunk_size", 1024),
+        chunk_size=GENERATION["chunk_size"],
     script:
         "../scripts/generate.py"
+
+
+if SERVER_MANAGED:
+
+    rule serve_model:
+        """Start vLLM's OpenAI-compatible server for the build (corpusforge.serve).
+
+        Its output is a temp() file with the server's address: Snakemake deletes
+        it when the last generate job is done, and the server's supervisor then
+        stops the server; it also stops it when the Snakemake process ends
+        (failed, interrupted or killed build)."""
+        input:
+            model=model_dir(),
+        output:
+            server=temp(out("serve/server.json")),
+        log:
+            log_path("serve_model", "server"),
+        conda:
+            "../envs/generate.yaml"
+        group:
+            "generation"
+        threads: GENERATION["server"]["threads"]
+        resources:
+            gpu=GENERATION["gpus"],
+        params:
+            served_name=GEN_MODEL_NAME,
+            dtype=ENGINE_DTYPE,
+            args=GENERATION["server"]["args"],
+            startup_timeout=GENERATION["server"]["startup_timeout"],
+            cpu_kvcache_gib=GENERATION["cpu_kvcache_gib"],
+        script:
+            "../scripts/serve_model.py"

