@@ -76,6 +76,8 @@ def small_copy(dest: Path) -> Path:
     config["shards"] = 2
     config["seeds"]["default"]["sample"] = {"n": 6}
     config["generation"]["sampling"]["max_tokens"] = 32
+    # the fake GPU GRES has no device behind it: run on the CPU, as asked for here
+    config["generation"]["allow_cpu_fallback"] = True
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return dest
 
@@ -171,8 +173,9 @@ def test_generation_requested_the_gpu_and_ran_on_the_cpu(runs):
         log = (cluster / f"results/logs/generate/{shard}.log").read_text()
         # corpusforge.devices took the GPU Slurm allocated, as given...
         assert re.search(r"GPU\(s\) \['0'\] allocated by Slurm job \d+", log), log[-3000:]
-        # ...but there is no CUDA device behind the fake GRES: vLLM ran on the CPU,
-        # with the same thread settings as the local run
+        # ...but there is no CUDA device behind the fake GRES: the job says so, and
+        # vLLM ran on the CPU (allow_cpu_fallback), with the local run's threads
+        assert "no NVIDIA device is present; running on the CPU" in log
         assert "device_config=cpu" in log
         assert "VLLM_CPU_OMP_THREADS_BIND='nobind'" in log
 
