@@ -357,3 +357,25 @@ RELAX_LINES = {"max_dup_line_fraction": 1, "max_dup_line_char_fraction": 1}
 def test_each_repetition_rule_fires_at_its_bound(rule, bounds, lang, text):
     # (the good documents pass every rule: test_good_documents_pass_every_rule)
     assert verdict(text, lang, only(REP, gopher_repetition=bounds)) == f"{REP}.{rule}"
+
+
+@pytest.mark.parametrize(("rule", "lang", "text"), QUALITY_FAILS)
+def test_a_skipped_rule_is_not_applied(rule, lang, text):
+    name = f"gopher_quality.{rule}"
+    assert verdict(text, lang, only("gopher_quality", skip={lang: [name]})) != name
+
+
+def test_skip_names_must_be_rules():
+    with pytest.raises(FiltersError, match=r"filters\.skip\.zh: unknown rule.*mean_word_lenght"):
+        Settings.from_config({"skip": {"zh": ["gopher_quality.mean_word_lenght"]}})
+    with pytest.raises(FiltersError, match=r"filters\.skip\.en: unknown rule.*'c4\.\*'"):
+        Settings.from_config({"skip": {"en": ["c4.*"]}})
+    # n-gram rules are named after the configured n
+    bounds = {"max_dup_ngram_char_fraction": {12: 0.05}}
+    name = f"{REP}.dup_12gram_char_fraction"
+    settings = Settings.from_config({"gopher_repetition": bounds, "skip": {"en": [name]}})
+    assert name in settings.skip["en"]
+    with pytest.raises(FiltersError, match="dup_12gram"):
+        Settings.from_config({"skip": {"en": [name]}})
+    # whole rule sets and the default per-language skips are names too
+    assert Settings.from_config({"skip": {"en": ["c4", "slimpajama.min_chars"]}}).skip["en"]

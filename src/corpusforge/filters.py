@@ -49,6 +49,26 @@ from .records import reject_records, stage_stats
 
 STAGE = "filters"
 RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "slimpajama")
+# Rules a language can skip (``skip``), besides whole rule sets and the Gopher
+# n-gram rules, which are named after their configured n (see skippable_rules).
+SKIPPABLE = (
+    "gopher_repetition.dup_line_fraction",
+    "gopher_repetition.dup_paragraph_fraction",
+    "gopher_repetition.dup_line_char_fraction",
+    "gopher_repetition.dup_paragraph_char_fraction",
+    "gopher_quality.word_count",
+    "gopher_quality.mean_word_length",
+    "gopher_quality.symbol_word_ratio",
+    "gopher_quality.bullet_lines",
+    "gopher_quality.ellipsis_lines",
+    "gopher_quality.alpha_words",
+    "gopher_quality.stop_words",
+    "c4.lorem_ipsum",
+    "c4.curly_bracket",
+    "c4.bad_words",
+    "c4.min_sentences",
+    "slimpajama.min_chars",
+)
 
 DEFAULTS: dict[str, Any] = {
     # Origins of the documents the rules apply to (corpusforge.collect): web pages by
@@ -179,6 +199,14 @@ class Settings:
             str(lang): frozenset(names)
             for lang, names in sorted({**DEFAULTS["skip"], **(cfg.get("skip") or {})}.items())
         }
+        known = skippable_rules(rep)
+        for lang, names in skip.items():
+            unknown = sorted(names - known)
+            if unknown:
+                raise FiltersError(
+                    f"filters.skip.{lang}: unknown rule(s) {unknown}; a rule set "
+                    f"({', '.join(RULE_SETS)}) or one of {sorted(known - set(RULE_SETS))}"
+                )
         bad_words: tuple[str, ...] = ()
         if "c4" in rule_sets and c4.get("bad_words"):
             bad_words = load_word_list(c4["bad_words"])
@@ -193,6 +221,17 @@ class Settings:
             slimpajama=slim,
             bad_words=bad_words,
         )
+
+
+def skippable_rules(repetition: Mapping[str, Any]) -> frozenset[str]:
+    """Every name ``skip`` accepts: the rule sets, SKIPPABLE and the Gopher n-gram
+    rules of the configured n (``gopher_repetition.top_2gram_char_fraction``...)."""
+    ngram_rules = {
+        f"gopher_repetition.{key}_{n}gram_char_fraction"
+        for key in ("top", "dup")
+        for n in repetition[f"max_{key}_ngram_char_fraction"]
+    }
+    return frozenset(RULE_SETS) | frozenset(SKIPPABLE) | ngram_rules
 
 
 def load_word_list(path: str | Path) -> tuple[str, ...]:
