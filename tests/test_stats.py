@@ -196,7 +196,7 @@ def mini_build(root: Path) -> dict[str, list[str]]:
     seeds = pd.DataFrame({"id": [f"s{i}" for i in range(5)]})
     seeds["seed_id"] = seeds["id"]
     parquet("seed/default.parquet", seeds, "seed_records")
-    stats("seed", {"source": "default", "in": 6, "kept": 5, "rejected": 1})
+    stats("seed", {"source": "default", "in": 6, "kept": 5, "rejected": 1, "blank_lines": 2})
     prompts = pd.DataFrame({"id": [f"p{i}" for i in range(5)], "seed_id": seeds["id"]})
     parquet("prompts/0000.parquet", prompts, "prompts")
     empty = reject_records(prompts.iloc[:0], "prompts", "")
@@ -311,6 +311,8 @@ def test_summary_of_a_small_build(tmp_path):
     }
     assert summary["stages"]["langid"]["kept_by_lang"] == {"en": 2, "zh": 1}
     assert read_final(files["final"])["lang"].tolist() == ["en", "zh"]
+    # blank lines of a seed file are no rows, but the summary says how many there were
+    assert summary["seeds"]["default"]["blank_lines"] == 2
 
 
 def test_a_broken_shard_fails_the_audit_naming_stage_count_and_ids(tmp_path):

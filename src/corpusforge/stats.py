@@ -647,6 +647,7 @@ def summarize_workflow(
                     "file",
                     "format",
                     "records_without_document",
+                    "blank_lines",
                 )
                 if k in s
             }
