@@ -1,0 +1,194 @@
+"""The jobs of the stage's rules (rules/dedup.smk), from files to files.
+
+fingerprint (per shard) -> exact (gather) -> signatures (per shard)
+-> bands (per band group) -> clusters (gather) -> dedup (filter, per shard)
+
+Each job gets the settings its rule passes as params (``step_settings``);
+``run_rule`` picks the job by the rule's name (scripts/dedup.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ..io import read_parquet, run_doc_stage, write_json, write_parquet, write_table
+from .clusters import decisions, near_clusters
+from .config import bands_of_group, candidate_probability
+from .minhash import band_candidates, read_signatures, signature_table
+from .steps import concat_fingerprints, exact_duplicates, filter_shard, fingerprint, signatures
+
+log = logging.getLogger("corpusforge.dedup")
+PathLike = str | os.PathLike[str]
+
+
+def step_settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's settings from its rule's params: the ``tokens`` and ``minhash`` groups
+    are flattened into the others."""
+    cfg: dict[str, Any] = {}
+    for key, value in dict(params).items():
+        if key in ("tokens", "minhash"):
+            cfg.update(value)
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def read_hashes(path: PathLike) -> np.ndarray:
+    return pq.read_table(path).column("hash").to_numpy().astype(np.uint64)
+
+
+def fingerprint_shard(
+    docs: PathLike, cfg: Mapping[str, Any], out_fingerprints: PathLike, out_paragraphs: PathLike
+) -> None:
+    fp, paras = fingerprint(read_parquet(docs), cfg)
+    write_parquet(fp, out_fingerprints)
+    write_parquet(paras, out_paragraphs)
+    log.info("%d documents, %d short, %d paragraph hashes", len(fp), fp["short"].sum(), len(paras))
+
+
+def exact_step(
+    fingerprints: Iterable[PathLike],
+    paragraphs: Iterable[PathLike],
+    cfg: Mapping[str, Any],
+    out_exact: PathLike,
+    out_boilerplate: PathLike,
+    out_stats: PathLike,
+) -> dict[str, Any]:
+    columns = ["id", "exact_hash", "length", "perplexity", "short"]
+    fp, para = concat_fingerprints(
+        (read_parquet(fp_path, columns=columns), read_parquet(para_path))
+        for fp_path, para_path in zip(fingerprints, paragraphs, strict=True)
+    )
+    removed, boiler, stats = exact_duplicates(fp, para, cfg)
+    write_parquet(removed, out_exact)
+    write_parquet(pd.DataFrame({"hash": boiler}), out_boilerplate)
+    write_json(stats, out_stats)
+    log.info("exact: %s", stats)
+    return stats
+
+
+def signature_shard(
+    docs: PathLike,
+    exact: PathLike,
+    boilerplate: PathLike,
+    cfg: Mapping[str, Any],
+    out_signatures: PathLike,
+) -> None:
+    removed = read_parquet(exact, columns=["id"])["id"]
+    meta, sig, stats = signatures(read_parquet(docs), removed, read_hashes(boilerplate), cfg)
+    write_table(signature_table(meta, sig), out_signatures)
+    log.info("signatures: %s", stats)
+
+
+def band_step(
+    group: str, signature_files: Iterable[PathLike], cfg: Mapping[str, Any], out_pairs: PathLike
+) -> None:
+    band_list = bands_of_group(cfg, group)
+    sigs = (read_signatures(p, cfg["num_perm"]) for p in signature_files)
+    pairs, total = band_candidates(sigs, band_list, cfg)
+    write_parquet(pd.DataFrame({"pair": pairs}), out_pairs)
+    log.info("group %s bands %s: %d documents, %d pairs", group, band_list, total, len(pairs))
+
+
+def cluster_step(
+    pair_files: Iterable[PathLike],
+    signature_files: Iterable[PathLike],
+    exact: PathLike,
+    cfg: Mapping[str, Any],
+    out_removed: PathLike,
+    out_stats: PathLike,
+) -> dict[str, Any]:
+    pairs = np.concatenate(
+        [pq.read_table(p).column("pair").to_numpy() for p in pair_files] or [np.zeros(0)]
+    ).astype(np.uint64)
+    paths = list(signature_files)
+    metas = [read_parquet(p, columns=["id", "length", "perplexity"]) for p in paths]
+    near, stats = near_clusters(
+        pairs, metas, lambda s: read_signatures(paths[s], cfg["num_perm"]), cfg
+    )
+    exact_removed = read_parquet(exact)
+    table = decisions(exact_removed, near)
+    write_parquet(table, out_removed)
+    stats = {
+        "threshold": cfg["threshold"],
+        "bands": cfg["bands"],
+        "rows": cfg["rows"],
+        "verify": cfg["verify"],
+        "verify_threshold": cfg["verify_threshold"],
+        "candidate_probability_at_threshold": round(
+            candidate_probability(cfg["threshold"], cfg["bands"], cfg["rows"]), 4
+        ),
+        **stats,
+        "exact_removed": len(exact_removed),
+        "removed": len(table),
+    }
+    write_json(stats, out_stats)
+    log.info("clusters: %s", stats)
+    return stats
+
+
+def filter_step(
+    docs: PathLike,
+    removed: PathLike,
+    boilerplate: PathLike,
+    cfg: Mapping[str, Any],
+    out_docs: PathLike,
+    out_rejected: PathLike,
+    out_stats: PathLike,
+    shard: str | None = None,
+) -> dict:
+    decided, boiler = read_parquet(removed), read_hashes(boilerplate)
+    stats = run_doc_stage(
+        lambda frame: filter_shard(frame, decided, boiler, cfg),
+        docs,
+        out_docs,
+        out_rejected,
+        out_stats,
+        shard=shard,
+    )
+    log.info("dedup: %s", {k: v for k, v in stats.items() if k != "shard"})
+    return stats
+
+
+def run_rule(rule: str, inputs: Any, outputs: Any, params: Any, wildcards: Any) -> None:
+    """The job of one rule of rules/dedup.smk, given Snakemake's named files and params."""
+    cfg = step_settings(params)
+    if rule == "dedup_fingerprint":
+        fingerprint_shard(inputs.docs, cfg, outputs.fingerprints, outputs.paragraphs)
+    elif rule == "dedup_exact":
+        exact_step(
+            inputs.fingerprints,
+            inputs.paragraphs,
+            cfg,
+            outputs.exact,
+            outputs.boilerplate,
+            outputs.stats,
+        )
+    elif rule == "dedup_signatures":
+        signature_shard(inputs.docs, inputs.exact, inputs.boilerplate, cfg, outputs.signatures)
+    elif rule == "dedup_bands":
+        band_step(wildcards.group, inputs.signatures, cfg, outputs.pairs)
+    elif rule == "dedup_clusters":
+        cluster_step(
+            inputs.pairs, inputs.signatures, inputs.exact, cfg, outputs.removed, outputs.stats
+        )
+    elif rule == "dedup":
+        filter_step(
+            inputs.docs,
+            inputs.removed,
+            inputs.boilerplate,
+            cfg,
+            outputs.docs,
+            outputs.rejected,
+            outputs.stats,
+            shard=wildcards.shard,
+        )
+    else:
+        raise ValueError(f"rules/dedup.smk has no rule {rule!r}")
