@@ -117,6 +117,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
 
 
+def path_lists(named: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Named files (a rule's inputs: a path or a list of paths each) as lists of paths."""
+    return {
+        name: [str(value)] if isinstance(value, str | os.PathLike) else [str(v) for v in value]
+        for name, value in named.items()
+    }
+
+
 StageStep = Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]]
 
 

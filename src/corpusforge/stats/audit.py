@@ -1,0 +1,174 @@
+"""The audit: every id that entered a stage left it exactly once, kept or rejected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .files import read_column, read_table
+
+EXAMPLES = 5
+
+
+class AuditError(RuntimeError):
+    pass
+
+
+@dataclass
+class StageFiles:
+    """Where one stage's records are: what went in, what was kept, what was rejected."""
+
+    name: str
+    inputs: Sequence[str]
+    kept: Sequence[str]
+    rejected: Sequence[str]
+    input_key: str = "id"
+    kept_parent: str = "id"  # column of a kept record naming its input record
+
+
+@dataclass
+class AuditResult:
+    stage: str
+    n_in: int
+    kept: int
+    rejected: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "in": self.n_in,
+            "kept": self.kept,
+            "rejected": self.rejected,
+            "ok": self.ok,
+            "problems": self.problems,
+        }
+
+
+def _examples(values: Iterable[Any]) -> str:
+    shown = sorted(map(str, values))[:EXAMPLES]
+    return ", ".join(shown)
+
+
+def _dupes(series: pd.Series) -> list[str]:
+    return sorted(map(str, series[series.duplicated()].unique()))
+
+
+def audit_ids(
+    stage: str,
+    inputs: pd.Series,
+    parents: pd.Series,
+    rejected: pd.Series,
+    reasons: pd.Series | None = None,
+) -> AuditResult:
+    """Check that ``inputs`` == ``parents`` + ``rejected``, each id exactly once.
+
+    ``reasons`` (aligned with ``rejected``): every rejected row must name one.
+    Each problem names the stage, how many ids and a few of them.
+    """
+    result = AuditResult(stage, len(inputs), len(parents), len(rejected))
+    problems = result.problems
+    for label, series in (("input", inputs), ("kept", parents), ("rejected", rejected)):
+        missing = int(series.isna().sum())
+        if missing:
+            problems.append(f"{stage}: {missing} {label} rows have no id")
+        dupes = _dupes(series.dropna())
+        if dupes:
+            problems.append(
+                f"{stage}: {len(dupes)} {label} ids appear more than once, e.g. {_examples(dupes)}"
+            )
+    into, kept, rej = set(inputs.dropna()), set(parents.dropna()), set(rejected.dropna())
+    lost = into - kept - rej
+    if lost:
+        problems.append(
+            f"{stage}: {len(lost)} of {len(into)} ids that entered the stage were neither kept "
+            f"nor rejected, e.g. {_examples(lost)}"
+        )
+    both = kept & rej
+    if both:
+        problems.append(
+            f"{stage}: {len(both)} ids were both kept and rejected, e.g. {_examples(both)}"
+        )
+    unknown = (kept | rej) - into
+    if unknown:
+        problems.append(
+            f"{stage}: {len(unknown)} kept or rejected ids never entered the stage, "
+            f"e.g. {_examples(unknown)}"
+        )
+    if reasons is not None and len(reasons):
+        text = reasons.astype(object).where(reasons.notna(), "").astype(str).str.strip()
+        blank = rejected[(text == "").to_numpy()]
+        if len(blank):
+            problems.append(
+                f"{stage}: {len(blank)} rejected rows have no reason, "
+                f"e.g. {_examples(blank.dropna())}"
+            )
+    return result
+
+
+def audit_stage(files: StageFiles) -> AuditResult:
+    rejected = read_table(files.rejected, ["id", "reason"])
+    return audit_ids(
+        files.name,
+        read_column(files.inputs, files.input_key),
+        read_column(files.kept, files.kept_parent),
+        rejected["id"].astype(object),
+        rejected["reason"],
+    )
+
+
+def audit_seed_counts(seed_stats: Sequence[dict], records: int | None = None) -> AuditResult:
+    """The seed stage reads rows that may have no id yet: check the counts.
+
+    ``records``: rows in the ingested seed files, which must equal the kept count.
+    """
+    n_in = sum(s["in"] for s in seed_stats)
+    kept = sum(s["kept"] for s in seed_stats)
+    rejected = sum(s["rejected"] for s in seed_stats)
+    result = AuditResult("seed", n_in, kept, rejected)
+    for s in seed_stats:
+        if s["in"] != s["kept"] + s["rejected"]:
+            result.problems.append(
+                f"seed {s.get('source')}: {s['in']} rows read "
+                f"!= {s['kept']} kept + {s['rejected']} rejected"
+            )
+    if records is not None and records != kept:
+        result.problems.append(
+            f"seed: the stats say {kept} rows kept, the seed files hold {records}"
+        )
+    return result
+
+
+def check_stats_agree(result: AuditResult, stats: Mapping[str, Any]) -> None:
+    """Add a problem when a stage's stats JSONs disagree with its files."""
+    for key, found in (("in", result.n_in), ("kept", result.kept), ("rejected", result.rejected)):
+        if key in stats and int(stats[key]) != found:
+            result.problems.append(
+                f"{result.stage}: the stats JSONs say {key}={stats[key]}, the files hold {found}"
+            )
+
+
+def check(summary: Mapping[str, Any]) -> None:
+    """Raise if the audit found lost, doubled or invented records.
+
+    The message lists every problem: the stage, how many ids, examples.
+    """
+    problems = [p for a in summary["audit"]["stages"] for p in a["problems"]]
+    acc = summary["accounting"]
+    if not acc["balanced"]:
+        problems.append(
+            f"{acc['seed_rows']} seed rows != {acc['final_documents']} documents "
+            f"+ {acc['rejected_rows']} rejected rows"
+        )
+    if problems:
+        raise AuditError(
+            "audit failed: records are unaccounted for (every id entering a stage must leave "
+            "it kept or in the stage's rejected file with a reason):\n  " + "\n  ".join(problems)
+        )

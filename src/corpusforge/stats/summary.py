@@ -1,0 +1,251 @@
+"""The whole summary of a build (rule summarize): every stage audited and counted."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..io import path_lists, read_json, write_json
+from .audit import (
+    AuditResult,
+    audit_ids,
+    audit_seed_counts,
+    check,
+    check_stats_agree,
+)
+from .corpus import (
+    corpus_summary,
+    counts,
+    duplicate_clusters,
+    origin_shares,
+    per_lang,
+    relative_names,
+    runtime,
+)
+from .files import read_column, read_final, read_table
+from .merge import aggregate
+
+log = logging.getLogger("corpusforge.stats")
+
+
+def _tokens_by_id(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series(
+        pd.to_numeric(frame["completion_tokens"], errors="coerce").fillna(0).to_numpy(),
+        index=frame["id"].astype(object).to_numpy(),
+    )
+
+
+def _token_flow(inputs: pd.DataFrame, kept: pd.DataFrame, rejects: pd.DataFrame) -> dict:
+    """Tokens in, kept and rejected per reason of a stage that keeps document ids."""
+    tokens = _tokens_by_id(inputs)
+    tokens = tokens[~tokens.index.duplicated()]
+    rej = rejects[rejects["id"].isin(tokens.index)]
+    by_reason: dict[str, int] = {}
+    for reason, group in rej.groupby(rej["reason"].astype(str), sort=True):
+        by_reason[str(reason)] = int(tokens.loc[group["id"].astype(object)].sum())
+    return {
+        "tokens_in": int(tokens.sum()),
+        "tokens_kept": int(pd.to_numeric(kept["completion_tokens"], errors="coerce").sum()),
+        "tokens_rejected": int(sum(by_reason.values())),
+        "tokens_rejected_by_reason": by_reason,
+    }
+
+
+def _funnel_entry(audit: AuditResult, rejects: pd.DataFrame | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "stage": audit.stage,
+        "in": audit.n_in,
+        "kept": audit.kept,
+        "rejected": audit.rejected,
+    }
+    if rejects is not None:
+        entry["rejected_by_reason"] = counts(rejects["reason"])
+    return entry
+
+
+def summarize_workflow(
+    files: Mapping[str, Sequence[str]],
+    doc_stages: Sequence[str],
+    bench_dir: str | os.PathLike[str] | None = None,
+    exclude_rules: Iterable[str] = (),
+    shards: Iterable[str] | None = None,
+    mode: str | None = None,
+    unused_seeds: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Audit every stage and gather the summary from the files rule summarize gets.
+
+    ``files``: the named inputs of rules/common.smk's ``summary_inputs``
+    (``seed_stats``, ``seed_records``, ``prompts``, ``prompts_rejected``,
+    ``prompts_stats``, ``<stage>_docs|_rejected|_stats`` per document stage,
+    ``final``, ``export_stats``, optionally ``perplexity_cutoffs``).
+    """
+    stat_files = {"seed": files["seed_stats"]}
+    if "prompts_stats" in files:
+        stat_files["prompts"] = files["prompts_stats"]
+    stat_files.update({stage: files[f"{stage}_stats"] for stage in doc_stages})
+    stat_files["export"] = files["export_stats"]
+    raw = {stage: [read_json(p) for p in paths] for stage, paths in stat_files.items()}
+    stages = {stage: aggregate(stats) for stage, stats in raw.items()}
+
+    seed_ids = read_column(files["seed_records"], "id")
+    audits = [audit_seed_counts(raw["seed"], len(seed_ids))]
+    funnel = [_funnel_entry(audits[0], None)]
+    funnel[0]["rejected_by_reason"] = stages["seed"].get("rejected_by_reason", {})
+
+    previous = None  # the records the next stage reads
+    if "prompts" in files:
+        prompt_seed_ids = read_column(files.get("prompt_seeds", files["seed_records"]), "id")
+        prompts = read_table(files["prompts"], ["id", "seed_id"])
+        rejects = read_table(files["prompts_rejected"], ["id", "reason", "detail"])
+        audit = audit_ids(
+            "prompts", prompt_seed_ids, prompts["seed_id"], rejects["id"], rejects["reason"]
+        )
+        audits.append(audit)
+        funnel.append(_funnel_entry(audit, rejects))
+        previous = prompts.assign(completion_tokens=None, origin=None)
+
+    duplicates = None
+    origins: dict[str, Any] = {}
+    for stage in doc_stages:
+        docs = read_table(
+            files[f"{stage}_docs"], ["id", "prompt_id", "completion_tokens", "origin"]
+        )
+        rejects = read_table(files[f"{stage}_rejected"], ["id", "reason", "detail"])
+        if stage == "generate":
+            inputs, parents = previous["id"], docs["prompt_id"]
+        elif stage == "collect":
+            document_seeds = read_column(files["document_seeds"], "id")
+            before = [] if previous is None else [previous["id"].astype(object)]
+            inputs = pd.concat([*before, document_seeds], ignore_index=True)
+            parents = docs["id"]
+        else:
+            inputs, parents = previous["id"], docs["id"]
+        audit = audit_ids(stage, inputs, parents, rejects["id"], rejects["reason"])
+        audits.append(audit)
+        entry = _funnel_entry(audit, rejects)
+        if stage == "generate":
+            stats = stages[stage]
+            generated, kept = stats.get("completion_tokens"), stats.get("kept_tokens")
+            entry.update(
+                tokens_in=stats.get("prompt_tokens"),  # prompt tokens read by the model
+                tokens_generated=generated,
+                tokens_kept=kept,
+                tokens_rejected=None if generated is None or kept is None else generated - kept,
+            )
+        elif stage == "collect":
+            tokens = int(pd.to_numeric(docs["completion_tokens"], errors="coerce").sum())
+            entry.update(tokens_in=tokens, tokens_kept=tokens, tokens_rejected=0)
+        else:
+            entry.update(_token_flow(previous, docs, rejects))
+        funnel.append(entry)
+        if "collect" in doc_stages and doc_stages.index(stage) >= doc_stages.index("collect"):
+            origins[stage] = origin_shares(docs, "completion_tokens")
+        duplicates = duplicate_clusters(stage, rejects) or duplicates
+        previous = docs
+
+    final_paths = list(files["final"])
+    final = read_final(final_paths)
+    audit = audit_ids("export", previous["id"], final["id"].astype(object), pd.Series([]))
+    audits.append(audit)
+    entry = _funnel_entry(audit, None)
+    entry.update(
+        rejected_by_reason={},
+        tokens_in=int(pd.to_numeric(previous["completion_tokens"], errors="coerce").sum()),
+        tokens_kept=int(pd.to_numeric(final["token_length"], errors="coerce").sum()),
+    )
+    funnel.append(entry)
+    for audit in audits:
+        if audit.stage != "seed":
+            check_stats_agree(audit, stages.get(audit.stage, {}))
+
+    summary: dict[str, Any] = {
+        "mode": mode,
+        "unused_seeds": list(unused_seeds),
+        "doc_stages": list(doc_stages),
+        "stages": stages,
+        "funnel": funnel,
+        "seeds": {
+            s["source"]: {
+                k: s[k]
+                for k in (
+                    "in",
+                    "kept",
+                    "rejected",
+                    "rejected_by_reason",
+                    "file",
+                    "format",
+                    "records_without_document",
+                    "blank_lines",
+                )
+                if k in s
+            }
+            for s in raw["seed"]
+        },
+        "corpus": corpus_summary(final, relative_names(final_paths)),
+    }
+    if "collect" in doc_stages:
+        summary["origins"] = {
+            "by_stage": origins,
+            "corpus": origin_shares(final, "token_length"),
+        }
+        if "mix" in stages:
+            summary["origins"]["target"] = {
+                k: stages["mix"].get(k) for k in ("web_share", "unit", "unreachable")
+            }
+    if "generate" in stages:
+        gen = stages["generate"]
+        summary["generation"] = {
+            key: gen[key]
+            for key in (
+                "model",
+                "engine",
+                "in",
+                "kept",
+                "failed",
+                "prompt_tokens",
+                "completion_tokens",
+                "kept_tokens",
+                "finish_reasons",
+            )
+            if key in gen
+        }
+    cutoffs = None
+    if files.get("perplexity_cutoffs"):
+        cutoffs = read_json(next(iter(files["perplexity_cutoffs"])))
+    elif "perplexity" in stages:
+        cutoffs = stages["perplexity"].get("cutoffs")
+    if cutoffs is not None or final["perplexity"].notna().any():
+        summary["perplexity"] = {"cutoffs": cutoffs, "by_lang": per_lang(final, "perplexity")}
+    if duplicates:
+        summary["dedup"] = duplicates
+    summary["runtime"] = runtime(bench_dir, exclude_rules, shards)
+    rejected_total = sum(a.rejected for a in audits)
+    summary["accounting"] = {
+        "seed_rows": audits[0].n_in,
+        "final_documents": len(final),
+        "rejected_rows": rejected_total,
+        "balanced": audits[0].n_in == len(final) + rejected_total,
+    }
+    summary["audit"] = {"ok": all(a.ok for a in audits), "stages": [a.as_dict() for a in audits]}
+    return summary
+
+
+def write_summary(
+    inputs: Mapping[str, Any],
+    out: str | os.PathLike[str],
+    doc_stages: Sequence[str],
+    **options: Any,
+) -> dict[str, Any]:
+    """The job of rule summarize: the summary of the named ``inputs`` (a path or a list
+    of paths each; see ``summarize_workflow`` for them and ``options``), its audit
+    logged and checked (``AuditError`` if a record is lost), written to ``out``."""
+    summary = summarize_workflow(path_lists(inputs), doc_stages, **options)
+    for audit in summary["audit"]["stages"]:
+        log.info("audit %s", audit)
+    check(summary)
+    write_json(summary, out)
+    return summary
