@@ -1,0 +1,87 @@
+"""The jobs of rules/quality.smk, one function per rule, called by the thin scripts."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from ..runtime import doc_stage_job, logged
+from . import Scorer, load_scorer, quality_step, select_seeds, settings
+
+
+@contextlib.contextmanager
+def scorer_for(cfg: Mapping[str, Any], models: Any, threads: int, results: str = "results"):
+    """The scorer of a checked config, holding a GPU slot when the hf engine wants one."""
+    from ..devices import default_lock_dir, gpu_slots
+
+    gpus = cfg["hf"]["gpus"] if cfg["engine"] == "hf" else 0
+    with gpu_slots(gpus, lock_dir=default_lock_dir(results) if gpus else None):
+        yield load_scorer(cfg, models, threads)
+
+
+def train_job(smk: Any) -> None:
+    """Rule train_quality: one language's classifier and its description."""
+    from ..io import write_json
+    from . import train_from_references
+
+    with logged(smk.log[0]):
+        lang, training = smk.wildcards.lang, smk.params.training
+        refs = {
+            group: [
+                (str(path), fmt, field)
+                for path, (fmt, field) in zip(
+                    smk.input[group], training["formats"][group], strict=True
+                )
+            ]
+            for group in ("positive", "negative")
+        }
+        meta = train_from_references(
+            lang, refs["positive"], refs["negative"], smk.output.model, training
+        )
+        write_json(meta, smk.output.meta)
+
+
+def run_rule(smk: Any) -> None:
+    """Rules quality, download_quality_file and prepare_quality_model."""
+    if smk.rule == "quality":
+        cfg = settings(smk.params.settings)
+        stack = contextlib.ExitStack()
+
+        def make_step():
+            scorer = stack.enter_context(
+                scorer_for(cfg, smk.params.models, smk.threads, smk.params.results)
+            )
+            return quality_step(scorer, cfg)
+
+        with stack:
+            doc_stage_job(smk, make_step)
+        return
+    with logged(smk.log[0]):
+        if smk.rule == "download_quality_file":
+            from ..fetch import fetch_source
+
+            fetch_source(smk.params.source, smk.output[0])
+        else:
+            from pathlib import Path
+
+            from ..model import download_hf
+
+            download_hf(smk.params.repo_id, smk.params.revision, Path(smk.output[0]))
+
+
+def seed_selector(
+    seed_cfg: Mapping[str, Any] | None,
+    quality_cfg: Mapping[str, Any],
+    models: Any,
+    threads: int = 1,
+):
+    """prompts.seed_quality as a step over seed rows (None when it is off)."""
+    if not seed_cfg or seed_cfg.get("mode", "none") == "none":
+        return None
+    cfg = settings(quality_cfg)
+    scorer: Scorer = load_scorer(cfg, models, threads)
+    return partial(
+        select_seeds, scorer=scorer, seed_cfg=seed_cfg, scale=cfg["scale"], stage="prompts"
+    )

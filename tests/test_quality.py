@@ -1,0 +1,414 @@
+"""Model-based quality stage: both engines for real, training, thresholds, seed choice.
+
+- the schema fills the section's defaults (Snakemake's validate, as the workflow does);
+- fastText classifiers trained from the shipped references: twice -> the same bytes,
+  and they tell textbook prose from spam and garbled text;
+- the stage step: scores, labels, ``low_quality`` and ``no_quality_model`` rejections
+  with the score and bound, stats that add up;
+- a given fastText model with other labels (DCLM's hq / cc style);
+- ``prompts.seed_quality``: threshold and score-weighted sampling through build_prompts;
+- the hf engine on tiny BERT classifiers this test creates (regression and labels),
+  loaded from a folder and downloaded from a fake Hub on 127.0.0.1 by the project's
+  download code, batched scores equal one-by-one scores.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from corpusforge.prompts import build_prompts, load_template_dir
+from corpusforge.quality import (
+    QualityError,
+    load_scorer,
+    quality_step,
+    select_seeds,
+    settings,
+    train_from_references,
+)
+from corpusforge.quality.fasttext_model import prepare_line, train_in_fresh_process
+from corpusforge.quality.jobs import seed_selector
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "config/schema/config.schema.yaml"
+DEFAULT = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+
+GOOD_EN = (
+    "A fraction names a part of a whole. The bottom number says how many equal parts the "
+    "whole was cut into, and the top number says how many of those parts are meant. Two "
+    "fractions are equal when they name the same amount on the number line."
+)
+SPAM_EN = (
+    "Home | Shop | Cart (0) | Login\nbest cheap watches online buy watches now discount "
+    "watches free shipping\nCLICK HERE to win a FREE phone!!! Limited time offer, act now!!!"
+)
+GOOD_ZH = (
+    "水在自然界中不断循环。太阳把海洋和湖泊中的水加热，一部分水蒸发成水蒸气进入空气。"
+    "水蒸气上升后遇冷凝结成小水滴，形成云，再变成雨或雪落回地面。"
+)
+SPAM_ZH = (
+    "首页 | 联系我们 | 购物车\n代开发票 联系电话13800000000 诚信经营\n"
+    "免费领取手机壳！！！限时优惠，马上抢购！！！"
+)
+
+
+def validated(overrides: dict | None = None, prompts: dict | None = None) -> dict:
+    """The default config with changes, validated: schema defaults filled in."""
+    config = copy.deepcopy(DEFAULT)
+    config["quality"] = {**config["quality"], **(overrides or {})}
+    config["prompts"].update(prompts or {})
+    validate(config, str(SCHEMA))
+    return config
+
+
+def quality_cfg(**overrides) -> dict:
+    return settings(validated(overrides)["quality"])
+
+
+def references(lang: str, group: str) -> list[tuple[str, str, str]]:
+    return [(str(ROOT / f"resources/quality/{lang}.{group}.txt"), "auto", "text")]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict[str, Path]:
+    """The default en and zh classifiers, trained from the shipped references."""
+    folder = tmp_path_factory.mktemp("quality")
+    cfg = quality_cfg()
+    models = {}
+    for lang in ("en", "zh"):
+        models[lang] = folder / f"{lang}.bin"
+        meta = train_from_references(
+            lang, references(lang, "positive"), references(lang, "negative"), models[lang], cfg
+        )
+        (folder / f"{lang}.json").write_text(json.dumps(meta))
+    return models
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_schema_fills_defaults_and_settings_check_ranges():
+    config = validated({"min_score": None})
+    q = config["quality"]
+    assert q["enabled"] is True and q["engine"] == "fasttext" and q["unscored"] == "keep"
+    assert q["fasttext"]["training"] == {
+        "epoch": 20,
+        "lr": 0.5,
+        "word_ngrams": 2,
+        "dim": 32,
+        "min_count": 1,
+        "bucket": 100000,
+        "loss": "softmax",
+        "seed": 0,
+        "heldout_fraction": 0.1,
+    }
+    assert q["fasttext"]["models"]["en"]["label"] == "hq"
+    assert q["hf"]["score"] == "regression" and q["hf"]["device"] == "auto"
+    assert config["prompts"]["seed_quality"]["mode"] == "none"
+    assert settings(q)["scale"] == 1.0
+    with pytest.raises(QualityError, match=r"quality.min_score_by_lang.en"):
+        settings({**q, "min_score_by_lang": {"en": 3}})  # fastText scores are in [0, 1]
+    hf = {**q, "engine": "hf", "hf": {**q["hf"], "path": "x", "score": "label"}}
+    with pytest.raises(QualityError, match=r"quality.hf.label"):
+        settings(hf)
+    with pytest.raises(QualityError, match="repo_id"):
+        settings({**q, "engine": "hf"})
+
+
+# ---------------------------------------------------------------- fastText engine
+
+
+def test_training_is_deterministic_and_separates_the_classes(trained, tmp_path):
+    cfg = quality_cfg()
+    again = tmp_path / "en.bin"
+    meta = train_from_references(
+        "en", references("en", "positive"), references("en", "negative"), again, cfg
+    )
+    assert again.read_bytes() == trained["en"].read_bytes()  # same bytes on a second run
+    first = json.loads(trained["en"].with_suffix(".json").read_text())
+    assert meta == first and meta["counts"]["positive"] > 100 and meta["counts"]["negative"] > 100
+    assert meta["heldout_accuracy"] >= 0.7
+    zh_meta = json.loads(trained["zh"].with_suffix(".json").read_text())
+    assert zh_meta["split_cjk"] is True and zh_meta["heldout_accuracy"] >= 0.8
+    scorer = load_scorer(cfg, {k: str(v) for k, v in trained.items()})
+    scores, labels, _ = scorer.score_texts(
+        [GOOD_EN, SPAM_EN, GOOD_ZH, SPAM_ZH], ["en", "en", "zh", "zh"]
+    )
+    assert scores[0] > 0.5 > scores[1] and scores[2] > 0.5 > scores[3], scores
+    assert labels == ["hq", "lq", "hq", "lq"]
+
+
+def test_cjk_text_is_split_into_characters_for_fasttext():
+    assert prepare_line("Linux 系统\n很好", True, True, None) == "linux 系 统 很 好"
+    assert prepare_line("Linux 系统\n很好", False, False, 10) == "Linux 系统 很"
+
+
+def test_stage_rejects_below_the_bound_and_counts_every_document(trained):
+    cfg = quality_cfg(min_score=0.5, min_score_by_lang={"zh": 0.2})
+    scorer = load_scorer(cfg, {k: str(v) for k, v in trained.items()})
+    docs = pd.DataFrame(
+        {
+            "id": [f"{i:016x}" for i in range(5)],
+            "seed_id": [f"s{i}" for i in range(5)],
+            "text": [GOOD_EN, SPAM_EN, GOOD_ZH, SPAM_ZH, "Bonjour, ceci est un texte."],
+            "lang": ["en", "en", "zh", "zh", "fr"],
+        }
+    )
+    kept, rejects, stats = quality_step(scorer, cfg)(docs)
+    assert list(rejects["reason"]) == ["low_quality"] * (1 + (rejects["id"] == docs["id"][3]).sum())
+    assert docs["id"][1] in set(rejects["id"]) and docs["id"][0] in set(kept["id"])
+    spam = rejects.set_index("id").loc[docs["id"][1]]
+    assert spam["stage"] == "quality" and spam["detail"].endswith("< 0.5 (en)")
+    assert len(kept) + len(rejects) == 5 and stats["in"] == 5
+    french = kept[kept["lang"] == "fr"].iloc[0]
+    assert np.isnan(french["quality_score"]) and french["quality_label"] is None  # unscored, kept
+    assert kept[kept["lang"] == "en"]["quality_label"].tolist() == ["hq"]
+    assert stats["unscored"] == 1 and stats["engine"] == "fasttext"
+    assert stats["by_lang"]["en"]["min_score"] == 0.5 and stats["by_lang"]["zh"]["min_score"] == 0.2
+    assert sum(stats["by_lang"]["en"]["score_hist"]) == 2 and "fr" not in stats["by_lang"]
+    assert stats["by_lang"]["en"]["rejected"] == 1
+    assert len(stats["score_edges"]) == len(stats["by_lang"]["en"]["score_hist"]) + 1
+    assert set(stats["models"]) == {"en", "zh"} and stats["models"]["en"]["kind"] == "trained"
+    # unscored: drop rejects the language without a model, by name
+    drop = quality_cfg(min_score=None, unscored="drop")
+    kept, rejects, _ = quality_step(scorer, drop)(docs)
+    assert list(rejects["reason"]) == ["no_quality_model"] and "'fr'" in rejects["detail"][0]
+    assert len(kept) == 4
+
+
+def test_given_model_with_other_labels(tmp_path, trained):
+    """A given model (like DCLM's, labels hq / cc): its positive label is configured."""
+    data = tmp_path / "train.txt"
+    lines = [f"__label__hq {prepare_line(GOOD_EN, True, False, None)}"] * 20
+    lines += [f"__label__cc {prepare_line(SPAM_EN, True, False, None)}"] * 20
+    data.write_text("\n".join(lines) + "\n")
+    path = tmp_path / "given.bin"
+    train_in_fresh_process({"input": str(data), "epoch": 5, "thread": 1, "verbose": 0}, path)
+    models = {"en": {"model": {"path": str(path)}, "label": "hq"}}
+    cfg = quality_cfg(fasttext={"models": models})
+    scorer = load_scorer(cfg, {"en": str(path)})
+    scores, labels, _ = scorer.score_texts([GOOD_EN, SPAM_EN], ["en", "en"])
+    assert scores[0] > scores[1] and labels == ["hq", "cc"]
+    assert scorer.description["models"]["en"]["kind"] == "given"
+    bad = quality_cfg(fasttext={"models": {"en": {**models["en"], "label": "good"}}})
+    with pytest.raises(ValueError, match=r"no label 'good'.*'cc'"):
+        load_scorer(bad, {"en": str(path)})
+
+
+# ---------------------------------------------------------------- seeds for generation
+
+
+def seeds_frame() -> pd.DataFrame:
+    rows = [json.loads(line) for line in (ROOT / "resources/seed/extracts.jsonl").open()]
+    rows += [
+        {"id": "spam-en", "lang": "en", "text": SPAM_EN},
+        {"id": "spam-zh", "lang": "zh", "text": SPAM_ZH},
+    ]
+    frame = pd.DataFrame(rows)
+    frame["seed_id"] = frame["id"]
+    frame["kind"] = "extracts"
+    frame["source"] = "default"
+    frame["row"] = range(1, len(frame) + 1)
+    ready = {"id": "ready", "seed_id": "ready", "kind": "prompts", "text": "Write a poem."}
+    return pd.concat([frame, pd.DataFrame([{**ready, "lang": "en", "source": "x"}])])
+
+
+def test_seed_quality_threshold_through_build_prompts(trained):
+    config = validated(prompts={"seed_quality": {"mode": "threshold", "min_score": 0.5}})
+    models = {k: str(v) for k, v in trained.items()}
+    select = seed_selector(config["prompts"]["seed_quality"], config["quality"], models)
+    seeds = seeds_frame()
+    templates = load_template_dir([ROOT / p for p in config["prompts"]["templates"]])
+    prompts, rejects, stats = build_prompts(seeds, templates, config["prompts"], select)
+    low = rejects[rejects["reason"] == "low_seed_quality"]
+    assert set(low["id"]) >= {"spam-en", "spam-zh"}
+    assert len(prompts) + len(rejects) == len(seeds) == stats["in"]  # every row accounted for
+    assert stats["rejected_by_reason"]["low_seed_quality"] == len(low)
+    assert "ready" in set(prompts["seed_id"])  # ready prompts are not scored
+    sq = stats["seed_quality"]
+    assert sq["mode"] == "threshold" and sq["scored"] == len(seeds) - 1
+    assert sum(v["rejected"] for v in sq["by_lang"].values()) == len(low)
+    assert seed_selector({"mode": "none"}, config["quality"], models) is None
+
+
+def test_seed_quality_weighted_sampling_prefers_high_scores(trained):
+    cfg = quality_cfg()
+    scorer = load_scorer(cfg, {k: str(v) for k, v in trained.items()})
+    seeds = seeds_frame()
+    # many copies of one good and one spam extract: a weighted sample keeps more good ones
+    many = pd.DataFrame(
+        [
+            {"id": f"{kind}{i}", "seed_id": f"{kind}{i}", "lang": "en", "kind": "extracts",
+             "text": text, "source": "t", "row": i}
+            for kind, text in (("good", GOOD_EN), ("spam", SPAM_EN))
+            for i in range(100)
+        ]
+    )  # fmt: skip
+    weighted = {"mode": "weighted", "fraction": 0.5, "seed": 3}
+    kept, rejects, stats = select_seeds(many, scorer, weighted, 1.0, "prompts")
+    assert len(kept) == 100 and set(rejects["reason"]) == {"seed_quality_not_sampled"}
+    assert kept["id"].str.startswith("good").sum() > 70
+    again, _, _ = select_seeds(many, scorer, weighted, 1.0, "prompts")
+    assert again["id"].tolist() == kept["id"].tolist()  # the same rows on every run
+    kept, rejects, stats = select_seeds(seeds, scorer, weighted, 1.0, "prompts")
+    other, _, _ = select_seeds(seeds, scorer, {**weighted, "seed": 4}, 1.0, "prompts")
+    assert other["id"].tolist() != kept["id"].tolist()  # a sample, not a ranking
+    n_en = int(((seeds["lang"] == "en") & (seeds["kind"] == "extracts")).sum())
+    assert (kept["lang"] == "en").sum() == int(np.ceil(n_en / 2)) + 1  # + the ready prompt
+    assert stats["kept"] == len(kept)
+
+
+# ---------------------------------------------------------------- hf engine
+
+WORDS = [
+    "the",
+    "a",
+    "fraction",
+    "names",
+    "part",
+    "of",
+    "whole",
+    "water",
+    "cycle",
+    "sun",
+    "rain",
+    "click",
+    "here",
+    "free",
+    "buy",
+    "now",
+    "cheap",
+    "best",
+    "offer",
+    "deal",
+    "spam",
+    "home",
+    "cart",
+    "login",
+]
+
+
+def make_tiny_classifier(folder: Path, num_labels: int) -> Path:
+    """A tiny BERT sequence classifier and a word-level tokenizer, saved like a real model."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        model_max_length=64,
+    )
+    labels = {0: "score"} if num_labels == 1 else {0: "low", 1: "high", 2: "mid"}
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        num_labels=num_labels,
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():  # a regression head with outputs spread over 0-5
+        model.classifier.bias.fill_(2.5)
+        model.classifier.weight.mul_(20)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def hf_cfg(path: str, **hf) -> dict:
+    return quality_cfg(engine="hf", hf={"path": path, "batch_size": 4, **hf})
+
+
+TEXTS = [GOOD_EN, SPAM_EN, "the sun", "", "click here buy now " * 40, "water cycle rain", None]
+
+
+def test_hf_regression_scores_batched_on_the_cpu(tmp_path, caplog):
+    folder = make_tiny_classifier(tmp_path / "reg", 1)
+    cfg = hf_cfg(str(folder), max_score=5, max_length=32)
+    with caplog.at_level(logging.INFO, logger="corpusforge.quality"):
+        scorer = load_scorer(cfg, str(folder))
+    assert "on the CPU" in caplog.text  # the device is always logged
+    scores, labels, _ = scorer.score_texts(TEXTS, ["en"] * len(TEXTS))
+    assert np.all((scores >= 0) & (scores <= 5)) and len(set(scores.tolist())) > 3
+    assert labels == [None] * len(TEXTS)
+    one = load_scorer(hf_cfg(str(folder), batch_size=1, max_length=32), str(folder))
+    alone, _, _ = one.score_texts(TEXTS, ["en"] * len(TEXTS))
+    np.testing.assert_allclose(alone, scores, atol=2e-4)  # padding does not change a score
+    assert scorer.description["model"]["device"] == "cpu"
+    docs = pd.DataFrame({"id": ["a", "b"], "text": [GOOD_EN, SPAM_EN], "lang": ["en", "de"]})
+    _kept, rejects, stats = quality_step(scorer, {**cfg, "min_score": 5.0})(docs)
+    assert len(rejects) == 2 - (scores[:2] >= 5).sum() and stats["score_edges"][-1] == 5.0
+    with pytest.raises(Exception, match="regression needs a model with one output"):
+        load_scorer(hf_cfg(str(make_tiny_classifier(tmp_path / "cls", 3)), max_length=32),
+                    str(tmp_path / "cls"))  # fmt: skip
+
+
+def test_hf_label_probability_and_languages(tmp_path):
+    folder = make_tiny_classifier(tmp_path / "cls", 3)
+    cfg = hf_cfg(str(folder), score="label", label="high", languages=["en"], max_length=32)
+    scorer = load_scorer(cfg, str(folder))
+    scores, labels, targets = scorer.score_texts([*TEXTS[:3], GOOD_EN], ["en", "en", "en", "fr"])
+    assert np.all((scores[:3] > 0) & (scores[:3] < 1)) and np.isnan(scores[3])
+    assert set(labels[:3]) <= {"low", "high", "mid"} and labels[3] is None
+    assert targets == ["en", "en", "en", None]
+    with pytest.raises(Exception, match=r"'best' is not a label"):
+        load_scorer({**cfg, "hf": {**cfg["hf"], "label": "best"}}, str(folder))
+
+
+def test_hf_model_downloaded_from_a_fake_hub_scores_like_the_local_folder(tmp_path):
+    """rule prepare_quality_model's code path (corpusforge.model.download_hf) against a
+    fake Hugging Face endpoint on 127.0.0.1, then the same loader as a local folder."""
+    from test_generate import HF_COMMIT, HF_REPO, FakeHub
+
+    local = make_tiny_classifier(tmp_path / "local", 1)
+    hub = FakeHub({p.name: p.read_bytes() for p in sorted(local.iterdir())})
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.pop("HF_HUB_OFFLINE", None)
+    env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "hf-home"),
+               HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(ROOT / "src"))  # fmt: skip
+    dest = tmp_path / "results" / "models-quality" / "hf"
+    code = (
+        "import sys; from pathlib import Path; from corpusforge.model import download_hf; "
+        "download_hf(sys.argv[1], sys.argv[2], Path(sys.argv[3]))"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, HF_REPO, HF_COMMIT, str(dest)],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        hub.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert all(HF_COMMIT in path for _, path, _ in hub.seen)
+    cfg = quality_cfg(engine="hf", hf={"repo_id": HF_REPO, "revision": HF_COMMIT, "max_length": 32})
+    downloaded, _, _ = load_scorer(cfg, str(dest)).score_texts(TEXTS, ["en"] * len(TEXTS))
+    from_folder, _, _ = load_scorer(hf_cfg(str(local), max_length=32), str(local)).score_texts(
+        TEXTS, ["en"] * len(TEXTS)
+    )
+    np.testing.assert_array_equal(downloaded, from_folder)
