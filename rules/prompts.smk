@@ -6,6 +6,7 @@ rule build_prompts:
     input:
         seeds=expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS),
         templates=config["prompts"]["templates"],
+        quality_models=lambda wc: quality_model_files() if SEED_QUALITY else [],
     output:
         prompts=out("prompts/{shard}.parquet"),
         rejected=rejected("prompts"),
@@ -15,9 +16,20 @@ rule build_prompts:
     benchmark:
         bench_path("build_prompts")
     conda:
-        "../envs/core.yaml"
+        "../envs/quality.yaml" if SEED_QUALITY else "../envs/core.yaml"
     params:
         shards=config["shards"],
-        prompts=canon({k: v for k, v in config["prompts"].items() if k != "templates"}),
+        prompts=canon(
+            {
+                k: v
+                for k, v in config["prompts"].items()
+                if k not in ("templates", "seed_quality")
+            }
+        ),
+        seed_quality=(
+            canon(config["prompts"].get("seed_quality")) if SEED_QUALITY else None
+        ),
+        quality=lambda wc: quality_scorer_settings() if SEED_QUALITY else None,
+        quality_models=lambda wc: quality_models() if SEED_QUALITY else None,
     script:
         "../scripts/build_prompts.py"

@@ -5,12 +5,14 @@ language), never in code. Each seed extract gets one format and one audience,
 chosen by a seeded hash of its id so the assignment is the same on every run
 and independent of shard layout. Ready-prompt seeds pass through unchanged.
 
-Reasons for rejection: ``no_template_for_lang``.
+Reasons for rejection: ``no_template_for_lang``; with ``seed_quality`` (see
+corpusforge.quality.select_seeds) ``low_seed_quality`` or ``seed_quality_not_sampled``.
 """
 
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,9 +154,20 @@ def truncate_extract(text: str, max_chars: int) -> str:
 
 
 def build_prompts(
-    seeds: pd.DataFrame, templates: dict[str, Templates], cfg: dict[str, Any]
+    seeds: pd.DataFrame,
+    templates: dict[str, Templates],
+    cfg: dict[str, Any],
+    select: Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Seed records of one shard -> prompt records, rejected rows, stats."""
+    """Seed records of one shard -> prompt records, rejected rows, stats.
+
+    ``select`` (``prompts.seed_quality``, corpusforge.quality.jobs.seed_selector)
+    first keeps the extracts worth generating from; its rejected rows and stats
+    (``seed_quality``) join the stage's.
+    """
+    n_in, extra, chosen_out = len(seeds), {}, None
+    if select is not None:
+        seeds, chosen_out, extra["seed_quality"] = select(seeds)
     formats, audiences = list(cfg["formats"]), list(cfg["audiences"])
     check_selection(templates, formats, audiences)
     seed = int(cfg.get("seed", 0))
@@ -214,14 +227,19 @@ def build_prompts(
             )
         ),
     )
+    if chosen_out is not None and len(chosen_out):
+        rejects = (
+            pd.concat([chosen_out, rejects], ignore_index=True) if len(rejects) else chosen_out
+        )
     stats = stage_stats(
         STAGE,
-        len(seeds),
+        n_in,
         len(prompts),
         rejects,
         formats=_counts(prompts["format"]),
         audiences=_counts(prompts["audience"]),
         prompt_langs=_counts(prompts["prompt_lang"]),
+        **extra,
     )
     return prompts, rejects, stats
 
