@@ -2,7 +2,8 @@
 #
 #   seed -> prompts -> generation (vLLM)     (mode generate or both)
 #   seed documents (WARC/WET, text)          (mode web or both)
-#        -> language ID (fastText) -> heuristic filters (Gopher, C4, SlimPajama)
+#        -> clean (ftfy, OpenCC, PII) -> language ID (fastText)
+#        -> heuristic filters (Gopher, C4, SlimPajama)
 #        -> perplexity + buckets (SentencePiece + KenLM) -> dedup (exact + MinHash)
 #        -> benchmark decontamination -> web/generated mix -> export -> stats + audit
 #
@@ -25,6 +26,11 @@ if GENERATES:
 if COLLECTS:
 
     include: "rules/collect.smk"  # 5. seed documents join, labelled by origin
+
+
+if CLEAN_RUN:
+
+    include: "rules/clean.smk"  # 5b. ftfy, OpenCC, garbled text, pinyin, PII, flagged words
 
 
 include: "rules/langid.smk"  # 6. fastText language ID: lang, lang_score

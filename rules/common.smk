@@ -160,6 +160,8 @@ FILTERS_RUN = bool(
     set(FILTERS.get("apply_to", ["web"])) & set(ORIGINS)
     and FILTERS.get("rule_sets", True)
 )
+CLEAN = canon(config["clean"])  # schema defaults filled in
+CLEAN_RUN = bool(set(CLEAN["apply_to"]) & set(ORIGINS))
 
 # ---------------------------------------------------------------- stages
 # Document stages in data-flow order: each reads the documents of the stage
@@ -169,6 +171,7 @@ FILTERS_RUN = bool(
 DOC_STAGES = [
     *(["generate"] if GENERATES else []),  # documents from prompts (vLLM)
     *(["collect"] if COLLECTS else []),  # seed documents join, origin labels
+    *(["clean"] if CLEAN_RUN else []),  # ftfy, OpenCC, garbled text, PII, flagged words
     "langid",
     *(["filters"] if FILTERS_RUN else []),  # Gopher, C4, SlimPajama rules
     "perplexity",
