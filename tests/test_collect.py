@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from corpusforge.collect import COLUMNS, SCHEMA, collect_shard, hf_token_counter
-from corpusforge.io import read_parquet, write_parquet
+from corpusforge.collect import COLUMNS, SCHEMA, collect_job, collect_shard, hf_token_counter
+from corpusforge.io import read_json, read_parquet, write_parquet
 from corpusforge.records import shard_of, stable_id
 
 
@@ -107,3 +107,23 @@ def test_token_counts_with_the_model_tokenizer(smollm2_dir):
     counts = count(texts)
     assert counts[0] >= 6 and counts[1] >= 3 and counts[2] == 0
     assert count(texts * 300)[:3] == counts  # batched the same
+
+
+def test_collect_job_writes_the_shard_and_no_rejects(tmp_path, smollm2_dir):
+    write_parquet(generated(), tmp_path / "generated.parquet")
+    write_parquet(seeds(), tmp_path / "seeds.parquet")
+    out = {name: str(tmp_path / "out" / name) for name in ("docs", "rejected", "stats")}
+    stats = collect_job(
+        str(tmp_path / "generated.parquet"),
+        [str(tmp_path / "seeds.parquet")],
+        "0000",
+        1,
+        str(smollm2_dir),
+        out["docs"],
+        out["rejected"],
+        out["stats"],
+    )
+    docs = read_parquet(out["docs"])
+    assert len(docs) == 14 and list(docs.columns) == COLUMNS
+    assert read_parquet(out["rejected"]).empty
+    assert read_json(out["stats"]) == stats and stats["shard"] == "0000" and stats["kept"] == 14

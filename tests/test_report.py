@@ -14,7 +14,16 @@ import pytest
 import yaml
 from PIL import Image
 
-from corpusforge.report import PLOTS, dataset_card, draw_plot, manifest, plot_names
+from corpusforge.io import read_json, write_json
+from corpusforge.report import (
+    PLOTS,
+    dataset_card,
+    draw_plot,
+    manifest,
+    plot_names,
+    write_dataset_card,
+    write_manifest,
+)
 from corpusforge.report.card import data_configs, size_category
 from corpusforge.report.card_sections import seed_format, target_text
 from corpusforge.report.plots import (
@@ -362,6 +371,29 @@ def test_manifest_checksums_config_hash_and_git(tmp_path):
     (repo / "Snakefile").write_text("# changed\n")
     assert git_state(repo) == {"commit": head, "dirty": True}
     assert git_state(repo / "missing") is None
+
+
+def test_the_card_and_manifest_jobs_write_what_they_build(tmp_path):
+    final = final_frame()
+    summary = summary_of(final, {"en": [300.0, 600.0]})
+    write_json(summary, tmp_path / "summary.json")
+    template = tmp_path / "zh.yaml"
+    template.write_text("lang: zh\nlayout: '{extract}'\n", encoding="utf-8")
+    paths = [str(tmp_path / "final/en/all/corpus-0000.jsonl")]
+    out = tmp_path / "final" / "README.md"
+    card = write_dataset_card(tmp_path / "summary.json", SETTINGS, paths, [str(template)], out)
+    templates = {str(template): {"lang": "zh", "layout": "{extract}"}}
+    assert card == dataset_card(summary, SETTINGS, paths, out.parent, templates)
+    assert out.read_text(encoding="utf-8") == card and "Template zh" in card
+
+    config = {"model": {"source": "hf", "name": "m"}, "b": 1}
+    result = write_manifest(
+        config, {"card": str(out), "seeds": [str(template)]}, tmp_path, tmp_path / "m.json"
+    )
+    assert read_json(tmp_path / "m.json") == json.loads(json.dumps(result))
+    assert set(result["files"]) == {"card", "seeds"} and result["config_sha256"] == config_hash(
+        config
+    )
 
 
 def test_pngs_have_no_timestamps(tmp_path):

@@ -127,3 +127,34 @@ def collect_shard(
 def origin_stats(docs: pd.DataFrame) -> dict[str, Any]:
     """Documents and tokens by origin, with each origin's share."""
     return {"by_origin": origin_shares(docs, "completion_tokens")}
+
+
+def collect_job(
+    generated: str | None,
+    seeds: Sequence[str],
+    shard: str,
+    shards: int,
+    tokenizer: str,
+    out_docs: str,
+    out_rejected: str,
+    out_stats: str,
+) -> dict[str, Any]:
+    """The job of rule collect for one shard: the shard's generated documents (file
+    ``generated``, None in a web build) and seed documents (of ``seeds``), token
+    counts with the model folder ``tokenizer``; nothing is rejected."""
+    from .io import read_parquet, read_parquets, write_json, write_parquet
+    from .records import REJECT_SCHEMA, rejects_frame
+
+    docs, stats = collect_shard(
+        read_parquet(generated) if generated else None,
+        read_parquets(seeds),
+        int(shard),
+        shards,
+        hf_token_counter(tokenizer),
+    )
+    write_parquet(docs, out_docs, schema=SCHEMA)
+    write_parquet(rejects_frame([]), out_rejected, schema=REJECT_SCHEMA)
+    stats = {**stats, "shard": shard}
+    write_json(stats, out_stats)
+    log.info("collect %s: %s", shard, stats["by_origin"])
+    return stats

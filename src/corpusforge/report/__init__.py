@@ -9,9 +9,9 @@ Everything here reads the gathered ``results/stats/summary.json``
 - ``provenance``: the manifest (config hash, package versions, checksums).
 """
 
-from .card import dataset_card
+from .card import dataset_card, write_dataset_card
 from .plots import PLOT_SPECS, PLOTS, draw_plot, draw_plots, plot_names
-from .provenance import MODEL_INPUT_NAMES, config_hash, manifest, resolve_inputs
+from .provenance import MODEL_INPUT_NAMES, config_hash, manifest, resolve_inputs, write_manifest
 
 __all__ = [
     "MODEL_INPUT_NAMES",
@@ -24,4 +24,6 @@ __all__ = [
     "manifest",
     "plot_names",
     "resolve_inputs",
+    "write_dataset_card",
+    "write_manifest",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ..io import read_json, write_text
 from .card_sections import (
     field_lines,
     generation_lines,
@@ -301,3 +302,22 @@ def dataset_card(
     if card.get("citation"):
         lines += ["## Citation", "", "```bibtex", card["citation"].strip(), "```", ""]
     return "\n".join(lines)
+
+
+def write_dataset_card(
+    summary: str | Path,
+    settings: Mapping[str, Any],
+    final_paths: Sequence[str],
+    template_paths: Sequence[str],
+    out: str | Path,
+) -> str:
+    """The job of rule dataset_card: the card of the build from its ``summary`` JSON, the
+    final files and the prompt template files, written to ``out`` (beside the corpus)."""
+    templates = {
+        str(path): yaml.safe_load(Path(path).read_text(encoding="utf-8")) for path in template_paths
+    }
+    card = dataset_card(
+        read_json(summary), settings, [str(p) for p in final_paths], Path(out).parent, templates
+    )
+    write_text(card, out)
+    return card

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -14,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..io import dumps_json
+from ..io import dumps_json, path_lists, write_json
+
+log = logging.getLogger("corpusforge.report")
 
 CHUNK = 1 << 20
 
@@ -130,3 +133,25 @@ def manifest(
         "packages": package_versions(),
         "files": groups,
     }
+
+
+def source_models(model_cfg: Mapping[str, Any]) -> list[Path]:
+    """Model files that are not rule inputs: the GGUF a converted model came from."""
+    if model_cfg.get("source") != "gguf":
+        return []
+    from ..model import gguf_path
+
+    return [gguf_path(dict(model_cfg))]
+
+
+def write_manifest(
+    config: Any, inputs: Mapping[str, Any], workflow_dir: str | Path, out: str | Path
+) -> dict[str, Any]:
+    """The job of rule manifest: the provenance of the build from its named ``inputs``
+    (a path or a list of paths each), written to ``out``."""
+    result = manifest(
+        config, path_lists(inputs), workflow_dir, extra_models=source_models(config["model"])
+    )
+    log.info("config sha256 %s, git %s", result["config_sha256"], result["workflow"])
+    write_json(result, out)
+    return result
