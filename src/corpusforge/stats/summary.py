@@ -29,6 +29,30 @@ from .corpus import (
 from .files import read_column, read_final, read_table
 from .merge import aggregate
 
+# What the clean stage changed (corpusforge.clean's stats), for the card and report.
+CLEAN_KEYS = (
+    "in",
+    "kept",
+    "not_cleaned",
+    "rejected_by_reason",
+    "garbled_by_measure",
+    "documents_changed",
+    "unicode_fixed",
+    "whitespace_fixed",
+    "convert",
+    "converted_documents",
+    "chars_converted",
+    "boilerplate_lines",
+    "boilerplate_documents",
+    "boilerplate_lines_by_kind",
+    "pii_mode",
+    "pii_documents",
+    "pii_by_type",
+    "pinyin_mode",
+    "pinyin_flagged",
+    "flagged_words_found",
+)
+
 log = logging.getLogger("corpusforge.stats")
 
 
@@ -213,6 +237,8 @@ def summarize_workflow(
             )
             if key in gen
         }
+    if "clean" in stages:
+        summary["clean"] = {k: stages["clean"][k] for k in CLEAN_KEYS if k in stages["clean"]}
     cutoffs = None
     if files.get("perplexity_cutoffs"):
         cutoffs = read_json(next(iter(files["perplexity_cutoffs"])))
