@@ -358,6 +358,50 @@ def _decontam_lines(stats: Mapping[str, Any], configured: Mapping[str, Any]) -> 
     return lines
 
 
+def _clean_lines(summary: Mapping[str, Any]) -> list[str]:
+    """What the clean stage changed: repairs, conversions, site lines, PII by type."""
+    cl = summary.get("clean") or {}
+    if not cl:
+        return []
+    done = [
+        f"ftfy repaired {plural(cl.get('unicode_fixed', 0), 'document')}",
+        f"whitespace was normalized in {plural(cl.get('whitespace_fixed', 0), 'document')}",
+    ]
+    if cl.get("convert", "off") != "off":
+        done.append(
+            f"OpenCC `{cl['convert']}` changed {plural(cl.get('chars_converted', 0), 'character')}"
+            f" in {plural(cl.get('converted_documents', 0), 'document')}"
+        )
+    if cl.get("boilerplate_lines"):
+        done.append(
+            f"site lines removed: {cl['boilerplate_lines']:,} from "
+            f"{plural(cl.get('boilerplate_documents', 0), 'document')} "
+            f"({by_reason(cl.get('boilerplate_lines_by_kind'))})"
+        )
+    lines = [
+        f"Of the documents it kept, `clean` changed the text of "
+        f"{plural(cl.get('documents_changed', 0), 'document')}: " + "; ".join(done) + ".",
+        "",
+    ]
+    if cl.get("not_cleaned"):
+        lines += [f"{plural(cl['not_cleaned'], 'document')} of other origins passed untouched.", ""]
+    pii = cl.get("pii_by_type") or {}
+    if cl.get("pii_mode", "off") != "off":
+        action = "masked" if cl["pii_mode"] == "mask" else "found (the documents rejected)"
+        lines += [
+            f"Personal data {action} in {plural(cl.get('pii_documents', 0), 'document')} "
+            "(counts only; no value is kept in any report):",
+            "",
+            md_table(["kind", "values"], [[kind, int(n)] for kind, n in pii.items()]),
+            "",
+        ]
+    if cl.get("garbled_by_measure"):
+        lines += [f"Garbled text, by measure: {by_reason(cl['garbled_by_measure'])}.", ""]
+    if cl.get("pinyin_flagged"):
+        lines += [f"{plural(cl['pinyin_flagged'], 'document')} flagged as pinyin-mixed.", ""]
+    return lines
+
+
 def stage_lines(summary: Mapping[str, Any], settings: Mapping[str, Any], stage: str) -> list[str]:
     configured = (settings.get("stages") or {}).get(stage) or {}
     stats = (summary.get("stages") or {}).get(stage) or {}
@@ -371,7 +415,9 @@ def stage_lines(summary: Mapping[str, Any], settings: Mapping[str, Any], stage: 
             + (f" (rejected: {reasons})." if reasons else "."),
             "",
         ]
-    if stage == "filters":
+    if stage == "clean":
+        lines += _clean_lines(summary)
+    elif stage == "filters":
         lines += _filters_lines(stats, configured, entry)
     elif stage == "decontam":
         lines += _decontam_lines(stats, configured)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_output
+from .clean_plot import draw_clean
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class PlotSpec:
 PLOTS = (
     PlotSpec("funnel", "Records per stage: kept and rejected by reason", "1. Pipeline"),
     PlotSpec("origins", "Generated and web documents after each stage", "1. Pipeline", "collect"),
+    PlotSpec("clean", "What the clean stage changed", "1. Pipeline", "clean"),
     PlotSpec("languages", "Documents and tokens per language", "2. Corpus"),
     PlotSpec("lengths", "Document length in tokens per language", "2. Corpus"),
     PlotSpec(
@@ -562,7 +564,7 @@ DRAW_AXES = {
 }
 
 
-DRAW_FIGURE = {"perplexity": draw_perplexity, "origins": draw_origins}
+DRAW_FIGURE = {"perplexity": draw_perplexity, "origins": draw_origins, "clean": draw_clean}
 
 
 def draw_plot(name: str, summary: Mapping[str, Any], final: pd.DataFrame, path: str | Path) -> None:
