@@ -43,11 +43,11 @@ rule generate:
         log_path("generate"),
     benchmark:
         bench_path("generate")
-    conda:
-        "../envs/generate.yaml"
     group:
         # on a cluster the managed server and its clients share one allocation
         "generation" if SERVER_MANAGED else None
+    conda:
+        "../envs/generate.yaml"
     threads: GENERATION["threads"] if GEN_ENGINE == "vllm" else 1
     resources:
         gpu=GENERATION["gpus"] if GEN_ENGINE == "vllm" else 0,
@@ -95,10 +95,10 @@ if SERVER_MANAGED:
             server=temp(out("serve/server.json")),
         log:
             log_path("serve_model", "server"),
-        conda:
-            "../envs/generate.yaml"
         group:
             "generation"
+        conda:
+            "../envs/generate.yaml"
         threads: GENERATION["server"]["threads"]
         resources:
             gpu=GENERATION["gpus"],

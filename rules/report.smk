@@ -165,5 +165,7 @@ rule manifest:
         "../envs/core.yaml"
     params:
         config=canon(config),
+        # the dtypes resolved from `auto`, and why (rules/model.smk, generate.smk)
+        precision=canon(PRECISION),
     script:
         "../scripts/manifest.py"

@@ -8,6 +8,7 @@ from corpusforge.runtime import logged
 with logged(snakemake.log[0]):
     # the workflow folder: scripts/ is directly inside it
     workflow_dir = Path(snakemake.scriptdir).parent
+    params = snakemake.params
     write_manifest(
-        snakemake.params.config, snakemake.input, workflow_dir, snakemake.output.manifest
+        params.config, snakemake.input, workflow_dir, snakemake.output.manifest, params.precision
     )

@@ -387,10 +387,11 @@ def test_the_card_and_manifest_jobs_write_what_they_build(tmp_path):
     assert out.read_text(encoding="utf-8") == card and "Template zh" in card
 
     config = {"model": {"source": "hf", "name": "m"}, "b": 1}
-    result = write_manifest(
-        config, {"card": str(out), "seeds": [str(template)]}, tmp_path, tmp_path / "m.json"
-    )
+    precision = {"engine": {"dtype": "float32", "reason": "auto: no native bfloat16"}}
+    inputs = {"card": str(out), "seeds": [str(template)]}
+    result = write_manifest(config, inputs, tmp_path, tmp_path / "m.json", precision)
     assert read_json(tmp_path / "m.json") == json.loads(json.dumps(result))
+    assert result["precision"] == precision
     assert set(result["files"]) == {"card", "seeds"} and result["config_sha256"] == config_hash(
         config
     )

@@ -25,6 +25,7 @@ from PIL import Image
 from workflow_util import copy_repo, planned_jobs, smk
 
 from corpusforge.io import write_parquet
+from corpusforge.precision import resolve_dtype
 from corpusforge.report import config_hash, plot_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,6 +131,11 @@ def test_rule_all_builds_plots_card_and_manifest(builds):
     assert manifest["workflow"] == {"git_commit": None, "git_dirty": None}  # a copy, not a checkout
     assert manifest["config_sha256"] == config_hash(manifest["config"])
     assert manifest["config"]["generation"]["sampling"]["temperature"] == 0.6
+    # dtype auto, resolved for this machine's CPU, for the converted model and the engine
+    auto = resolve_dtype("auto", gpus=0)
+    precision = manifest["precision"]
+    assert precision["model"] == precision["engine"] == {"dtype": auto[0], "reason": auto[1]}
+    assert manifest["config"]["model"]["dtype"] == "auto"
     seed = workdir / "resources/seed/extracts.jsonl"
     assert manifest["files"]["seeds"]["resources/seed/extracts.jsonl"]["sha256"] == (
         hashlib.sha256(seed.read_bytes()).hexdigest()

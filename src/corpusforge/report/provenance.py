@@ -109,12 +109,14 @@ def manifest(
     inputs: Mapping[str, Iterable[str | Path]],
     workflow_dir: str | Path,
     extra_models: Iterable[str | Path] = (),
+    precision: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The provenance of a build.
 
     ``inputs``: named groups of files to checksum (``models``, ``seeds``,
     ``templates``, ``corpus``, ...); ``extra_models``: model files that are not
-    rule inputs (the GGUF a model was converted from).
+    rule inputs (the GGUF a model was converted from); ``precision``: the dtype the
+    model was converted to and the engine ran in, and why (corpusforge.precision).
     """
     groups = {name: checksums(paths) for name, paths in sorted(inputs.items())}
     extra = checksums(p for p in extra_models if Path(p).exists())
@@ -131,6 +133,7 @@ def manifest(
         "python": sys.version.split()[0],
         "platform": f"{platform.system()} {platform.machine()}",
         "packages": package_versions(),
+        "precision": dict(precision or {}),
         "files": groups,
     }
 
@@ -145,12 +148,20 @@ def source_models(model_cfg: Mapping[str, Any]) -> list[Path]:
 
 
 def write_manifest(
-    config: Any, inputs: Mapping[str, Any], workflow_dir: str | Path, out: str | Path
+    config: Any,
+    inputs: Mapping[str, Any],
+    workflow_dir: str | Path,
+    out: str | Path,
+    precision: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The job of rule manifest: the provenance of the build from its named ``inputs``
     (a path or a list of paths each), written to ``out``."""
     result = manifest(
-        config, path_lists(inputs), workflow_dir, extra_models=source_models(config["model"])
+        config,
+        path_lists(inputs),
+        workflow_dir,
+        extra_models=source_models(config["model"]),
+        precision=precision,
     )
     log.info("config sha256 %s, git %s", result["config_sha256"], result["workflow"])
     write_json(result, out)
