@@ -1,37 +1,41 @@
-"""Benchmark of the generate rule's code path against bare vLLM and bare transformers.
+"""Benchmark of the generate rule's code path against bare vLLM and bare transformers,
+in each dtype the engine can be given on a CPU (bfloat16 and float32).
 
 Same prompts (the real prompts of the default build: the embedded seed's extracts
 through the en/zh templates), same sampling parameters and per-prompt seeds, same
-run, one loaded vLLM engine shared by the vLLM variants:
+run. Each dtype runs in a subprocess of its own (one vLLM engine per process), with
+one loaded engine shared by its vLLM variants:
 
 - ``vllm direct``: ``LLM.generate(texts, params)`` on prompts already rendered with
   the chat template, nothing else (the floor for any wrapper);
-- ``rule``: ``scripts/generate.py``'s ``main`` as rule ``generate`` runs it: read
+- ``rule``: ``corpusforge.generate_job.run_job`` as rule ``generate`` runs it: read
   the Parquet shard, render and tokenize, generate in chunks of ``chunk_size``
   (each chunk saved with its completion marker), filter, write docs, rejects and
   stats, remove the chunks. Measured once with the whole shard in one chunk (the
   default for shards up to ``chunk_size`` prompts) and once with smaller chunks
   (resume granularity costs a batch drain at the end of every chunk);
-- ``transformers``: ``model.generate`` on one left-padded batch, fp32, as many
-  threads as vLLM's worker (one).
+- ``transformers``: ``model.generate`` on one left-padded batch, in the same dtype,
+  as many threads as vLLM's worker (one).
 
 Variants run in interleaved rounds (the machine is shared; the median is used).
 Prints tokens/s (completion tokens over wall time, engine load excluded) and
 tokens per CPU-second of this process (vLLM's engine runs in this process on the
-CPU, so this is robust to other load on a shared machine), and the ratios. The
-goal is rule / vllm direct >= 0.95.
+CPU, so this is robust to other load on a shared machine), the ratios within a
+dtype (goal: rule / vllm direct >= 0.95), and float32 against bfloat16, with the
+CPU's model and whether it has native bfloat16 (what ``dtype: auto`` goes by).
 
-    .venv/bin/python benchmarks/bench_generate.py [--prompts 32] [--max-tokens 128]
-        [--rounds 2] [--small-chunk 8] [--threads 1] [--model DIR]
-        [--transformers-rounds 1] [--no-transformers]
+    .venv/bin/python benchmarks/bench_generate.py [--dtypes bfloat16,float32]
+        [--prompts 32] [--max-tokens 128] [--rounds 2] [--small-chunk 8]
+        [--threads 1] [--model DIR] [--transformers-rounds 1] [--no-transformers]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import runpy
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +43,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "generate.py"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "corpusforge" / "tests"
 SAMPLING = {"temperature": 0.8, "top_p": 0.95, "top_k": 50, "repetition_penalty": 1.1, "seed": 42}
 
@@ -80,10 +83,6 @@ def real_prompts(n: int):
     return prompts.head(n).reset_index(drop=True)
 
 
-def load_script_main():
-    return runpy.run_path(str(SCRIPT), run_name="bench_generate_script")["main"]
-
-
 def rule_job(
     folder: Path, prompt_file: Path, model: Path, engine_args: dict, chunk_size: int, sampling: dict
 ):
@@ -110,24 +109,21 @@ def rule_job(
         log=[str(results / "logs/generate/0000.log")],
         threads=1,
         resources=ns(gpu=0),
-        config={"generation": {"max_failure_rate": 1.0}},
+        config={
+            "generation": {
+                "max_failure_rate": 1.0,
+                "allow_cpu_fallback": False,
+                "engine_args": {"dtype": engine_args["dtype"]},
+            }
+        },
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--prompts", type=int, default=32)
-    parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--small-chunk", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--transformers-rounds", type=int, default=1)
-    parser.add_argument("--no-transformers", action="store_true")
-    args = parser.parse_args()
-
+def run_one(args) -> dict:
+    """Every variant in ``args.dtype``; returns the medians by variant."""
     from corpusforge import generate as gen
     from corpusforge.engines import VllmEngine
+    from corpusforge.generate_job import run_job
     from corpusforge.io import read_parquet, write_parquet
 
     sampling = {**SAMPLING, "max_tokens": args.max_tokens}
@@ -140,7 +136,7 @@ def main() -> None:
     prompt_file = work / "prompts.parquet"
     write_parquet(prompts, prompt_file)
     langs = prompts["prompt_lang"].value_counts().to_dict()
-    print(f"model {model}")
+    print(f"== dtype {args.dtype}: model {model}")
     print(f"{len(prompts)} prompts {langs}, max_tokens {args.max_tokens}, {args.rounds} rounds")
 
     # The rule's engine arguments on a CPU (config defaults + CPU_ENGINE_ARGS).
@@ -150,6 +146,7 @@ def main() -> None:
         "max_model_len": 2048,
         "enable_chunked_prefill": False,
         "seed": SAMPLING["seed"],
+        "dtype": args.dtype,
     }
     from vllm import LLM, SamplingParams
 
@@ -173,8 +170,6 @@ def main() -> None:
         tokens = sum(len(r.outputs[0].token_ids) for r in results)
         return tokens, elapsed, [r.outputs[0].text.strip() for r in results]
 
-    script_main = load_script_main()
-
     def factory(name, *, sampling, system_prompt, model_path, engine_args, **_):
         return VllmEngine(model_path, sampling, engine_args, system_prompt, llm=llm)
 
@@ -182,7 +177,7 @@ def main() -> None:
         folder = work / f"{tag}-{time.monotonic_ns()}"
         job = rule_job(folder, prompt_file, model, engine_args, chunk_size, sampling)
         tick = clock()
-        script_main(job, engine_factory=factory)
+        run_job(job, engine_factory=factory)
         elapsed = since(tick)
         docs = read_parquet(job.output.docs)
         rejects = read_parquet(job.output.rejected)
@@ -219,11 +214,16 @@ def main() -> None:
         name: tuple(statistics.median(r[i] for r in values) for i in (0, 1))
         for name, values in rates.items()
     }
-    print("\nmedian tokens/s          wall   per CPU-second of this process")
+    return {"medians": medians, "names": names, "rule_same_as_direct": same}
+
+
+def print_dtype(dtype: str, result: dict) -> None:
+    medians, names = result["medians"], result["names"]
+    print(f"\n{dtype}: median tokens/s       wall   per CPU-second of this process")
     for name, (wall, cpu) in medians.items():
         print(f"  {name:<30} {wall:8.1f} {cpu:8.1f}")
     base = medians["vllm direct"]
-    print("\nratios (wall; per CPU-second)")
+    print(f"{dtype}: ratios (wall; per CPU-second)")
     for name in names[1:]:
         wall, cpu = (medians[name][i] / base[i] for i in (0, 1))
         print(f"  {name} / vllm direct: {wall:.3f}; {cpu:.3f}  (goal >= 0.95)")
@@ -231,7 +231,55 @@ def main() -> None:
         hf = medians["transformers"]
         for name in names[:2]:
             wall, cpu = (medians[name][i] / hf[i] for i in (0, 1))
-            print(f"  {name} / transformers: {wall:.2f}; {cpu:.2f}")
+            print(f"  {name} / transformers ({dtype}): {wall:.2f}; {cpu:.2f}")
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dtypes", default="bfloat16,float32")
+    parser.add_argument("--prompts", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--small-chunk", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--transformers-rounds", type=int, default=1)
+    parser.add_argument("--no-transformers", action="store_true")
+    parser.add_argument("--dtype", help=argparse.SUPPRESS)  # one dtype, in a subprocess
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.dtype:
+        args.result.write_text(json.dumps(run_one(args)))
+        return
+
+    from corpusforge.precision import cpu_flags, resolve_dtype
+
+    auto, reason = resolve_dtype("auto", gpus=0)
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; dtype auto here: {auto} ({reason})")
+    results = {}
+    for dtype in args.dtypes.split(","):
+        out = Path(tempfile.mkdtemp(prefix="bench-generate-")) / "result.json"
+        argv = [a for a in sys.argv[1:] if not a.startswith("--dtypes")]
+        cmd = [sys.executable, __file__, *argv, "--dtype", dtype, "--result", str(out)]
+        subprocess.run(cmd, check=True)
+        results[dtype] = json.loads(out.read_text())
+    for dtype, result in results.items():
+        print_dtype(dtype, result)
+    if {"bfloat16", "float32"} <= set(results):
+        print("\nfloat32 / bfloat16 (wall; per CPU-second)")
+        for name in [*results["float32"]["names"][:2], "transformers"]:
+            if name not in results["float32"]["medians"]:
+                continue
+            f32, b16 = (results[d]["medians"][name] for d in ("float32", "bfloat16"))
+            print(f"  {name:<30} {f32[0] / b16[0]:.2f}; {f32[1] / b16[1]:.2f}")
+    print(f"native bfloat16 flags: {sorted(cpu_flags() & {'amx_bf16', 'avx512_bf16', 'bf16'})}")
 
 
 def clock() -> tuple[float, float]:
@@ -258,7 +306,8 @@ def transformers_rates(model: Path, texts: list[str], args) -> list[tuple[float,
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).eval()
+    dtype = getattr(torch, args.dtype)
+    hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).eval()
     batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     eos = hf_model.generation_config.eos_token_id
     eos_ids = set(eos if isinstance(eos, list) else [eos])
