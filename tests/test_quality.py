@@ -412,3 +412,32 @@ def test_hf_model_downloaded_from_a_fake_hub_scores_like_the_local_folder(tmp_pa
         TEXTS, ["en"] * len(TEXTS)
     )
     np.testing.assert_array_equal(downloaded, from_folder)
+
+
+# ---------------------------------------------------------------- report
+
+
+def test_report_figure_and_card_name_the_model_and_bounds(trained, tmp_path):
+    from corpusforge.report.card_sections import stage_lines
+    from corpusforge.report.plots import draw_plot, plot_names
+    from corpusforge.stats import aggregate
+
+    cfg = quality_cfg(min_score=0.5, min_score_by_lang={"zh": 0.3})
+    step = quality_step(load_scorer(cfg, {k: str(v) for k, v in trained.items()}), cfg)
+    shards = [
+        step(pd.DataFrame({"id": ["a", "b"], "text": [GOOD_EN, SPAM_EN], "lang": ["en", "en"]})),
+        step(pd.DataFrame({"id": ["c", "d"], "text": [GOOD_ZH, SPAM_EN], "lang": ["zh", "en"]})),
+    ]
+    merged = aggregate([stats for _, _, stats in shards])
+    assert (
+        sum(merged["by_lang"]["en"]["score_hist"]) == 3 and merged["by_lang"]["en"]["rejected"] == 2
+    )
+    assert merged["by_lang"]["zh"]["min_score"] == 0.3 and merged["engine"] == "fasttext"
+    summary = {"stages": {"quality": merged}, "funnel": []}
+    assert "quality" in plot_names(["generate", "langid", "quality"])
+    draw_plot("quality", summary, pd.DataFrame(), tmp_path / "quality.png")
+    assert (tmp_path / "quality.png").read_bytes()[:4] == b"\x89PNG"
+    card = "\n".join(stage_lines(summary, {}, "quality"))
+    sha = merged["models"]["en"]["sha256"]
+    assert "fastText (en: trained, zh: trained)" in card and sha in card
+    assert "| en | 3 |" in card and "| 0.5 | 2 |" in card and "| 0.3 | 0 |" in card

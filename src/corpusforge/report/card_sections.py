@@ -22,6 +22,7 @@ from .markdown import (
     source_text,
 )
 from .plots import origin_order
+from .quality import quality_lines
 
 CRAWL_TEXT = {
     "warc": "`warc`: HTTP responses of WARC files, the main text of each HTML page "
@@ -421,6 +422,8 @@ def stage_lines(summary: Mapping[str, Any], settings: Mapping[str, Any], stage: 
         lines += _filters_lines(stats, configured, entry)
     elif stage == "decontam":
         lines += _decontam_lines(stats, configured)
+    elif stage == "quality":
+        lines += quality_lines(stats)
     elif stage == "mix":
         lines += [target_text(summary) or "The web share of the corpus was not targeted.", ""]
     if configured:

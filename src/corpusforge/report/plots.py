@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..io import atomic_output
 from .clean_plot import draw_clean
+from .quality import draw_quality
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ PLOTS = (
     PlotSpec(
         "format_audience", "Format x audience of the generated documents", "2. Corpus", "generate"
     ),
+    PlotSpec("quality", "Quality score per language, with the threshold", "3. Cleaning", "quality"),
     PlotSpec(
         "perplexity", "Perplexity per language, with bucket cutoffs", "3. Cleaning", "perplexity"
     ),
@@ -564,7 +566,12 @@ DRAW_AXES = {
 }
 
 
-DRAW_FIGURE = {"perplexity": draw_perplexity, "origins": draw_origins, "clean": draw_clean}
+DRAW_FIGURE = {
+    "perplexity": draw_perplexity,
+    "origins": draw_origins,
+    "clean": draw_clean,
+    "quality": draw_quality,
+}
 
 
 def draw_plot(name: str, summary: Mapping[str, Any], final: pd.DataFrame, path: str | Path) -> None:
