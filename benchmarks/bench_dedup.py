@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from corpusforge import dedup as dd  # noqa: E402
 from corpusforge.records import stable_id  # noqa: E402
+from corpusforge.schema import with_defaults  # noqa: E402
 
 CACHE = Path(os.environ.get("CORPUSFORGE_CACHE", Path.home() / ".cache" / "corpusforge"))
 BENCH_VENV = Path(os.environ.get("CORPUSFORGE_BENCH_VENV", CACHE / "bench-venv"))
@@ -483,7 +484,7 @@ def main() -> None:
     ap.add_argument("--zh-docs", type=int, default=2000, help="Chinese originals (quality)")
     ap.add_argument("--skip-datatrove", action="store_true")
     args = ap.parse_args()
-    cfg = dd.resolve_config({})
+    cfg = dd.settings(with_defaults("dedup"))
     print(
         f"config: num_perm {cfg['num_perm']} bands {cfg['bands']} x rows {cfg['rows']} "
         f"threshold {cfg['threshold']} verify >= {cfg['verify_threshold']} scheme {cfg['scheme']}"

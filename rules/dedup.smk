@@ -4,10 +4,10 @@ fingerprint (per shard) -> exact (gather) -> signatures (per shard)
 -> bands (per band group) -> clusters (gather) -> dedup (filter, per shard)
 """
 
-from corpusforge.dedup import band_group_names, resolve_config
+from corpusforge.dedup import band_group_names, settings as dedup_settings
 
-# Defaults filled in, bands/rows resolved (datasketch's optimum when null).
-DEDUP = canon(resolve_config(config.get("dedup")))
+# The schema's defaults filled in; bands/rows resolved (datasketch's optimum when null).
+DEDUP = canon(dedup_settings(config["dedup"]))
 DEDUP_GROUPS = band_group_names(DEDUP)
 DEDUP_TOKENS = {
     k: DEDUP[k] for k in ("char_langs", "word_ngram", "char_ngram", "min_tokens")

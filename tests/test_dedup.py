@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +23,7 @@ from datasketch import MinHash
 from corpusforge import dedup as dd
 from corpusforge.io import read_json, read_parquet, write_parquet
 from corpusforge.records import REJECT_COLUMNS, shard_of, stable_id
+from corpusforge.schema import with_defaults
 
 REPO = Path(__file__).resolve().parent.parent
 HARNESS = REPO / "tests" / "data" / "dedup_harness.smk"
@@ -91,7 +93,7 @@ def corpus(n_orig: int, lang: str, seed: int, n_tokens: int = 300, rate: float =
 
 def run_stage(docs: pd.DataFrame, cfg: dict | None = None, shards: int = 3):
     """Every dedup step in process, shard by shard, as the rules chain them."""
-    cfg = dd.resolve_config(cfg)
+    cfg = dd.settings(with_defaults("dedup", cfg))
     parts = [docs[[shard_of(i, shards) == s for i in docs["id"]]] for s in range(shards)]
     parts = [p.reset_index(drop=True) for p in parts]
     fp, para = dd.concat_fingerprints(dd.fingerprint(part, cfg) for part in parts)
@@ -242,13 +244,17 @@ def test_bucket_pairs_links_every_bucket_member():
 def test_optimal_bands_come_from_datasketch():
     from datasketch.lsh import _optimal_param
 
-    cfg = dd.resolve_config({"bands": None, "rows": None, "threshold": 0.7})
+    cfg = dd.settings(with_defaults("dedup", {"bands": None, "rows": None, "threshold": 0.7}))
     assert (cfg["bands"], cfg["rows"]) == _optimal_param(0.7, 128, 0.5, 0.5)
-    assert dd.resolve_config({})["verify_threshold"] == pytest.approx(0.7176, abs=1e-4)
-    with pytest.raises(ValueError):
-        dd.resolve_config({"bands": 20, "rows": 8})
-    with pytest.raises(ValueError):
-        dd.resolve_config({"shingles": 5})
+    assert dd.settings(with_defaults("dedup"))["verify_threshold"] == pytest.approx(
+        0.7176, abs=1e-4
+    )
+    with pytest.raises(ValueError, match="bands x rows"):
+        dd.settings(with_defaults("dedup", {"bands": 20, "rows": 8}))
+    with pytest.raises(ValueError, match="both bands and rows"):
+        dd.settings(with_defaults("dedup", {"bands": None}))
+    with pytest.raises(jsonschema.ValidationError, match="shingles"):
+        with_defaults("dedup", {"shingles": 5})
 
 
 # ---------------------------------------------------------------- the stage

@@ -12,6 +12,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (f"{REPO}/src", os.environ.get("PYTHONPATH")) if p
 )
 
+from corpusforge.schema import with_defaults
+
+# the schema's defaults filled in, as rules/common.smk's validate does
+config["dedup"] = with_defaults("dedup", config.get("dedup"))
+
 
 wildcard_constraints:
     shard=r"\d{4}",

@@ -42,7 +42,7 @@ from .config import (
     band_group_names,
     bands_of_group,
     candidate_probability,
-    resolve_config,
+    settings,
 )
 from .hashing import exact_hashes, line_hashes, shingle_hashes, tokenize
 from .minhash import (
@@ -93,7 +93,7 @@ __all__ = [
     "read_signatures",
     "reference_shingles",
     "reference_tokens",
-    "resolve_config",
+    "settings",
     "shingle_hashes",
     "signature_table",
     "signatures",

@@ -1,8 +1,11 @@
-"""The dedup stage's settings: defaults, checks, LSH bands and rows."""
+"""The dedup stage's settings: cross-field checks, LSH bands and rows (the defaults
+are the schema's)."""
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from .text import lang_code
@@ -25,44 +28,17 @@ SCHEMES = ("affine32", "legacy")
 KEEP_RULES = ("perplexity", "length", "id")
 
 
-DEFAULTS: dict[str, Any] = {
-    "exact": True,  # remove exact duplicates (same normalized text)
-    "near": True,  # remove MinHash near-duplicates
-    "threshold": 0.8,  # Jaccard similarity of shingle sets that makes a near-duplicate
-    "num_perm": 128,
-    "seed": 1,  # datasketch MinHash seed (permutation parameters)
-    "scheme": "affine32",  # datasketch permutation scheme: affine32 (its default) or legacy
-    "word_ngram": 5,
-    "char_ngram": 5,
-    "char_langs": ["zh", "ja"],  # languages shingled by characters
-    "min_tokens": 10,  # shorter documents are kept and never clustered
-    "bands": 21,  # null with rows null: datasketch's optimal split for threshold
-    "rows": 6,
-    "optimal_weights": [0.5, 0.5],  # false positive, false negative weights for the optimum
-    "band_groups": 4,  # band jobs
-    "max_bucket_pairs": 32,  # buckets up to this size link all pairs, larger ones star + chain
-    "verify": True,  # check candidates by estimated Jaccard before merging
-    "verify_threshold": None,  # null: threshold - 2.33 standard errors of the estimate
-    "keep": "perplexity",  # perplexity (lowest, else longest), length (longest), id (smallest)
-    "boilerplate": {"enabled": False, "min_docs": 3, "min_tokens": 5},
-}
+def settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``dedup`` config section as the steps use it.
 
-
-def resolve_config(cfg: dict[str, Any] | None) -> dict[str, Any]:
-    """The stage's configuration with defaults filled in and bands/rows resolved."""
-    cfg = dict(cfg or {})
-    unknown = set(cfg) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"dedup: unknown keys {sorted(unknown)}")
-    out = {**DEFAULTS, **cfg}
-    out["boilerplate"] = {**DEFAULTS["boilerplate"], **(cfg.get("boilerplate") or {})}
+    ``cfg`` comes with the schema's defaults filled in (config/schema); here only
+    what depends on several fields: bands and rows (both set, or both null for
+    datasketch's optimum at ``threshold``), the band groups, the verify threshold
+    (null: ``threshold`` less 2.33 standard errors of the estimate), and the
+    language codes of ``char_langs``.
+    """
+    out = copy.deepcopy(dict(cfg))
     out["char_langs"] = sorted({lang_code(x) for x in out["char_langs"]})
-    if out["scheme"] not in SCHEMES:
-        raise ValueError(f"dedup.scheme must be one of {SCHEMES}")
-    if out["keep"] not in KEEP_RULES:
-        raise ValueError(f"dedup.keep must be one of {KEEP_RULES}")
-    if not 0.0 < float(out["threshold"]) <= 1.0:
-        raise ValueError("dedup.threshold must be in (0, 1]")
     num_perm = int(out["num_perm"])
     if out["bands"] is None or out["rows"] is None:
         if out["bands"] is not None or out["rows"] is not None:
