@@ -152,6 +152,14 @@ if COLLECTS and not DOCUMENT_SEEDS:
     raise WorkflowError(
         f"mode {MODE}: no seed of kind documents (set `seeds.<name>.kind: documents`)"
     )
+# Every file the build fetches from a url or hf source: config key -> local file
+# (rule files add theirs). Rule manifest checksums them (files.downloads): the
+# sha256 of what a source without a pinned one gave.
+DOWNLOADS = {
+    f"seeds.{seed}.source": out(f"downloads/{seed}/{download_name(seed)}")
+    for seed in SEEDS
+    if "path" not in seed_source(seed)
+}
 ORIGINS = (["generated"] if GENERATES else []) + (["web"] if COLLECTS else [])
 FILTERS = canon(config.get("filters") or {})
 DECONTAM = canon(config.get("decontam") or {})

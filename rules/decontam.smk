@@ -10,6 +10,13 @@ DECONTAM_FILES = {
     or out(f"decontam/benchmarks/{name}/{source_file_name(bench['source'], 'data')}")
     for name, bench in sorted(DECONTAM_BENCHMARKS.items())
 }
+DOWNLOADS.update(
+    {
+        f"decontam.benchmarks.{name}.source": DECONTAM_FILES[name]
+        for name, bench in DECONTAM_BENCHMARKS.items()
+        if "path" not in bench["source"]
+    }
+)
 
 
 rule download_benchmark:
@@ -25,6 +32,7 @@ rule download_benchmark:
         "../envs/web.yaml"
     params:
         source=lambda wc: DECONTAM_BENCHMARKS[wc.bench]["source"],
+        key=lambda wc: f"decontam.benchmarks.{wc.bench}.source",
     script:
         "../scripts/decontam.py"
 

@@ -12,6 +12,8 @@ try:
     LANGID_MODEL_FILE = str(_langid.model_path(LANGID_MODEL, out("models-langid")))
 except _langid.LangIdError as exc:  # e.g. the model's package is not installed
     raise WorkflowError(str(exc)) from None
+if not {"url", "hf"}.isdisjoint(LANGID_MODEL.get("source") or {}):
+    DOWNLOADS["langid.model.source"] = LANGID_MODEL_FILE
 # Every langid setting the kept documents depend on (the model aside).
 LANGID_SETTINGS = canon(
     {

@@ -145,6 +145,7 @@ rule manifest:
         card=out("final/README.md"),
         summary=out("stats/summary.json"),
         seeds=SEED_FILES,
+        downloads=sorted(DOWNLOADS.values()),  # url/hf sources (rules/common.smk)
         templates=PROMPT_TEMPLATES,
         models=lambda wildcards: resolve_inputs(
             GENERATION_MODEL + STAGE_MODEL_INPUTS, wildcards

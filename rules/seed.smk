@@ -14,6 +14,7 @@ rule download_seed:
         "../envs/core.yaml"
     params:
         source=lambda wc: seed_source(wc.seed),
+        key=lambda wc: f"seeds.{wc.seed}.source",
     script:
         "../scripts/download_seed.py"
 

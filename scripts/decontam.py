@@ -14,7 +14,7 @@ if snakemake.rule == "decontam":
 else:
     with logged(snakemake.log[0]):
         if snakemake.rule == "download_benchmark":
-            fetch_source(snakemake.params.source, snakemake.output[0])
+            fetch_source(snakemake.params.source, snakemake.output[0], snakemake.params.key)
         else:
             files = {name: str(path) for name, path in snakemake.input.items()}
             run_index(

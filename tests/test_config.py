@@ -117,3 +117,16 @@ def test_no_benchmarks_means_no_decontam_stage(repo_copy):
     planned = dry_run(repo_copy, {"decontam": {"benchmarks": {}}})
     assert "rule decontam" not in planned and "sample.jsonl" not in planned
     assert "rule dedup:" in planned
+
+
+def test_the_manifest_checksums_every_download(repo_copy):
+    """Files fetched from a url (no sha256 pinned) are inputs of rule manifest, which
+    records their sha256 under files.downloads."""
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["seeds"]["web"] = {"source": {"url": "http://127.0.0.1:9/dump/web.jsonl"}}
+    quiz = {"source": {"url": "http://127.0.0.1:9/quiz.jsonl?v=1"}, "text_fields": ["question"]}
+    cfg["decontam"]["benchmarks"] = {"quiz": quiz}
+    planned = dry_run(repo_copy, cfg)
+    manifest_job = planned.split("rule manifest:", 1)[1].split("\n\n", 1)[0]
+    assert "results/downloads/web/web.jsonl" in manifest_job
+    assert "results/decontam/benchmarks/quiz/quiz.jsonl" in manifest_job

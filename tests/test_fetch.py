@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from corpusforge.fetch import FetchError, fetch_hf, fetch_source, fetch_url, sha256_file
+from corpusforge.fetch import (
+    FetchError,
+    fetch_hf,
+    fetch_source,
+    fetch_url,
+    sha256_file,
+    source_file_name,
+)
 
 FAST = {"backoff": 0.01, "timeout": 10.0}
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -476,6 +483,26 @@ def test_fetch_hf_requires_revision(
 
 
 # ------------------------------------------------------------------------ fetch_source
+
+
+def test_a_source_without_sha256_is_fetched_with_a_warning_naming_the_key(
+    server: ScriptedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b"unpinned\n"
+    url = server.script("/free.jsonl", Reply(body=body))
+    with caplog.at_level(logging.WARNING, logger="corpusforge.fetch"):
+        fetch_source({"url": url}, tmp_path / "free.jsonl", "seeds.web.source")
+        fetch_source({"url": url, "sha256": _sha(body)}, tmp_path / "pinned.jsonl", "seeds.x")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings  # a pinned source is not warned about
+    assert "seeds.web.source: no sha256" in warnings[0] and _sha(body) in warnings[0]
+
+
+def test_the_local_name_of_a_source() -> None:
+    assert source_file_name({"url": "https://h/a/web.jsonl.zst?v=2#top"}, "seed") == "web.jsonl.zst"
+    assert source_file_name({"url": "https://h/"}, "seed") == "seed"
+    assert source_file_name({"hf": {"filename": "main/test.parquet"}}, "data") == "test.parquet"
+    assert source_file_name({"path": "/models/lid.176.bin"}, "model.bin") == "lid.176.bin"
 
 
 def test_fetch_source_url(

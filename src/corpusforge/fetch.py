@@ -320,14 +320,28 @@ def fetch_hf(
     return dest
 
 
-def fetch_source(source: Mapping[str, Any], dest: PathLike) -> Path:
+def fetch_source(source: Mapping[str, Any], dest: PathLike, key: str = "source") -> Path:
     """Fetch one configured source to ``dest``.
 
     ``{"url": ..., "sha256": ..., "retries": ...}`` goes to :func:`fetch_url`;
     ``{"hf": {"repo_id", "filename", "revision", "repo_type", "endpoint"}, "sha256": ...}``
     goes to :func:`fetch_hf`. ``sha256``, ``retries``, ``repo_type`` and ``endpoint`` are
-    optional.
+    optional; without ``sha256`` a warning names the config ``key`` and the digest
+    the file came with (rule manifest records it too), so the user can pin it.
     """
+    path = _fetch_source(source, dest)
+    if source.get("sha256") is None:
+        logger.warning(
+            "%s: no sha256 given, so nothing checks that the file is the one intended; "
+            "it came with sha256 %s (set %s.sha256 to pin it)",
+            key,
+            sha256_file(path),
+            key,
+        )
+    return path
+
+
+def _fetch_source(source: Mapping[str, Any], dest: PathLike) -> Path:
     if not isinstance(source, Mapping):
         raise FetchError(f"a source must be a mapping, got {type(source).__name__}")
     has_url, has_hf = "url" in source, "hf" in source
