@@ -17,6 +17,6 @@ rule mix:
     conda:
         "../envs/core.yaml"
     params:
-        settings=canon(config.get("mix") or {}),
+        settings=canon(config["mix"]),
     script:
         "../scripts/mix.py"

@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from corpusforge.mix import apply_mix, settings
+from corpusforge.mix import apply_mix
 from corpusforge.runtime import doc_stage_job
 
-doc_stage_job(snakemake, lambda: partial(apply_mix, cfg=settings(snakemake.params.settings)))
+doc_stage_job(snakemake, lambda: partial(apply_mix, cfg=snakemake.params.settings))

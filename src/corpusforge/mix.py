@@ -26,27 +26,6 @@ from .generate import ORIGIN as GENERATED
 from .records import reject_records, stage_stats, unit_hash
 
 STAGE = "mix"
-UNITS = ("tokens", "documents")
-DEFAULTS: dict[str, Any] = {"web_share": None, "unit": "tokens", "seed": 0}
-
-
-class MixError(ValueError):
-    """The ``mix`` config is wrong."""
-
-
-def settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged = {**DEFAULTS, **(cfg or {})}
-    unknown = set(merged) - set(DEFAULTS)
-    if unknown:
-        raise MixError(f"mix: unknown settings {sorted(unknown)}")
-    share = merged["web_share"]
-    if share is not None and not (isinstance(share, int | float) and 0 < share < 1):
-        raise MixError(
-            f"mix.web_share: a number between 0 and 1 (exclusive) or null, got {share!r}"
-        )
-    if merged["unit"] not in UNITS:
-        raise MixError(f"mix.unit: one of {', '.join(UNITS)}, got {merged['unit']!r}")
-    return merged
 
 
 def _amounts(docs: pd.DataFrame, unit: str) -> pd.Series:
@@ -68,11 +47,11 @@ def _keep_up_to(docs: pd.DataFrame, amounts: pd.Series, budget: float, seed: int
 
 
 def apply_mix(
-    docs: pd.DataFrame, cfg: Mapping[str, Any] | None
+    docs: pd.DataFrame, cfg: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(kept, rejected, stats) of one shard."""
-    opts = settings(cfg)
-    share, unit = opts["web_share"], opts["unit"]
+    """(kept, rejected, stats) of one shard; ``cfg``: the ``mix`` config section (the
+    schema checks it and fills its defaults; no setting depends on another)."""
+    share, unit = cfg["web_share"], cfg["unit"]
     origin = docs["origin"].fillna(GENERATED).astype(str)
     amounts = _amounts(docs, unit)
     web, gen = docs.index[origin == WEB], docs.index[origin != WEB]
@@ -81,10 +60,10 @@ def apply_mix(
     unreachable = share is not None and (w == 0 or g == 0)
     if share is not None and not unreachable:
         if w / (w + g) > share:
-            kept = _keep_up_to(docs.loc[web], amounts, share / (1 - share) * g, opts["seed"])
+            kept = _keep_up_to(docs.loc[web], amounts, share / (1 - share) * g, cfg["seed"])
             drop = web.difference(kept)
         else:
-            kept = _keep_up_to(docs.loc[gen], amounts, (1 - share) / share * w, opts["seed"])
+            kept = _keep_up_to(docs.loc[gen], amounts, (1 - share) / share * w, cfg["seed"])
             drop = gen.difference(kept)
     detail = f"over the target web share {share} ({unit})"
     rejects = reject_records(docs.loc[drop], STAGE, "mix_downsampled", detail)
