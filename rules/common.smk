@@ -152,9 +152,9 @@ if COLLECTS and not DOCUMENT_SEEDS:
     raise WorkflowError(
         f"mode {MODE}: no seed of kind documents (set `seeds.<name>.kind: documents`)"
     )
-# Every file the build fetches from a url or hf source: config key -> local file
-# (rule files add theirs). Rule manifest checksums them (files.downloads): the
-# sha256 of what a source without a pinned one gave.
+# Every file the build fetches from a url or hf source, by config key (the stage
+# files add theirs). The manifest records the sha256 of each (files.downloads),
+# also of what a source without a pinned sha256 gave.
 DOWNLOADS = {
     f"seeds.{seed}.source": out(f"downloads/{seed}/{download_name(seed)}")
     for seed in SEEDS
