@@ -266,8 +266,8 @@ def quality_step(scorer: Scorer, cfg: Mapping[str, Any]) -> Callable:
         bounds = np.array([np.nan if (b := threshold(cfg, lang)) is None else b for lang in langs])
         failed = ~np.isnan(scores) & ~np.isnan(bounds) & (scores < np.nan_to_num(bounds))
         unscored = np.array([t is None for t in targets], dtype=bool)
-        reason = pd.Series(None, index=docs.index, dtype=object)
-        detail = pd.Series("", index=docs.index, dtype=object)
+        reason: list[str | None] = [None] * len(docs)
+        detail = [""] * len(docs)
         for i in np.flatnonzero(failed):
             reason[i] = "low_quality"
             detail[i] = f"score {scores[i]:.4f} < {bounds[i]:g} ({langs[i]})"
@@ -275,6 +275,8 @@ def quality_step(scorer: Scorer, cfg: Mapping[str, Any]) -> Callable:
             for i in np.flatnonzero(unscored):
                 reason[i] = "no_quality_model"
                 detail[i] = f"no quality model for language {langs[i]!r}"
+        reason = pd.Series(reason, index=docs.index, dtype=object)
+        detail = pd.Series(detail, index=docs.index, dtype=object)
         out = reason.notna()
         rejects = reject_records(docs[out], STAGE, reason[out], detail[out])
         kept = docs[~out].reset_index(drop=True)

@@ -41,7 +41,6 @@ POSITIVE, NEGATIVE = "hq", "lq"
 BATCH_LINES = 1000
 _CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _CJK_CHAR = re.compile(rf"([{_CJK}])")
-_SPACES = re.compile(r"\s+")
 
 
 def prepare_line(text: Any, lowercase: bool, split_cjk: bool, max_chars: int | None) -> str:
@@ -53,7 +52,7 @@ def prepare_line(text: Any, lowercase: bool, split_cjk: bool, max_chars: int | N
         text = text.lower()
     if split_cjk:
         text = _CJK_CHAR.sub(r" \1 ", text)
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())  # runs of any whitespace (newlines too) -> one space
 
 
 # ---------------------------------------------------------------- training
@@ -219,9 +218,10 @@ class FastTextClassifier:
             # The binding's batch call (FastText.predict's single-text path is broken
             # under numpy 2); every label's probability, best first.
             all_labels, all_probs = self.model.f.multilinePredict(batch, k, 0.0, "strict")
+            positive = PREFIX + self.positive
             for i, (names, probs) in enumerate(zip(all_labels, all_probs, strict=True)):
-                found = dict(zip(names, probs, strict=True))
-                scores[start + i] = float(found.get(PREFIX + self.positive, 0.0))
-                labels.append(names[0].removeprefix(PREFIX) if names else None)
+                # every label is returned (k = all of them), best first
+                scores[start + i] = probs[names.index(positive)] if names else 0.0
+                labels.append(names[0][len(PREFIX) :] if names else None)
         # fastText's probabilities can exceed 1 by ~1e-5 (its log smoothing): clip.
         return np.clip(scores, 0.0, 1.0), labels
