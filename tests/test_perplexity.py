@@ -30,7 +30,7 @@ import pytest
 import sentencepiece
 
 from corpusforge import perplexity as pp
-from corpusforge.io import read_json, write_json, write_parquet
+from corpusforge.io import read_json, sha256_file, write_json, write_parquet
 from corpusforge.perplexity.normalize import _PUNCT
 from corpusforge.records import REJECT_COLUMNS, REJECT_SCHEMA, stable_id
 
@@ -345,7 +345,7 @@ def test_tiny_training_outputs(tiny_model):
     assert meta["sp_vocab_size"] <= 1000
     assert meta["settings"]["order"] == 3
     assert len(meta["reference_perplexities"]) == meta["reference"]["heldout_documents"]
-    assert meta["lm_sha256"] == pp.sha256_of(folder / "en.arpa.bin")
+    assert meta["lm_sha256"] == sha256_file(folder / "en.arpa.bin")
     assert model.lm.order == 3
     # lmplz wrote real backoff weights (the broken kenlm-ex build wrote only zeros).
     assert model.lm.score("▁the", bos=True, eos=False) != model.lm.score("▁the", False, False)
@@ -622,7 +622,7 @@ def test_rules_run_end_to_end_with_snakemake(kenlm_bins, tiny_model, tmp_path):
     pretrained = {
         "sp": {
             "url": (tiny / "en.sp.model").as_uri(),
-            "sha256": pp.sha256_of(tiny / "en.sp.model"),
+            "sha256": sha256_file(tiny / "en.sp.model"),
         },
         "lm": {"path": str(tiny / "en.arpa.bin")},
     }

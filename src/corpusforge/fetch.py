@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .io import PathLike, atomic_output
+from .io import PathLike, atomic_output, sha256_file
 
 logger = logging.getLogger("corpusforge.fetch")
 
@@ -69,15 +69,6 @@ def source_file_name(source: Mapping[str, Any], default: str) -> str:
     else:
         remote = str(source.get("path") or "")
     return posixpath.basename(remote) or default
-
-
-def sha256_file(path: PathLike) -> str:
-    """Hex SHA-256 digest of the file at ``path``, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_CHUNK_SIZE):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _expected_digest(sha256: str | None, what: str) -> str | None:

@@ -10,6 +10,7 @@ bytes on every run.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -88,6 +89,15 @@ def write_text(text: str, path: PathLike) -> None:
     """Write ``text`` as UTF-8, atomically."""
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def sha256_file(path: PathLike) -> str:
+    """Hex SHA-256 digest of the file at ``path``, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: PathLike) -> Any:

@@ -46,7 +46,6 @@ from .model import (
     model_name,
     model_path,
     packaged_model_path,
-    sha256_of,
 )
 from .prediction import effective_top_k, predict, prepare_text
 from .settings import AUTO_TOP_K, HIST_BINS, REASONS, SCORE_DECIMALS, STAGE, LangIdError, Settings
@@ -74,6 +73,5 @@ __all__ = [
     "packaged_model_path",
     "predict",
     "prepare_text",
-    "sha256_of",
     "stage_step",
 ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..fetch import source_file_name
+from ..io import sha256_file
 from .labels import normalize_label
 from .settings import LangIdError
 
@@ -70,14 +70,6 @@ def fetch_model(source: Mapping[str, Any], dest: str | Path) -> Path:
     return fetch_source(source, dest)
 
 
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class Model:
     """A loaded fastText LID model with what the stage needs to know about it."""
 
@@ -85,7 +77,7 @@ class Model:
         self.path = Path(path)
         if not self.path.is_file():
             raise LangIdError(f"langid model file {self.path} does not exist")
-        self.sha256 = sha256_of(self.path)
+        self.sha256 = sha256_file(self.path)
         if expected_sha256 and self.sha256 != expected_sha256.strip().lower():
             raise LangIdError(
                 f"langid model {self.path}: sha256 {self.sha256} != configured {expected_sha256}"

@@ -50,7 +50,6 @@ from .training import (
     describe_pretrained,
     kenlm_bin_dir,
     kenlm_cache_dir,
-    sha256_of,
     train_language_model,
 )
 
@@ -82,7 +81,6 @@ __all__ = [
     "read_reference",
     "reference_format",
     "score_frame",
-    "sha256_of",
     "split_heldout",
     "stage_config",
     "train_language_model",

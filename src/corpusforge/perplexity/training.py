@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import math
@@ -17,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..io import sha256_file
 from .normalize import normalized_lines
 from .reference import read_reference, split_heldout, unique_documents
 from .scoring import LanguageModel
@@ -77,14 +77,6 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "heldout_fraction": 0.1,
     "seed": 0,
 }
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _run(cmd: list[str], stdin: Path | None = None, stdout: Path | None = None) -> None:
@@ -237,8 +229,8 @@ def train_language_model(
         "kind": "trained",
         "sp_model": str(sp_out),
         "lm": str(lm_out),
-        "sp_sha256": sha256_of(sp_out),
-        "lm_sha256": sha256_of(lm_out),
+        "sp_sha256": sha256_file(sp_out),
+        "lm_sha256": sha256_file(lm_out),
         "settings": cfg,
         "reference": {
             "documents": len(docs),
@@ -268,8 +260,8 @@ def describe_pretrained(
         "kind": "pretrained",
         "sp_model": str(sp_model),
         "lm": str(lm),
-        "sp_sha256": sha256_of(sp_model),
-        "lm_sha256": sha256_of(lm),
+        "sp_sha256": sha256_file(sp_model),
+        "lm_sha256": sha256_file(lm),
         "reference_perplexities": [],
     }
     if reference is not None:

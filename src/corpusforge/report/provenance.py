@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..io import dumps_json, path_lists, write_json
+from ..io import dumps_json, path_lists, sha256_file, write_json
 
 log = logging.getLogger("corpusforge.report")
 
@@ -27,14 +27,6 @@ MODEL_INPUT_NAMES = frozenset({"model", "lm", "kenlm", "sp", "spm", "sentencepie
 
 
 SKIP_NAMES = (".snakemake_timestamp",)
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checksums(paths: Iterable[str | Path]) -> dict[str, dict[str, Any]]:
