@@ -36,6 +36,11 @@ if CLEAN_RUN:
 include: "rules/langid.smk"  # 6. fastText language ID: lang, lang_score
 
 
+if QUALITY["enabled"] or SEED_QUALITY:
+
+    include: "rules/quality.smk"  # 6b. model-based quality score (fastText or HF)
+
+
 if FILTERS_RUN:
 
     include: "rules/filters.smk"  # 7. Gopher quality/repetition, C4, SlimPajama

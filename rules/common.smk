@@ -170,6 +170,8 @@ FILTERS_RUN = bool(
 )
 CLEAN = canon(config["clean"])  # schema defaults filled in
 CLEAN_RUN = bool(set(CLEAN["apply_to"]) & set(ORIGINS))
+QUALITY = canon(config["quality"])  # schema defaults filled in
+SEED_QUALITY = GENERATES and config["prompts"]["seed_quality"]["mode"] != "none"
 
 # ---------------------------------------------------------------- stages
 # Document stages in data-flow order: each reads the documents of the stage
@@ -181,6 +183,7 @@ DOC_STAGES = [
     *(["collect"] if COLLECTS else []),  # seed documents join, origin labels
     *(["clean"] if CLEAN_RUN else []),  # ftfy, OpenCC, garbled text, PII, flagged words
     "langid",
+    *(["quality"] if QUALITY["enabled"] else []),  # model-based quality score
     *(["filters"] if FILTERS_RUN else []),  # Gopher, C4, SlimPajama rules
     "perplexity",
     "dedup",
