@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -57,6 +59,18 @@ REJECT_SCHEMA = pa.schema(
     ]
 )
 REJECT_COLUMNS = [field.name for field in REJECT_SCHEMA]
+
+
+@dataclass
+class RawRow:
+    """One row as a reader gives it (seed files, crawl files), before it is a record:
+    its fields, or why they could not be read."""
+
+    row: int  # 1-based: line number for jsonl, data row for csv and parquet
+    fields: dict[str, Any] | None = None
+    error: str | None = None  # reason code when the row could not be parsed
+    detail: str = ""
+    raw: str | None = None  # the row's text (undecodable bytes replaced) when unparsable
 
 
 def rejects_frame(rows: Iterable[dict]) -> pd.DataFrame:

@@ -36,7 +36,7 @@ from typing import IO, Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .records import rejects_frame, stable_id, stage_stats, unit_hash
+from .records import RawRow, rejects_frame, stable_id, stage_stats, unit_hash
 
 STAGE = "seed"
 FORMATS = ("parquet", "jsonl", "csv", "warc", "wet")
@@ -71,17 +71,6 @@ log = logging.getLogger("corpusforge.seed")
 
 class SeedError(ValueError):
     """A seed that cannot be read at all (as opposed to single bad rows)."""
-
-
-@dataclass
-class RawRow:
-    """One row as read from the file: fields, or why they could not be read."""
-
-    row: int  # 1-based: line number for jsonl, data row for csv and parquet
-    fields: dict[str, Any] | None = None
-    error: str | None = None  # reason code when the row could not be parsed
-    detail: str = ""
-    raw: str | None = None  # the row's text (undecodable bytes replaced) when unparsable
 
 
 @dataclass

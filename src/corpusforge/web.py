@@ -1,6 +1,6 @@
 """Readers for Common Crawl files: WET (extracted text) and WARC (HTTP responses).
 
-Both readers yield :class:`corpusforge.seed.RawRow` objects, so a crawl file is
+Both readers yield :class:`corpusforge.records.RawRow` objects, so a crawl file is
 read like any other seed file. ``row`` is the 1-based number of the record in the
 file (the ``warcinfo`` record that opens a file is record 1). A parsed row has the
 fields ``text``, ``url``, ``warc_date``, ``record_id`` and ``content_type``.
@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from .seed import RawRow
+from .records import RawRow
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Charset labels decoded by a superset codec (the WHATWG encoding standard does the same).
