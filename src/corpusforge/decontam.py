@@ -44,11 +44,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .cjk import WORD_CHARS
 from .records import reject_records, stage_stats
 
 STAGE = "decontam"
 DEFAULT_N = 13
-_CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK = WORD_CHARS
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 INDEX_SCHEMA = pa.schema([("hash", pa.uint64()), ("benchmark", pa.string())])
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import pandas as pd
 
+from .cjk import WORD_CHARS
 from .records import reject_records, stage_stats
 
 STAGE = "filters"
@@ -137,7 +138,7 @@ POLICY = (
     "use cookies",
 )
 CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.I)
-_CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK = WORD_CHARS
 _CJK_PUNCT = "\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
 _CJK_WORDS = re.compile(rf"[{_CJK}]|[^\s{_CJK}{_CJK_PUNCT}]+")
 _SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')\]]|$)|[。！？]+")

@@ -36,6 +36,7 @@ from typing import IO, Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from .cjk import is_han
 from .records import RawRow, rejects_frame, stable_id, stage_stats, unit_hash
 
 STAGE = "seed"
@@ -282,7 +283,7 @@ def guess_lang(text: str) -> str:
     for ch in text:
         if ch.isalpha():
             letters += 1
-            if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            if is_han(ch):
                 han += 1
     return "zh" if letters and han / letters > 0.3 else "en"
 

@@ -11,16 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_CJK_RANGES = (
-    (0x3040, 0x30FF),  # hiragana, katakana
-    (0x31F0, 0x31FF),
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xF900, 0xFAFF),  # compatibility ideographs
-    (0xFF66, 0xFF9F),  # half-width katakana
-    (0x20000, 0x3FFFF),  # CJK extensions B and later
-)
-
+from ..cjk import IDEOGRAPHS_AND_KANA
 
 _LANG_ALIASES = {"zho": "zh", "cmn": "zh", "chi": "zh", "yue": "zh", "jpn": "ja"}
 
@@ -33,7 +24,7 @@ def char_classes() -> np.ndarray:
     for cp in range(0x110000):
         if category(chr(cp))[0] in "LNM":
             table[cp] = 1
-    for lo, hi in _CJK_RANGES:
+    for lo, hi in IDEOGRAPHS_AND_KANA:
         seg = table[lo : hi + 1]
         seg[seg == 1] = 2
     return table
