@@ -6,7 +6,7 @@ rule build_prompts:
     input:
         seeds=expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS),
         templates=config["prompts"]["templates"],
-        quality_models=lambda wc: quality_model_files() if SEED_QUALITY else [],
+        quality_models=lambda wc: QL.model_files() if SEED_QUALITY else [],
     output:
         prompts=out("prompts/{shard}.parquet"),
         rejected=rejected("prompts"),
@@ -29,7 +29,7 @@ rule build_prompts:
         seed_quality=(
             canon(config["prompts"].get("seed_quality")) if SEED_QUALITY else None
         ),
-        quality=lambda wc: quality_scorer_settings() if SEED_QUALITY else None,
-        quality_models=lambda wc: quality_models() if SEED_QUALITY else None,
+        quality=lambda wc: canon(QL.scorer_settings()) if SEED_QUALITY else None,
+        quality_models=lambda wc: QL.model_paths() if SEED_QUALITY else None,
     script:
         "../scripts/build_prompts.py"

@@ -6,106 +6,13 @@
   quality                (per shard)         quality_score, quality_label; low_quality rejected
 
 The same models score the seed extracts when prompts.seed_quality is set (rules/prompts.smk).
-QUALITY (the section, schema defaults filled in) and SEED_QUALITY are in common.smk.
+QUALITY (the section, schema defaults filled in) and SEED_QUALITY are in common.smk; file
+layout in corpusforge.quality.layout.QualityLayout.
 """
 
-import posixpath
+from corpusforge.quality.layout import QualityLayout
 
-from corpusforge.quality import settings as quality_settings
-
-QUALITY_CFG = quality_settings(QUALITY)
-QUALITY_ENGINE = QUALITY_CFG["engine"]
-QUALITY_MODELS = QUALITY["fasttext"]["models"] if QUALITY_ENGINE == "fasttext" else {}
-QUALITY_LANGS = sorted(QUALITY_MODELS)
-QUALITY_TRAINED = [
-    lang for lang in QUALITY_LANGS if "model" not in QUALITY_MODELS[lang]
-]
-QUALITY_HF = QUALITY["hf"]
-QUALITY_GPUS = QUALITY_HF["gpus"] if QUALITY_ENGINE == "hf" else 0
-
-
-def quality_source(lang, kind):
-    """The configured source of a language's given model (kind `model`) or of its
-    n-th positive/negative reference (kind `positive0`, `negative1`, ...)."""
-    entry = QUALITY_MODELS[lang]
-    if kind == "model":
-        return entry["model"]
-    group = kind.rstrip("0123456789")
-    return entry[group][int(kind[len(group) :])]["source"]
-
-
-def quality_source_file(lang, kind):
-    """A source's local file: its path, or where download_quality_file puts it."""
-    source = quality_source(lang, kind)
-    if "path" in source:
-        return source["path"]
-    remote = (
-        source["url"].split("?")[0] if "url" in source else source["hf"]["filename"]
-    )
-    name = posixpath.basename(remote) or "file"
-    return out(f"quality/downloads/{lang}/{kind}/{name}")
-
-
-def quality_references(lang, group):
-    refs = QUALITY_MODELS[lang][group]
-    return [quality_source_file(lang, f"{group}{i}") for i in range(len(refs))]
-
-
-def quality_training(lang):
-    """What a language's trained model depends on (not the thresholds)."""
-    ft = QUALITY["fasttext"]
-    entry = QUALITY_MODELS[lang]
-    return canon(
-        {
-            "fasttext": {
-                "models": {
-                    lang: {
-                        k: v
-                        for k, v in entry.items()
-                        if k not in ("positive", "negative")
-                    }
-                },
-                "training": ft["training"],
-                "lowercase": ft["lowercase"],
-                "cjk_languages": ft["cjk_languages"],
-            },
-            "formats": {
-                group: [[r["format"], r["text_field"]] for r in entry[group]]
-                for group in ("positive", "negative")
-            },
-        }
-    )
-
-
-def quality_hf_dir():
-    if QUALITY_HF.get("path"):
-        return QUALITY_HF["path"]
-    return out("models-quality/hf")
-
-
-def quality_models():
-    """engine fasttext: language -> model file; engine hf: the model folder."""
-    if QUALITY_ENGINE == "hf":
-        return quality_hf_dir()
-    return {
-        lang: (
-            out(f"quality/{lang}/{lang}.bin")
-            if lang in QUALITY_TRAINED
-            else quality_source_file(lang, "model")
-        )
-        for lang in QUALITY_LANGS
-    }
-
-
-def quality_scorer_settings():
-    """The settings a scorer depends on (not the stage's thresholds): seed selection."""
-    drop = ("min_score", "min_score_by_lang", "unscored")
-    return canon({k: v for k, v in QUALITY_CFG.items() if k not in drop})
-
-
-def quality_model_files(wildcards=None):
-    models = quality_models()
-    return [models] if isinstance(models, str) else list(models.values())
+QL = QualityLayout(QUALITY, out)
 
 
 rule download_quality_file:
@@ -122,7 +29,7 @@ rule download_quality_file:
     conda:
         "../envs/quality.yaml"
     params:
-        source=lambda wc: quality_source(wc.lang, wc.kind),
+        source=lambda wc: QL.source(wc.lang, wc.kind),
     script:
         "../scripts/quality.py"
 
@@ -130,8 +37,8 @@ rule download_quality_file:
 rule train_quality:
     """A language's fastText classifier from its references (one thread, fixed seed)."""
     input:
-        positive=lambda wc: quality_references(wc.lang, "positive"),
-        negative=lambda wc: quality_references(wc.lang, "negative"),
+        positive=lambda wc: QL.references(wc.lang, "positive"),
+        negative=lambda wc: QL.references(wc.lang, "negative"),
     output:
         model=out("quality/{lang}/{lang}.bin"),
         meta=out("quality/{lang}/{lang}.json"),
@@ -140,12 +47,12 @@ rule train_quality:
     benchmark:
         bench_path("train_quality", "{lang}")
     wildcard_constraints:
-        lang="|".join(QUALITY_TRAINED) or "(?!)",
+        lang=QL.trained_pattern(),
     conda:
         "../envs/quality.yaml"
     threads: 1
     params:
-        training=lambda wc: quality_training(wc.lang),
+        training=lambda wc: canon(QL.training(wc.lang)),
     script:
         "../scripts/train_quality.py"
 
@@ -161,8 +68,8 @@ rule prepare_quality_model:
     conda:
         "../envs/quality.yaml"
     params:
-        repo_id=QUALITY_HF.get("repo_id"),
-        revision=QUALITY_HF.get("revision"),
+        repo_id=QL.hf.get("repo_id"),
+        revision=QL.hf.get("revision"),
     script:
         "../scripts/quality.py"
 
@@ -173,7 +80,7 @@ if "quality" in DOC_STAGES:
         """Score every document; reject those below their language's min_score."""
         input:
             docs=upstream("quality"),
-            models=quality_model_files,
+            models=QL.model_files,
         output:
             docs=docs_of("quality"),
             rejected=rejected("quality"),
@@ -184,12 +91,11 @@ if "quality" in DOC_STAGES:
             bench_path("quality")
         conda:
             "../envs/quality.yaml"
-        threads: QUALITY_HF["threads"] if QUALITY_ENGINE == "hf" else 1
+        threads: QL.threads
         resources:
-            gpu=QUALITY_GPUS,
+            gpu=QL.gpus,
         params:
-            settings=canon(QUALITY_CFG),
-            models=quality_models(),
-            results=RESULTS,
+            settings=canon(QL.settings()),
+            models=QL.model_paths(),
         script:
             "../scripts/quality.py"

@@ -441,3 +441,32 @@ def test_report_figure_and_card_name_the_model_and_bounds(trained, tmp_path):
     sha = merged["models"]["en"]["sha256"]
     assert "fastText (en: trained, zh: trained)" in card and sha in card
     assert "| en | 3 |" in card and "| 0.5 | 2 |" in card and "| 0.3 | 0 |" in card
+
+
+def test_layout_places_trained_given_and_downloaded_files():
+    from corpusforge.quality.layout import QualityLayout
+
+    models = {
+        "en": {"model": {"url": "https://example.org/m/dclm.bin?x=1", "sha256": "a" * 64}},
+        "zh": {
+            "positive": [{"source": {"path": "p.txt"}}],
+            "negative": [
+                {"source": {"path": "n.txt"}},
+                {"source": {"hf": {"repo_id": "o/d", "filename": "x/n.parquet", "revision": "r"}}},
+            ],
+        },
+    }
+    section = validated({"fasttext": {"models": models}})["quality"]
+    ql = QualityLayout(section, lambda path: f"res/{path}")
+    assert ql.trained == ["zh"] and ql.trained_pattern() == "zh"
+    assert ql.model_paths() == {
+        "en": "res/quality/downloads/en/model/dclm.bin",
+        "zh": "res/quality/zh/zh.bin",
+    }
+    assert ql.references("zh", "negative") == [
+        "n.txt",
+        "res/quality/downloads/zh/negative1/n.parquet",
+    ]
+    training = ql.training("zh")
+    assert training["formats"]["negative"] == [["auto", "text"], ["auto", "text"]]
+    assert "min_score" not in ql.scorer_settings() and ql.settings()["min_score"] == 0.5

@@ -51,7 +51,9 @@ def run_rule(smk: Any) -> None:
 
         def make_step():
             scorer = stack.enter_context(
-                scorer_for(cfg, smk.params.models, smk.threads, smk.params.results)
+                scorer_for(
+                    cfg, smk.params.models, smk.threads, smk.config.get("results", "results")
+                )
             )
             return quality_step(scorer, cfg)
 
