@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import difflib
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ def changed_chars(before: str, after: str) -> int:
     if before == after:
         return 0
     if len(before) == len(after):
-        return sum(a != b for a, b in zip(before, after, strict=True))
+        return sum(map(operator.ne, before, after))
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     return sum(
         max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal"
