@@ -22,8 +22,8 @@ from .engines import make_engine
 from .io import read_parquet, write_json, write_parquet
 from .precision import AUTO, resolve_dtype
 from .records import REJECT_SCHEMA
-from .serve import read_server_url
 from .runtime import logged
+from .serve import read_server_url
 
 log = logging.getLogger("corpusforge.generate")
 
