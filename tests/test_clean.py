@@ -366,3 +366,23 @@ def test_config_mistakes_name_the_key():
         cleaner(boilerplate={"extra_patterns": ["ok", "(unclosed"]})
     with pytest.raises(CleanError, match=r"clean\.flagged_words\.max_ratio: no bound for zh"):
         cleaner(flagged_words={"max_ratio": {"en": 0.01}})
+
+
+def test_card_and_figure_show_what_clean_changed(tmp_path):
+    from corpusforge.report.card_sections import stage_lines
+    from corpusforge.report.plots import draw_plot
+
+    _, _, stats = run(docs(CONTACT_PAGE, TRADITIONAL_PAGE, GBK_AS_LATIN1, CAFE_MOJIBAKE))
+    summary = {
+        "clean": {k: v for k, v in stats.items() if k not in ("stage", "apply_to")},
+        "stages": {"clean": stats},
+        "funnel": [{"stage": "clean", "in": 4, "kept": 3, "rejected_by_reason": {"x": 1}}],
+    }
+    card = "\n".join(stage_lines(summary, {}, "clean"))
+    assert "Personal data masked in 1 document " in card and "| phone | 3 |" in card
+    assert "OpenCC `t2s` changed" in card and "site lines removed: 4" in card
+    assert "Garbled text, by measure: mojibake: 1." in card
+    for value in PII_VALUES:
+        assert value not in card
+    draw_plot("clean", summary, pd.DataFrame(), tmp_path / "clean.png")
+    assert (tmp_path / "clean.png").stat().st_size > 10_000
