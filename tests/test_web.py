@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 
 import pytest
@@ -10,7 +11,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 from web_pages import wet_file
 
-from corpusforge.web import decode_payload, iter_warc, iter_wet
+from corpusforge.web import BYTES_READ, FILE_BYTES, decode_payload, iter_warc, iter_wet
 
 EN_PARAS = [
     "The river runs through the old town and past the mill that was built in 1820.",
@@ -22,6 +23,15 @@ ZH_PARAS = [
     "每年春天，来自全国各地的游客都会到这里欣赏盛开的樱花和古老的建筑。",
     "当地的历史学家写了很多关于这座城市变迁的书籍，记录了它的兴衰。",
 ]
+
+
+# Bytes no charset decodes to text (served as HTML): the one page that stays rejected.
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+
+
+def documents(skipped: Counter) -> dict:
+    """The record types counted in ``skipped``, without the byte accounting."""
+    return {k: v for k, v in skipped.items() if k not in (BYTES_READ, FILE_BYTES)}
 
 
 def page(title: str, paras: list[str], head: str = "") -> str:
@@ -57,6 +67,7 @@ def warc_bytes(gzip: bool = True) -> bytes:
     w.write_record(response(w, "http://meta.example/", meta, "text/html"))
     latin = page("Café Müller", [p + " Café, naïve, Müller." for p in EN_PARAS])
     w.write_record(response(w, "http://latin.example/", latin.encode("latin-1"), "text/html"))
+    w.write_record(response(w, "http://binary.example/", BINARY, "text/html"))
     w.write_record(response(w, "http://img.example/a.png", b"\x89PNG....", "image/png"))
     w.write_record(response(w, "http://empty.example/", b"<html><body></body></html>", "text/html"))
     return buf.getvalue()
@@ -64,10 +75,12 @@ def warc_bytes(gzip: bool = True) -> bytes:
 
 def test_warc_rows_charsets_and_reasons():
     skipped = Counter()
-    rows = list(iter_warc(io.BytesIO(warc_bytes()), skipped=skipped))
-    assert skipped == {"warcinfo": 1, "request": 1}
-    assert [r.row for r in rows] == [3, 4, 5, 6, 7, 8]
-    en, gbk, meta, latin, png, empty = rows
+    data = warc_bytes()
+    rows = list(iter_warc(io.BytesIO(data), skipped=skipped))
+    assert documents(skipped) == {"warcinfo": 1, "request": 1}
+    assert skipped[BYTES_READ] == skipped[FILE_BYTES] == len(data)
+    assert [r.row for r in rows] == [3, 4, 5, 6, 7, 8, 9]
+    en, gbk, meta, latin, binary, png, empty = rows
     assert en.error is None and en.fields["url"] == "http://en.example/"
     assert "mill that was built in 1820" in en.fields["text"]
     assert "Copyright" not in en.fields["text"]  # boilerplate left out by trafilatura
@@ -76,9 +89,12 @@ def test_warc_rows_charsets_and_reasons():
     # GBK declared in the HTTP header; GB2312 only in <meta>.
     assert gbk.error is None and "长江边上" in gbk.fields["text"]
     assert meta.error is None and "樱花" in meta.fields["text"]
-    # latin-1 with no declaration is not UTF-8: rejected with the reason, not guessed.
-    assert latin.error == "invalid_utf8" and "utf-8" in latin.detail
-    assert "Caf" in latin.raw
+    assert en.fields["charset_detected"] is None and gbk.fields["charset_detected"] is None
+    # latin-1 with no declaration is not UTF-8: decoded by detection, and flagged.
+    assert latin.error is None and "Café, naïve, Müller." in latin.fields["text"]
+    assert latin.fields["charset_detected"] == "cp1252"
+    # only bytes nothing decodes are rejected
+    assert binary.error == "invalid_utf8" and "no charset detected" in binary.detail
     assert png.error == "not_html" and "image/png" in png.detail
     assert empty.error == "no_text"
 
@@ -97,8 +113,19 @@ def test_declared_charset_first_then_utf8():
     assert decode_payload(text.encode("utf-8"), [None])[:2] == (text, "utf-8")
     # A wrong declaration falls back to UTF-8; unknown labels are skipped.
     assert decode_payload("é".encode(), ["x-unknown"])[0] == "é"
-    out, used, detail = decode_payload("é".encode("latin-1"), [None])
-    assert out is None and used is None and detail.startswith("utf-8: byte 0")
+    out, used, detail, detected = decode_payload(BINARY, [None])
+    assert out is None and used is None and detail.startswith("utf-8: byte 0") and not detected
+
+
+def test_a_wrong_declaration_is_overruled_by_detection():
+    text = "Grüße aus München: schöne Straßen, süße Äpfel und Öl für die Küche."
+    out, used, _, detected = decode_payload(text.encode("latin-1"), ["utf-8"])
+    assert (out, used, detected) == (text, "cp1252", True)
+    zh = "这座古老的城市位于长江边上，已经有两千多年的历史了。" * 3
+    out, used, _, detected = decode_payload(zh.encode("gbk"), ["utf-8"])
+    assert out == zh and detected and used == "gb18030"
+    # a page that decodes as declared is never re-detected
+    assert decode_payload(text.encode("utf-8"), ["utf-8"]) == (text, "utf-8", "", False)
 
 
 def wet_bytes(gzip: bool = True) -> bytes:
@@ -114,14 +141,15 @@ def wet_bytes(gzip: bool = True) -> bytes:
 def test_wet_rows():
     skipped = Counter()
     rows = list(iter_wet(io.BytesIO(wet_bytes()), skipped=skipped))
-    assert skipped == {"warcinfo": 1}
+    assert documents(skipped) == {"warcinfo": 1}
     assert [r.row for r in rows] == [2, 3, 4, 5]
     en, zh, blank, bad = rows
     assert en.fields["text"] == "\n".join(EN_PARAS)
     assert zh.fields["text"] == "\n".join(ZH_PARAS) and zh.fields["url"] == "http://zh.example/"
     assert en.fields["content_type"] == "text/plain"
     assert blank.error == "no_text"
-    assert bad.error == "invalid_utf8" and "caf" in bad.raw
+    assert bad.error is None and bad.fields["text"] == "café au lait"
+    assert bad.fields["charset_detected"] == "cp1252"
 
 
 @pytest.mark.parametrize("cut", [10, 60, 200])
@@ -146,8 +174,93 @@ def test_truncated_uncompressed_record(cut):
     data = wet_bytes(gzip=False)
     rows = list(iter_wet(io.BytesIO(data[:-cut])))
     assert rows[-1].error == "truncated_record"
-    assert "Content-Length" in rows[-1].detail
+    detail = rows[-1].detail  # 5 bytes: the body is cut; 30: the header is
+    assert "before its Content-Length" in detail if cut == 5 else "inside a WARC header" in detail
     assert [r.error for r in rows[:-1]] == [None, None, "no_text"]
+    assert "byte offset" in rows[-1].detail
+
+
+# ---------------------------------------------------------------- resync after corruption
+
+
+def pages_wet(n: int, gzip: bool) -> tuple[bytes, list[str]]:
+    texts = [f"Page {i}: " + " ".join(EN_PARAS) for i in range(n)]
+    return wet_file({f"http://p{i}.example/": t for i, t in enumerate(texts)}, gzip=gzip), texts
+
+
+def member_offsets(data: bytes) -> list[int]:
+    """Start of every gzip member of a file."""
+    import zlib
+
+    starts, pos = [], 0
+    while pos < len(data):
+        starts.append(pos)
+        d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        d.decompress(data[pos:])
+        pos = len(data) - len(d.unused_data)
+    return starts
+
+
+def test_a_corrupt_gzip_member_is_one_row_and_every_later_record_is_read():
+    data, texts = pages_wet(5, gzip=True)
+    starts = member_offsets(data)  # warcinfo, then pages 0..4
+    bad_start, bad_end = starts[2], starts[3]  # page 1's member
+    broken = bytearray(data)
+    for i in range(bad_start + 20, bad_end - 10):
+        broken[i] ^= 0x5A  # the deflate stream is garbage, the size unchanged
+    skipped = Counter()
+    rows = list(iter_wet(io.BytesIO(bytes(broken)), skipped=skipped))
+    assert [r.row for r in rows] == [2, 3, 4, 5, 6]
+    bad = rows[1]
+    assert bad.error == "unreadable_record"
+    assert bad.detail.startswith(f"byte offset {bad_start} to {bad_end}:")
+    assert [r.fields["text"] for r in rows if r.error is None] == texts[:1] + texts[2:]
+    assert skipped[BYTES_READ] == skipped[FILE_BYTES] == len(data)
+
+
+def test_garbage_between_gzip_members_is_one_row():
+    data, texts = pages_wet(3, gzip=True)
+    at = member_offsets(data)[2]
+    junk = b"not gzip at all " * 20
+    rows = list(iter_wet(io.BytesIO(data[:at] + junk + data[at:])))
+    assert [r.error for r in rows] == [None, "unreadable_record", None, None]
+    assert rows[1].detail.startswith(f"byte offset {at} to {at + len(junk)}:")
+    assert [r.fields["text"] for r in rows if r.error is None] == texts
+
+
+@pytest.mark.parametrize("damage", ["header", "length"])
+def test_a_corrupt_uncompressed_record_resyncs_at_the_next_header(damage):
+    data, texts = pages_wet(4, gzip=False)
+    headers = [i for i in range(len(data)) if data.startswith(b"WARC/1.", i)]
+    start, end = headers[2], headers[3]  # page 1
+    record = data[start:end]
+    if damage == "header":
+        record = b"XXXX" + record[4:]
+    else:  # a Content-Length that does not end where the record does
+        record = re.sub(rb"Content-Length: (\d+)", lambda m: b"Content-Length: 7", record)
+    broken = data[:start] + record + data[end:]
+    skipped = Counter()
+    rows = list(iter_wet(io.BytesIO(broken), skipped=skipped))
+    assert [r.error for r in rows] == [None, "unreadable_record", None, None]
+    new_end = start + len(record)
+    assert rows[1].detail.startswith(f"byte offset {start} to {new_end}:")
+    assert [r.fields["text"] for r in rows if r.error is None] == [texts[0], *texts[2:]]
+    assert skipped[BYTES_READ] == skipped[FILE_BYTES] == len(broken)
+
+
+def test_an_unreadable_record_is_a_rejected_row_of_the_seed(tmp_path):
+    from corpusforge.seed import SeedSpec, ingest_file
+
+    data, _ = pages_wet(3, gzip=True)
+    at = member_offsets(data)[2]
+    path = tmp_path / "junk.warc.wet.gz"
+    junk = b"\x1f\x8b\x08 broken member"
+    path.write_bytes(data[:at] + junk + data[at:])
+    records, rejects, stats = ingest_file(path, SeedSpec("crawl", kind="documents"))
+    assert stats["in"] == 4 and stats["kept"] == 3 and len(records) == 3
+    assert list(rejects["reason"]) == ["unreadable_record"]
+    assert rejects["detail"].iloc[0].startswith(f"byte offset {at} to {at + len(junk)}:")
+    assert str(path) in rejects["source"].iloc[0]
 
 
 # ---------------------------------------------------------------- as seeds
@@ -163,24 +276,33 @@ def test_crawl_file_names_give_their_format():
     assert detect_format(Path("pages.warc")) == ("warc", "none")
 
 
+LATIN = "http://latin.example/"
+
+
 def test_warc_seed_every_record_kept_or_rejected(tmp_path):
     from corpusforge.seed import SeedSpec, ingest_file
 
     path = tmp_path / "crawl.warc.gz"
     path.write_bytes(warc_bytes())
     records, rejects, stats = ingest_file(path, SeedSpec("crawl", kind="documents"))
-    # six responses: two pages kept; the GB2312 page has the GBK page's text
-    assert stats["in"] == 6 and stats["kept"] == 2 and stats["rejected"] == 4
+    # seven responses: three pages kept; the GB2312 page has the GBK page's text
+    assert stats["in"] == 7 and stats["kept"] == 3 and stats["rejected"] == 4
     assert stats["records_without_document"] == {"request": 1, "warcinfo": 1}
     assert dict(zip(rejects["row"], rejects["reason"], strict=True)) == {
         5: "duplicate_text",
-        6: "invalid_utf8",
-        7: "not_html",
-        8: "no_text",
+        7: "invalid_utf8",
+        8: "not_html",
+        9: "no_text",
     }
     assert set(records["kind"]) == {"documents"}
     by_url = records.set_index("url")
-    assert set(by_url.index) == {"http://en.example/", "http://zh.example/"}
+    assert set(by_url.index) == {"http://en.example/", "http://zh.example/", LATIN}
+    assert by_url.loc[LATIN, "charset_detected"] == "cp1252"
+    assert by_url["charset_detected"].drop(LATIN).isna().all()
+    counts = stats["files"]["crawl.warc.gz"]
+    assert counts["bytes_read"] == counts["file_bytes"] == path.stat().st_size
+    assert (counts["in"], counts["kept"], counts["rejected"]) == (7, 3, 4)
+    assert set(records["source_file"]) == {"crawl.warc.gz"}
     zh = by_url.loc["http://zh.example/"]
     assert zh["lang"] == "zh" and "长江边上" in zh["text"]
     assert zh["record_id"].startswith("<urn:uuid:") and zh["source_id"] == zh["record_id"]

@@ -144,15 +144,23 @@ def html(title: str, paras: list[str]) -> str:
     )
 
 
+# Served as HTML, decoded by no charset: rejected as invalid_utf8.
+BINARY_PAGE = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+# A latin-1 page served without a charset: decoded by detection (cp1252), too short to keep.
+LATIN_URL = "http://latin.example/"
+LATIN_TEXT = "Café Müller opens at nine."
+
+
 def warc_file() -> bytes:
-    """An HTML page to extract, a non-UTF-8 page without a charset, an image."""
+    """An HTML page to extract, a latin-1 page without a charset (decoded by
+    detection), bytes no charset decodes, an image."""
     buf = io.BytesIO()
     writer = WARCWriter(buf, gzip=True)
     writer.write_record(writer.create_warcinfo_record("test.warc.gz", {"software": "test"}))
     pages = [
         (WARC_EN_URL, html("Lake ice", WARC_EN).encode("utf-8"), "text/html; charset=utf-8"),
-        ("http://latin.example/", html("Café", WARC_EN[:3]).replace("Lake", "Lac é").encode(
-            "latin-1"), "text/html"),
+        (LATIN_URL, html("Café", [LATIN_TEXT]).encode("latin-1"), "text/html"),
+        ("http://binary.example/", BINARY_PAGE, "text/html"),
         ("http://img.example/logo.png", b"\x89PNG\r\n\x1a\n....", "image/png"),
     ]  # fmt: skip
     for url, payload, content_type in pages:

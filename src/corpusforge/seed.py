@@ -5,14 +5,18 @@ construction), of ready prompts (rows shaped like cosmopedia-100k), or of
 documents that skip generation and go straight to the cleaning stages (kind
 ``documents``: web mode). Besides Parquet, jsonl and CSV, a seed may be a Common
 Crawl WARC (HTML responses, text extracted) or WET file (see corpusforge.web);
-their rows keep ``url``, ``warc_date`` and ``record_id``. Every row
+their rows keep ``url``, ``warc_date``, ``record_id`` and ``charset_detected``
+(the charset found by detection when the declared one did not decode the page).
+Every row keeps the name of the file it came from in ``source_file`` (a seed
+may be many files: see corpusforge.seed_files). Every row
 read leaves this stage either as a seed record or as a rejected row with a
 reason; nothing is dropped silently. Blank lines of a jsonl or CSV file are no
 rows: the stats count them (``blank_lines``).
 
 Reasons: ``invalid_json``, ``invalid_utf8``, ``missing_text``, ``invalid_text``,
 ``empty_text``, ``duplicate_text``, ``duplicate_source_id`` and ``not_sampled``;
-from crawl files also ``not_html``, ``no_text`` and ``truncated_record``.
+from crawl files also ``not_html``, ``no_text``, ``unreadable_record`` and
+``truncated_record``.
 
 Two rows with the same id of the user's (``columns.id``; the WARC-Record-ID of a
 crawl file): the first kept row keeps it, later ones are rejected as
@@ -63,9 +67,13 @@ CRAWL_COLUMNS = {
     "record_id": "record_id",
     "id": "record_id",
 }
-SEED_COLUMNS = ["id", "seed_id", "source", "row", "source_id", "kind", "text"] + [
-    name for name in OPTIONAL_COLUMNS if name != "id"
-]
+# Provenance columns filled by the reader, not mapped by the user.
+FILE_COLUMNS = ["source_file", "charset_detected"]
+SEED_COLUMNS = (
+    ["id", "seed_id", "source", "row", "source_id", "kind", "text"]
+    + [name for name in OPTIONAL_COLUMNS if name != "id"]
+    + FILE_COLUMNS
+)
 
 log = logging.getLogger("corpusforge.seed")
 
@@ -300,15 +308,20 @@ def _optional_str(value: Any) -> str | None:
 
 
 def ingest(
-    rows: Iterator[RawRow], spec: SeedSpec, source_file: str = ""
+    rows: Iterator[RawRow], spec: SeedSpec, source_file: str = "", file_key: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Check and map every row; returns (records, rejected rows, stats).
 
+    ``source_file``: the file read (its name is each record's ``source_file``);
+    ``file_key``: the file's name in a seed of many files, which the ids of
+    unreadable rows then include (row numbers repeat across files).
     Raises SeedError when the text column is absent from the whole file: that is
     a config mistake, not a bad row.
     """
     text_col = spec.columns["text"]
     where = f"{spec.name} ({source_file})" if source_file else spec.name
+    file_name = Path(source_file).name if source_file else None
+    row_key = (spec.name, file_key) if file_key else (spec.name,)
     kept: list[dict] = []
     rejected: list[dict] = []
     seen: dict[str, int] = {}  # record id -> row
@@ -319,7 +332,7 @@ def ingest(
     def reject(row: int, reason: str, detail: str, text: str | None, rid: str | None = None):
         rejected.append(
             {
-                "id": rid or stable_id(spec.name, "row", row),
+                "id": rid or stable_id(*row_key, "row", row),
                 "seed_id": rid,
                 "stage": STAGE,
                 "reason": reason,
@@ -379,6 +392,8 @@ def ingest(
                 "kind": spec.kind,
                 "text": text,
                 "lang": (lang or guess_lang(text)).strip().lower(),
+                "source_file": file_name,
+                "charset_detected": _optional_str(fields.get("charset_detected")),
             }
         )
 
@@ -425,8 +440,14 @@ def apply_sample(records: pd.DataFrame, spec: SeedSpec) -> tuple[pd.DataFrame, p
     return keep, drop
 
 
-def ingest_file(path: str | Path, spec: SeedSpec) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Read and ingest one seed file; errors name the file and the config key."""
+def ingest_file(
+    path: str | Path, spec: SeedSpec, file_key: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read and ingest one seed file; errors name the file and the config key.
+
+    The stats have the file's counts under ``files`` (by ``file_key``, else the
+    file's name); for crawl files with the bytes read and the file's size.
+    """
     path = Path(path)
     if not path.exists():
         raise SeedError(f"seed {spec.name}: file {path} does not exist (check `seeds.{spec.name}`)")
@@ -435,11 +456,19 @@ def ingest_file(path: str | Path, spec: SeedSpec) -> tuple[pd.DataFrame, pd.Data
         if fmt in CRAWL_FORMATS:
             spec = replace(spec, columns={**CRAWL_COLUMNS, **spec.columns})
         skipped: Counter = Counter()
-        records, rejects, stats = ingest(read_rows(path, spec, skipped), spec, str(path))
+        rows = read_rows(path, spec, skipped)
+        records, rejects, stats = ingest(rows, spec, str(path), file_key)
         stats["blank_lines"] = skipped.pop(BLANK_LINE, 0)
+        counts = {key: stats[key] for key in ("in", "kept", "rejected", "rejected_by_reason")}
         if fmt in CRAWL_FORMATS:
+            from .web import BYTES_READ, FILE_BYTES
+
+            counts["bytes_read"] = skipped.pop(BYTES_READ, 0)
+            counts["file_bytes"] = skipped.pop(FILE_BYTES, 0)
             stats["format"] = fmt
             stats["records_without_document"] = {k: skipped[k] for k in sorted(skipped)}
+            counts["records_without_document"] = stats["records_without_document"]
+        stats["files"] = {file_key or path.name: counts}
         return records, rejects, stats
     except SeedError as exc:
         if str(path) in str(exc):

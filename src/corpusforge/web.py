@@ -3,7 +3,8 @@
 Both readers yield :class:`corpusforge.records.RawRow` objects, so a crawl file is
 read like any other seed file. ``row`` is the 1-based number of the record in the
 file (the ``warcinfo`` record that opens a file is record 1). A parsed row has the
-fields ``text``, ``url``, ``warc_date``, ``record_id`` and ``content_type``.
+fields ``text``, ``url``, ``warc_date``, ``record_id``, ``content_type`` and
+``charset_detected``.
 
 Records that carry no document are not rows: ``warcinfo``, ``request``,
 ``metadata`` and ``revisit`` records (and in a WET file anything that is not a
@@ -12,13 +13,22 @@ them by record type. Every record that could carry a document yields a row: its
 fields, or a reason code in ``error``:
 
 * ``invalid_utf8``: the bytes decode neither with the declared charset (WARC: the
-  HTTP ``Content-Type`` header, then the HTML ``<meta>`` declaration) nor as UTF-8;
+  HTTP ``Content-Type`` header, then the HTML ``<meta>`` declaration), nor as
+  UTF-8, nor with the charset detection finds (see :func:`decode_payload`);
 * ``no_text``: nothing is left after decoding (WET) or extraction (WARC);
 * ``not_html``: a WARC response whose payload is not HTML (or not a 200 response);
-* ``truncated_record``: the record ends before its ``Content-Length``, or the
-  file ends inside a record or inside a gzip member. The row names the byte
-  offset (in the file as stored, compressed offsets for ``.gz``) of the record or
-  member, and reading stops there: nothing after a truncation can be trusted.
+* ``unreadable_record``: a span of the file that is no readable record (a corrupt
+  gzip member, a header that is no WARC header, a Content-Length that does not
+  end at a record boundary). The row names the span's byte offsets (start, end)
+  in the file as stored (compressed offsets for ``.gz``); reading resyncs at the
+  next gzip member or the next ``WARC/1.`` header, so every readable record
+  after it is read;
+* ``truncated_record``: the file ends inside a record or inside a gzip member
+  (a file cut short); the row names the offsets of what was cut.
+
+The spans of all rows and skipped records tile the file: ``skipped`` gets the
+file's size under ``FILE_BYTES`` and the bytes the rows cover under
+``BYTES_READ``, and the seed audit checks they are equal (nothing read past).
 
 HTML is turned into text with trafilatura (main content, no comments, tables
 kept, deterministic).
@@ -27,10 +37,15 @@ kept, deterministic).
 from __future__ import annotations
 
 import codecs
+import contextlib
+import io
+import mmap
+import os
 import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 from .records import RawRow
@@ -47,61 +62,21 @@ CHARSET_ALIASES = {
     "us-ascii": "cp1252",
     "ascii": "cp1252",
 }
+# Among equally plausible detections, the web's default for undeclared pages wins.
+PREFERRED_DETECTED = "cp1252"
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_CONTENT_LENGTH = re.compile(rb"\r?\nContent-Length:[ \t]*(\d+)[ \t]*\r?\n", re.I)
 META_SNIFF_BYTES = 4096
-_CHUNK = 1 << 16
+MAX_HEADER_BYTES = 1 << 16  # a WARC header longer than this is no header
+_CHUNK = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_BLANK = b" \t\r\n"
+FILE_BYTES = "file_bytes"  # keys of ``skipped`` for the byte accounting
+BYTES_READ = "bytes_read"
 
 
-class _Tracker:
-    """A pass-through reader that counts bytes and checks gzip member boundaries.
-
-    warcio stops quietly at a file cut inside a gzip member; this wrapper decodes
-    the members again (output discarded) to tell where the last one started and
-    whether it was complete.
-    """
-
-    def __init__(self, raw: IO[bytes]):
-        self.raw = raw
-        self.consumed = 0
-        self.gzip: bool | None = None
-        self.member_start = 0
-        self._decomp: Any = None
-        self.trailing = b""  # undecoded bytes (uncompressed files: the last few)
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        if data:
-            if self.gzip is None:
-                self.gzip = data[:2] == b"\x1f\x8b"
-            if self.gzip:
-                self._feed(data, self.consumed)
-            self.consumed += len(data)
-        return data
-
-    def _feed(self, data: bytes, offset: int) -> None:
-        while data:
-            if self._decomp is None:
-                self._decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
-                self.member_start = offset
-            before = len(data)
-            try:
-                self._decomp.decompress(data)
-            except zlib.error:
-                self.gzip = False  # not gzip after all: let warcio report it
-                return
-            if not self._decomp.eof:
-                return
-            rest = self._decomp.unused_data
-            offset += before - len(rest)
-            self._decomp = None
-            data = rest
-
-    def open_member(self) -> int | None:
-        """Offset of a gzip member the file ended in, else None."""
-        if self.gzip and self._decomp is not None:
-            return self.member_start
-        return None
+# --------------------------------------------------------------------------- charsets
 
 
 def _charset_of(content_type: str | None) -> str | None:
@@ -116,13 +91,33 @@ def _meta_charset(payload: bytes) -> str | None:
     return match.group(1).decode("ascii").lower() if match else None
 
 
+def detect_charset(payload: bytes) -> str | None:
+    """The charset charset-normalizer finds for ``payload`` (None: undecodable).
+
+    Of the candidates with the least noise, windows-1252 is taken when it is one
+    of them, as browsers default to it for an undeclared page; else the best.
+    """
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(payload))
+    if not matches:
+        return None
+    calm = min(m.chaos for m in matches)
+    for match in matches:
+        if match.chaos <= calm and PREFERRED_DETECTED in match.could_be_from_charset:
+            return PREFERRED_DETECTED
+    return matches[0].encoding
+
+
 def decode_payload(
     payload: bytes, declared: list[str | None]
-) -> tuple[str | None, str | None, str]:
-    """(text, charset used, detail): try each declared charset, then UTF-8.
+) -> tuple[str | None, str | None, str, bool]:
+    """(text, charset used, detail, detected): the declared charsets, UTF-8, then detection.
 
-    A declared charset Python does not know is skipped. ``text`` is None when no
-    candidate decodes the bytes; ``detail`` then says what was tried.
+    A declared charset Python does not know is skipped. When none of them decodes
+    the bytes, the charset is detected (:func:`detect_charset`) and ``detected``
+    is True. ``text`` is None when nothing decodes the bytes; ``detail`` then
+    says what was tried.
     """
     tried: list[str] = []
     errors: list[str] = []
@@ -142,10 +137,18 @@ def decode_payload(
             continue
         tried.append(codec)
         try:
-            return payload.decode(codec), codec, ""
+            return payload.decode(codec), codec, "", False
         except UnicodeDecodeError as exc:
             errors.append(f"{codec}: byte {exc.start}: {exc.reason}")
-    return None, None, "; ".join(errors)
+    found = detect_charset(payload)
+    if found is not None:
+        try:
+            return payload.decode(found), codecs.lookup(found).name, "", True
+        except UnicodeDecodeError as exc:  # detection is a guess; it may still fail
+            errors.append(f"detected {found}: byte {exc.start}: {exc.reason}")
+    else:
+        errors.append("no charset detected")
+    return None, None, "; ".join(errors), False
 
 
 def extract_html(html: str) -> str | None:
@@ -164,7 +167,192 @@ def extract_html(html: str) -> str | None:
     )
 
 
-def _fields(record: Any, text: str, content_type: str | None) -> dict[str, Any]:
+# --------------------------------------------------------------------------- splitting
+
+
+@dataclass
+class Span:
+    """A piece of the file: one record's bytes (``data``), or why there is none."""
+
+    start: int  # byte offsets in the file as stored
+    end: int
+    data: bytes | None = None
+    error: str | None = None  # unreadable_record or truncated_record
+    detail: str = ""
+
+
+def _skip_blank(buf: Any, pos: int) -> int:
+    n = len(buf)
+    while pos < n and buf[pos : pos + 1] in (b" ", b"\t", b"\r", b"\n"):
+        pos += 1
+    return pos
+
+
+def _next_header(buf: Any, start: int) -> int:
+    """Offset of the next ``WARC/1.`` line after ``start`` (len(buf) when none)."""
+    found = buf.find(b"\nWARC/1.", start)
+    return len(buf) if found < 0 else found + 1
+
+
+def _split_records(buf: Any) -> Iterator[tuple[int, int, bytes | None, str | None, str]]:
+    """(start, end, record bytes, error, detail) for every record of uncompressed ``buf``.
+
+    The spans tile ``buf``. A record is its header, a blank line and Content-Length
+    bytes, followed by blank lines and then the next ``WARC/`` header or the end.
+    """
+    n = len(buf)
+    pos = 0
+    while pos < n:
+        start = pos
+        pos = _skip_blank(buf, pos)
+        if pos >= n:  # trailing blank lines belong to the record before
+            yield start, n, None, None, ""
+            return
+        if buf[pos : pos + 5] != b"WARC/":
+            nxt = _next_header(buf, pos)
+            yield start, nxt, None, "unreadable_record", "no WARC header"
+            pos = nxt
+            continue
+        head_end = buf.find(b"\r\n\r\n", pos, pos + MAX_HEADER_BYTES)
+        if head_end < 0:
+            nxt = _next_header(buf, pos)
+            if nxt >= n and n - pos < MAX_HEADER_BYTES:
+                yield start, n, None, "truncated_record", "the file ends inside a WARC header"
+                return
+            yield start, nxt, None, "unreadable_record", "a WARC header without its end"
+            pos = nxt
+            continue
+        match = _CONTENT_LENGTH.search(buf[pos : head_end + 2])
+        if match is None:
+            nxt = _next_header(buf, pos)
+            yield start, nxt, None, "unreadable_record", "a WARC header without Content-Length"
+            pos = nxt
+            continue
+        length = int(match.group(1))
+        body_end = head_end + 4 + length
+        if body_end > n:
+            nxt = _next_header(buf, head_end)
+            if nxt >= n:
+                detail = f"ends {body_end - n} bytes before its Content-Length {length}"
+                yield start, n, None, "truncated_record", detail
+                return
+            detail = f"Content-Length {length} runs past the next record"
+            yield start, nxt, None, "unreadable_record", detail
+            pos = nxt
+            continue
+        after = _skip_blank(buf, body_end)
+        closed = buf[body_end : body_end + 4] == b"\r\n\r\n"  # as the standard ends a record
+        if not closed and after < n and buf[after : after + 5] != b"WARC/":
+            nxt = _next_header(buf, head_end)
+            detail = f"Content-Length {length} does not end at a record boundary"
+            yield start, nxt, None, "unreadable_record", detail
+            pos = nxt
+            continue
+        yield start, after, bytes(buf[pos:body_end]), None, ""
+        pos = after
+
+
+def _gunzip_member(data: Any, pos: int) -> tuple[bytes | None, int, str]:
+    """(decompressed member, end offset, problem) of the gzip member at ``pos``."""
+    decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    parts: list[bytes] = []
+    at = pos
+    while at < len(data):
+        chunk = data[at : at + _CHUNK]
+        try:
+            parts.append(decomp.decompress(chunk))
+        except zlib.error as exc:
+            return None, at, f"corrupt gzip data ({exc})"
+        if decomp.eof:
+            return b"".join(parts), at + len(chunk) - len(decomp.unused_data), ""
+        at += len(chunk)
+    return None, len(data), "cut"
+
+
+def _gzip_spans(data: Any) -> Iterator[Span]:
+    """The records of a gzipped file, member by member, resyncing after corrupt ones.
+
+    Records inside a member carry the member's offsets (each member of a Common
+    Crawl file holds one record).
+    """
+    n = len(data)
+    pos = 0
+    bad_start: int | None = None
+    bad_detail = ""
+    while pos < n:
+        member, end, problem = _gunzip_member(data, pos)
+        if member is None:
+            nxt = data.find(_GZIP_MAGIC, pos + 1)
+            if bad_start is None:
+                bad_start, bad_detail = pos, problem
+            if nxt < 0:
+                if problem == "cut" and bad_start == pos:
+                    detail = f"gzip member at byte offset {pos} is cut off at end of file"
+                    yield Span(pos, n, error="truncated_record", detail=f"{detail} ({n} bytes)")
+                else:
+                    yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
+                return
+            pos = nxt
+            continue
+        if bad_start is not None:
+            yield Span(bad_start, pos, error="unreadable_record", detail=bad_detail)
+            bad_start = None
+        for _, _, record, error, detail in _split_records(member):
+            where = f"in the gzip member at byte offset {pos}"
+            if error:
+                yield Span(pos, end, error="unreadable_record", detail=f"{detail} {where}")
+            elif record is not None:
+                yield Span(pos, end, data=record)
+        pos = end
+    if bad_start is not None:  # pragma: no cover - the loop returns first
+        yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
+
+
+def _spans(data: Any) -> Iterator[Span]:
+    if data[:2] == _GZIP_MAGIC[:2]:
+        yield from _gzip_spans(data)
+        return
+    for start, end, record, error, detail in _split_records(data):
+        if error or record is not None:
+            yield Span(start, end, data=record, error=error, detail=detail)
+
+
+def _tiled(spans: Iterator[Span], size: int, tally: Counter | None) -> Iterator[Span]:
+    """The spans, each grown to start where the previous ended; bytes counted in ``tally``."""
+    last = 0
+    for span in spans:
+        if tally is not None:
+            tally[BYTES_READ] += span.end - max(last, span.start)
+        last = max(last, span.end)
+        yield span
+    if tally is not None:
+        tally[BYTES_READ] += size - last  # trailing blank lines
+        tally[FILE_BYTES] += size
+
+
+@contextlib.contextmanager
+def _file_bytes(stream: IO[bytes]) -> Iterator[Any]:
+    """The whole file as a bytes-like object: mapped when it is a real file."""
+    try:
+        fileno = stream.fileno()
+        size = os.fstat(fileno).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        yield stream.read()
+        return
+    if size == 0:
+        yield b""
+        return
+    mapped = mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)
+    try:
+        yield mapped
+    finally:
+        mapped.close()
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _fields(record: Any, text: str, content_type: str | None, detected: str | None) -> dict:
     headers = record.rec_headers
     return {
         "text": text,
@@ -172,6 +360,7 @@ def _fields(record: Any, text: str, content_type: str | None) -> dict[str, Any]:
         "warc_date": headers.get_header("WARC-Date"),
         "record_id": headers.get_header("WARC-Record-ID"),
         "content_type": content_type,
+        "charset_detected": detected,
     }
 
 
@@ -179,55 +368,41 @@ def _lossy(data: bytes, limit: int = 2000) -> str:
     return data[:limit].decode("utf-8", errors="replace")
 
 
+def _parse(data: bytes) -> tuple[Any, bytes, str]:
+    """(warcio record, payload, problem with the payload) of one record's bytes."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    iterator = ArchiveIterator(io.BytesIO(data + b"\r\n\r\n"), ensure_http_headers=False)
+    record = next(iter(iterator))
+    try:
+        body = record.content_stream().read()
+    except Exception as exc:  # a broken chunked/compressed payload
+        return record, b"", f"{type(exc).__name__}: {exc}"
+    return record, body, ""
+
+
 def _iter_records(
     stream: IO[bytes],
     wanted: str,
-    convert: Callable[[Any, bytes], RawRow | None],
+    convert: Callable[[Any, bytes], RawRow],
     skipped: Counter | None,
 ) -> Iterator[RawRow]:
-    """Every record of type ``wanted`` converted to a row; truncation checks."""
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
-
-    tracker = _Tracker(stream)
-    number = 0
-    last_end = 0
-    iterator = ArchiveIterator(tracker, ensure_http_headers=False)
-    try:
-        for record in iterator:
+    """Every record of type ``wanted`` converted to a row; unreadable spans as rows."""
+    with _file_bytes(stream) as data:
+        number = 0
+        for span in _tiled(_spans(data), len(data), skipped):
             number += 1
+            offsets = f"byte offset {span.start} to {span.end}"
+            if span.error:
+                detail = f"{offsets}: {span.detail}"
+                yield RawRow(number, error=span.error, detail=detail)
+                continue
             try:
-                body = record.content_stream().read()
-            except Exception as exc:  # a broken chunked/compressed payload
-                body = b""
-                broken = f"{type(exc).__name__}: {exc}"
-            else:
-                broken = ""
-            while record.raw_stream.read(_CHUNK):
-                pass  # drain what a decoding reader left, to check the length
-            missing = getattr(record.raw_stream, "limit", 0)
-            offset = iterator.get_record_offset()
-            last_end = offset + iterator.get_record_length()
-            declared = record.rec_headers.get_header("Content-Length") or ""
-            if not declared.strip().isdigit():
-                # Content-Length is mandatory in WARC: its absence means a cut header.
-                yield RawRow(
-                    number,
-                    error="truncated_record",
-                    detail=f"record at byte offset {offset} has no Content-Length "
-                    "(header cut off?)",
-                    raw=_lossy(body),
-                )
-                return
-            if missing > 0:
-                yield RawRow(
-                    number,
-                    error="truncated_record",
-                    detail=f"record at byte offset {offset} ends {missing} bytes before "
-                    f"its Content-Length {record.length}",
-                    raw=_lossy(body),
-                )
-                return
+                record, body, broken = _parse(span.data)
+            except Exception as exc:  # warcio refuses the header or the HTTP head
+                detail = f"{offsets}: {type(exc).__name__}: {exc}"
+                yield RawRow(number, error="unreadable_record", detail=detail)
+                continue
             if record.rec_type != wanted:
                 if skipped is not None:
                     skipped[record.rec_type] += 1
@@ -238,21 +413,6 @@ def _iter_records(
             row = convert(record, body)
             row.row = number
             yield row
-    except ArchiveLoadFailed as exc:
-        yield RawRow(
-            number + 1,
-            error="truncated_record",
-            detail=f"unreadable record after byte offset {last_end}: {exc}",
-        )
-        return
-    member = tracker.open_member()
-    if member is not None:
-        yield RawRow(
-            number + 1,
-            error="truncated_record",
-            detail=f"gzip member at byte offset {member} is cut off at end of file "
-            f"(file is {tracker.consumed} bytes)",
-        )
 
 
 def iter_wet(stream: IO[bytes], skipped: Counter | None = None) -> Iterator[RawRow]:
@@ -261,12 +421,13 @@ def iter_wet(stream: IO[bytes], skipped: Counter | None = None) -> Iterator[RawR
     def convert(record: Any, body: bytes) -> RawRow:
         content_type = record.rec_headers.get_header("Content-Type")
         declared = [_charset_of(content_type)]
-        text, _, detail = decode_payload(body, declared)
+        text, charset, detail, detected = decode_payload(body, declared)
         if text is None:
             return RawRow(0, error="invalid_utf8", detail=detail, raw=_lossy(body))
         if not text.strip():
             return RawRow(0, error="no_text", detail="empty conversion record", raw=text)
-        return RawRow(0, fields=_fields(record, text.strip(), content_type))
+        found = charset if detected else None
+        return RawRow(0, fields=_fields(record, text.strip(), content_type, found))
 
     return _iter_records(stream, "conversion", convert, skipped)
 
@@ -293,19 +454,19 @@ def iter_warc(
                 error="not_html",
                 detail=f"HTTP status {status}, Content-Type {content_type!r}",
             )
-        payload = body
-        declared = [_charset_of(content_type), _meta_charset(payload)]
-        html, charset, detail = decode_payload(payload, declared)
+        declared = [_charset_of(content_type), _meta_charset(body)]
+        html, charset, detail, detected = decode_payload(body, declared)
         if html is None:
-            return RawRow(0, error="invalid_utf8", detail=detail, raw=_lossy(payload))
+            return RawRow(0, error="invalid_utf8", detail=detail, raw=_lossy(body))
         text = extract(html) if html.strip() else None
         if not text or not text.strip():
             return RawRow(
                 0,
                 error="no_text",
-                detail=f"no main text extracted ({len(payload)} bytes, {charset})",
+                detail=f"no main text extracted ({len(body)} bytes, {charset})",
                 raw=html[:2000],
             )
-        return RawRow(0, fields=_fields(record, text.strip(), content_type))
+        found = charset if detected else None
+        return RawRow(0, fields=_fields(record, text.strip(), content_type, found))
 
     return _iter_records(stream, "response", convert, skipped)
