@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .cjk import WORD_CHARS
-from .records import reject_records, stage_stats
+from .records import reject_records, stage_outcome
 
 STAGE = "decontam"
 DEFAULT_N = 13
@@ -315,9 +315,6 @@ def check_documents(docs: pd.DataFrame, index: Index) -> tuple[pd.DataFrame, pd.
     matches = [index.first_match(t) if isinstance(t, str) else None for t in docs["text"]]
     bad = pd.Series([m is not None for m in matches], index=docs.index, dtype=bool)
     kept = docs[~bad]
-    if "id" in kept.columns:
-        kept = kept.sort_values("id", kind="stable")
-    kept = kept.reset_index(drop=True)
     found = [m for m in matches if m is not None]
     details = [
         json.dumps({"benchmark": name, "ngram": gram}, ensure_ascii=False, sort_keys=True)
@@ -326,17 +323,15 @@ def check_documents(docs: pd.DataFrame, index: Index) -> tuple[pd.DataFrame, pd.
     rejects = reject_records(
         docs[bad].reset_index(drop=True), STAGE, "contaminated", pd.Series(details, dtype=object)
     )
-    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
     by_bench = Counter(name for name, _ in found)
-    stats = stage_stats(
+    return stage_outcome(
         STAGE,
-        len(docs),
-        len(kept),
+        docs,
+        kept,
         rejects,
         settings={"n": index.n, "index_ngrams": len(index.hashes)},
         contaminated_by_benchmark={k: by_bench[k] for k in sorted(by_bench)},
     )
-    return kept, rejects, stats
 
 
 def run_index(

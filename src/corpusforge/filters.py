@@ -46,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 from .cjk import WORD_CHARS
-from .records import reject_records, stage_stats
+from .records import reject_records, stage_outcome
 
 STAGE = "filters"
 RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "slimpajama")
@@ -560,20 +560,16 @@ def apply_filters(
     )
     kept["text"] = new_texts
     kept["filter_lines_removed"] = pd.Series(lines_removed, index=kept.index, dtype="int64")
-    if "id" in kept.columns:
-        kept = kept.sort_values("id", kind="stable")
-    kept = kept.reset_index(drop=True)
     rejects = reject_records(
         docs.iloc[list(verdicts)].reset_index(drop=True),
         STAGE,
         pd.Series([rule for rule, _ in verdicts.values()], dtype=object),
         pd.Series([detail for _, detail in verdicts.values()], dtype=object),
     )
-    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
-    stats = stage_stats(
+    return stage_outcome(
         STAGE,
-        len(docs),
-        len(kept),
+        docs,
+        kept,
         rejects,
         rule_sets=list(settings.rule_sets),
         apply_to=sorted(settings.apply_to),
@@ -583,4 +579,3 @@ def apply_filters(
         lines_removed_by_cause={k: removed_total[k] for k in sorted(removed_total)},
         kept_by_lang={k: kept_by_lang[k] for k in sorted(kept_by_lang)},
     )
-    return kept, rejects, stats

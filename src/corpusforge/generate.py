@@ -38,7 +38,8 @@ from typing import Any, Protocol
 import pandas as pd
 import pyarrow as pa
 
-from .io import read_json, read_parquet, write_json, write_parquet
+from .io import read_json, read_parquet, sha256_file, write_json, write_parquet
+from .prompts import PROMPT_FIELDS
 from .records import reject_records, stable_id, stage_stats
 
 STAGE = "generate"
@@ -50,12 +51,7 @@ DOC_COLUMNS = [
     "prompt_id",
     "source",
     "origin",
-    "prompt",
-    "prompt_lang",
-    "format",
-    "audience",
-    "seed_data",
-    "topic",
+    *PROMPT_FIELDS,
     "text",
     "model",
     "engine",
@@ -296,14 +292,6 @@ def chunk_key(
     return digest.hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ChunkStore:
     """Finished chunks of one shard: ``chunk-NNNNN.parquet`` + ``chunk-NNNNN.done.json``."""
 
@@ -321,7 +309,7 @@ class ChunkStore:
         marker, data = self.marker_path(index), self.data_path(index)
         try:
             meta = read_json(marker)
-            if meta.get("key") != key or meta.get("sha256") != _sha256_file(data):
+            if meta.get("key") != key or meta.get("sha256") != sha256_file(data):
                 return None
             frame = read_parquet(data)
         except (OSError, ValueError, pa.ArrowException):
@@ -341,7 +329,7 @@ class ChunkStore:
             "chunk": index,
             "key": key,
             "rows": len(frame),
-            "sha256": _sha256_file(self.data_path(index)),
+            "sha256": sha256_file(self.data_path(index)),
         }
         write_json(meta, self.marker_path(index))
 

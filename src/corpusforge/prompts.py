@@ -24,17 +24,9 @@ from .records import reject_records, stable_id, stage_stats, unit_hash
 
 STAGE = "prompts"
 LAYOUT_FIELDS = {"extract", "format_instruction", "topic_hint", "audience_style"}
-PROMPT_COLUMNS = [
-    "id",
-    "seed_id",
-    "source",
-    "prompt",
-    "prompt_lang",
-    "format",
-    "audience",
-    "seed_data",
-    "topic",
-]
+# What a prompt carries on to the documents generated from it (corpusforge.generate).
+PROMPT_FIELDS = ["prompt", "prompt_lang", "format", "audience", "seed_data", "topic"]
+PROMPT_COLUMNS = ["id", "seed_id", "source", *PROMPT_FIELDS]
 
 
 class TemplateError(ValueError):

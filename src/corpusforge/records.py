@@ -75,7 +75,10 @@ class RawRow:
 
 def rejects_frame(rows: Iterable[dict]) -> pd.DataFrame:
     """Build a rejected-rows frame with exactly the contract's columns."""
-    frame = pd.DataFrame(list(rows), columns=REJECT_COLUMNS)
+    return _reject_types(pd.DataFrame(list(rows), columns=REJECT_COLUMNS))
+
+
+def _reject_types(frame: pd.DataFrame) -> pd.DataFrame:
     frame["row"] = frame["row"].astype("Int64")
     for column in REJECT_COLUMNS:
         if column != "row":
@@ -83,27 +86,35 @@ def rejects_frame(rows: Iterable[dict]) -> pd.DataFrame:
     return frame
 
 
+def _per_record(value: str | pd.Series, index: pd.Index) -> list[str]:
+    if not isinstance(value, pd.Series):
+        return [str(value)] * len(index)
+    if not value.index.equals(index):
+        value = value.loc[index]
+    return [str(item) for item in value.to_numpy()]
+
+
 def reject_records(
     frame: pd.DataFrame, stage: str, reason: str | pd.Series, detail: str | pd.Series = ""
 ) -> pd.DataFrame:
     """Turn records of a stage's input into rejected rows: one reason for all, or a
     reason (and detail) per record, as Series aligned with ``frame``'s index."""
-    details = detail if isinstance(detail, pd.Series) else pd.Series(detail, index=frame.index)
-    reasons = reason if isinstance(reason, pd.Series) else pd.Series(reason, index=frame.index)
-    rows = [
-        {
-            "id": rec.get("id"),
-            "seed_id": rec.get("seed_id"),
-            "stage": stage,
-            "reason": str(reasons.loc[idx]),
-            "detail": str(details.loc[idx]),
-            "source": rec.get("source"),
-            "row": rec.get("row"),
-            "text": rec.get("text"),
-        }
-        for idx, rec in zip(frame.index, frame.to_dict("records"), strict=True)
-    ]
-    return rejects_frame(rows)
+    n = len(frame)
+
+    def column(name: str) -> list:
+        return frame[name].to_numpy(dtype=object).tolist() if name in frame.columns else [None] * n
+
+    columns = {
+        "id": column("id"),
+        "seed_id": column("seed_id"),
+        "stage": [stage] * n,
+        "reason": _per_record(reason, frame.index),
+        "detail": _per_record(detail, frame.index),
+        "source": column("source"),
+        "row": column("row"),
+        "text": column("text"),
+    }
+    return _reject_types(pd.DataFrame(columns, columns=REJECT_COLUMNS))
 
 
 def reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
@@ -125,6 +136,23 @@ def stage_stats(stage: str, n_in: int, kept: int, rejects: pd.DataFrame, **extra
         "rejected_by_reason": by_reason,
         **extra,
     }
+
+
+def stage_outcome(
+    stage: str, docs: pd.DataFrame, kept: pd.DataFrame, rejects: pd.DataFrame, **extra
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """What a per-shard job of ``stage`` returns for its input ``docs``: the kept
+    records and the rejected rows, each sorted by id (index reset), and its stats."""
+    kept = sort_by_id(kept)
+    rejects = sort_by_id(rejects)
+    return kept, rejects, stage_stats(stage, len(docs), len(kept), rejects, **extra)
+
+
+def sort_by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by ``id`` (stable; kept as they are without one), index reset."""
+    if "id" in frame.columns:
+        frame = frame.sort_values("id", kind="stable")
+    return frame.reset_index(drop=True)
 
 
 def select_shard(frame: pd.DataFrame, shard: int, num_shards: int, key: str = "id") -> pd.DataFrame:

@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..records import reject_records, stage_stats
+from ..records import reject_records, stage_outcome
 from .chinese import Converter, Pinyin, script_of
 from .pii import KINDS, find_and_mask
 from .text import Boilerplate, Garbled, Repair
@@ -287,9 +287,6 @@ def clean_docs(
     kept["text"] = pd.Series(new_texts, index=kept.index, dtype=object)
     kept["clean"] = pd.Series(records, index=kept.index, dtype=object)
     kept["pii"] = pd.Series(pii_columns, index=kept.index, dtype=object)
-    if "id" in kept.columns:
-        kept = kept.sort_values("id", kind="stable")
-    kept = kept.reset_index(drop=True)
     positions = list(rejected_at)
     rejected_docs = docs.iloc[positions].reset_index(drop=True)
     rejected_docs["text"] = [rejected_at[p][2] for p in positions]
@@ -299,11 +296,10 @@ def clean_docs(
         pd.Series([rejected_at[p][0] for p in positions], dtype=object),
         pd.Series([rejected_at[p][1] for p in positions], dtype=object),
     )
-    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
-    stats = stage_stats(
+    return stage_outcome(
         STAGE,
-        len(docs),
-        len(kept),
+        docs,
+        kept,
         rejects,
         apply_to=sorted(cleaner.apply_to),
         not_cleaned=exempt,
@@ -314,7 +310,6 @@ def clean_docs(
         boilerplate_lines_by_kind={k: int(boiler_found[k]) for k in sorted(boiler_found)},
         garbled_by_measure={k: int(garbled_found[k]) for k in sorted(garbled_found)},
     )
-    return kept, rejects, stats
 
 
 # Counts every shard's stats carry (kept documents, except pii_documents: all cleaned).
