@@ -58,12 +58,21 @@ def test_language_id_and_quality_columns_win_when_present():
         docs(
             lang=["en", "en"],
             lang_score=[0.9, 0.7],
+            quality_score=[0.25, 0.75],
+            quality_label=["cc", "hq"],
             perplexity=[100.0, 200.0],
             bucket=["head", "tail"],
         )
     )
     assert records[0]["lang"] == "en"  # fastText's lang replaces the prompt language
-    assert list(records[0])[-3:] == ["lang_score", "perplexity", "bucket"]
+    assert list(records[0])[-5:] == [
+        "lang_score",
+        "quality_score",
+        "quality_label",
+        "perplexity",
+        "bucket",
+    ]
+    assert records[0]["quality_label"] == "hq" and records[1]["quality_score"] == 0.25
     assert records[0]["bucket"] == "tail" and isinstance(records[0]["perplexity"], float)
 
 

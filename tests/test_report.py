@@ -25,7 +25,7 @@ from corpusforge.report import (
     write_manifest,
 )
 from corpusforge.report.card import data_configs, size_category
-from corpusforge.report.card_sections import seed_format, target_text
+from corpusforge.report.card_sections import field_lines, seed_format, target_text
 from corpusforge.report.plots import (
     DPI,
     FIGSIZE,
@@ -681,6 +681,14 @@ def test_mixed_card_has_generation_sources_and_origin_shares(tmp_path):
     assert "`generated` or `web`" in fields and "null on generated documents" in fields
     limits = body.split("## Limitations")[1]
     assert "machine-generated" in limits and "pages as crawled" in limits
+
+
+def test_fields_name_the_source_id_and_the_columns_of_the_stages_that_ran():
+    fields = " ".join(field_lines(True, False, ["generate", "langid", "quality", "dedup"]))
+    assert "`source_id` (the row's own id in the seed file" in fields
+    assert "`lang_score` (langid), `quality_score` and `quality_label` (quality" in fields
+    assert "`dup_count`" in fields and "`perplexity`" not in fields
+    assert "quality_score" not in " ".join(field_lines(True, False, ["generate", "langid"]))
 
 
 def test_target_text_says_what_the_mix_reached():

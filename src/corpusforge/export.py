@@ -42,7 +42,14 @@ FIELDS = {
 # Crawl provenance of web documents (columns added by the collect stage).
 WEB_FIELDS = ("url", "warc_date", "record_id")
 # Columns added by the cleaning stages, exported when present.
-LATER_FIELDS = ("lang_score", "perplexity", "bucket", "dup_count")
+LATER_FIELDS = (
+    "lang_score",
+    "quality_score",
+    "quality_label",
+    "perplexity",
+    "bucket",
+    "dup_count",
+)
 
 
 def _plain(value: Any) -> Any:
@@ -59,7 +66,7 @@ def to_records(docs: pd.DataFrame) -> list[dict[str, Any]]:
     """Documents -> JSON-ready dicts in the export field order, sorted by id.
 
     Once language ID has run, its ``lang`` replaces the prompt language, and the
-    columns of later stages (``lang_score``, ``perplexity``, ``bucket``, ...)
+    columns of later stages (``lang_score``, ``quality_score``, ``bucket``, ...)
     are appended in the order of ``LATER_FIELDS`` when present, after the crawl
     provenance fields of a build with web documents (``WEB_FIELDS``).
     """

@@ -46,6 +46,7 @@ GENERATION_FIELDS = (
 # Fields the cleaning stages add to the documents they keep.
 STAGE_FIELDS = {
     "langid": "`lang_score` (langid)",
+    "quality": "`quality_score` and `quality_label` (quality: the classifier's score and label)",
     "perplexity": "`perplexity` and `bucket` (perplexity)",
     "dedup": "`dup_count` (dedup: duplicates removed in favour of the document)",
 }
@@ -448,7 +449,8 @@ def field_lines(has_generated: bool, has_web: bool, doc_stages: Sequence[str]) -
     lines = [
         "One JSON object per line (UTF-8). Every document has `id`, `text`, `lang`, "
         f"`token_length` ({tokens}), `seed_id` (the seed row it comes from), `source` (the "
-        f"seed's name) and `origin` ({origins}).",
+        "seed's name), `source_id` (the row's own id in the seed file: its `columns.id`, a "
+        f"crawl record's WARC-Record-ID, else its row number) and `origin` ({origins}).",
     ]
     generation = codes(GENERATION_FIELDS)
     if has_generated:
