@@ -560,3 +560,88 @@ def test_fetch_source_rejects_bad_mappings(source: dict, tmp_path: Path) -> None
     with pytest.raises(FetchError):
         fetch_source(source, tmp_path / "x")
     assert _leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- resumable
+
+
+def _crawl_server(body: bytes, ranges: bool):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from web_pages import CrawlServer
+
+    return CrawlServer({"/crawl/a.warc.gz": body}, ranges=ranges)
+
+
+@pytest.mark.parametrize("ranges", [True, False])
+def test_a_cut_transfer_is_completed_with_range_or_restarted(
+    tmp_path: Path, big_body: bytes, ranges: bool
+) -> None:
+    from corpusforge.fetch import part_path
+
+    dest = tmp_path / "out" / "a.warc.gz"
+    with _crawl_server(big_body, ranges) as server:
+        server.faults["/crawl/a.warc.gz"] = [("cut", 1_000_000)]
+        url = server.base + "/crawl/a.warc.gz"
+        fetch_url(url, dest, sha256=_sha(big_body), retries=2, resume=True, **FAST)
+    assert dest.read_bytes() == big_body and not part_path(dest).exists()
+    (_, r1), (_, r2) = server.requests
+    assert r1 is None and r2 == "bytes=1000000-"  # the second asks for the rest
+    # a server without Range support sent it all again: restarted from zero, same bytes
+
+
+def test_a_part_left_by_an_earlier_run_is_continued(tmp_path: Path, big_body: bytes) -> None:
+    from corpusforge.fetch import part_path
+
+    dest = tmp_path / "a.warc.gz"
+    part_path(dest).write_bytes(big_body[:12345])
+    with _crawl_server(big_body, True) as server:
+        fetch_url(server.base + "/crawl/a.warc.gz", dest, resume=True, **FAST)
+    assert dest.read_bytes() == big_body
+    assert server.requests == [("/crawl/a.warc.gz", "bytes=12345-")]
+
+
+def test_a_stale_part_longer_than_the_file_starts_again(tmp_path: Path) -> None:
+    from corpusforge.fetch import part_path
+
+    dest = tmp_path / "a.warc.gz"
+    part_path(dest).write_bytes(b"x" * 100)
+    with _crawl_server(b"short body", True) as server:
+        fetch_url(server.base + "/crawl/a.warc.gz", dest, retries=1, resume=True, **FAST)
+    assert dest.read_bytes() == b"short body"
+    assert [r for _, r in server.requests] == ["bytes=100-", None]  # 416, then from zero
+
+
+def test_5xx_then_success_resumable(tmp_path: Path, big_body: bytes) -> None:
+    dest = tmp_path / "a.warc.gz"
+    with _crawl_server(big_body, True) as server:
+        server.faults["/crawl/a.warc.gz"] = [503, 502]
+        fetch_url(server.base + "/crawl/a.warc.gz", dest, retries=2, resume=True, **FAST)
+    assert dest.read_bytes() == big_body and len(server.requests) == 3
+
+
+def test_a_transfer_always_cut_fails_loudly_and_never_looks_complete(
+    tmp_path: Path, big_body: bytes
+) -> None:
+    from corpusforge.fetch import part_path
+
+    dest = tmp_path / "a.warc.gz"
+    with _crawl_server(big_body, False) as server:  # no Range: each attempt restarts
+        server.faults["/crawl/a.warc.gz"] = [("cut", 5000)] * 3
+        url = server.base + "/crawl/a.warc.gz"
+        with pytest.raises(FetchError) as info:
+            fetch_url(url, dest, retries=2, resume=True, **FAST)
+    message = str(info.value)
+    assert url in message and f"received 5000 of {len(big_body)} bytes" in message
+    assert not dest.exists()
+    assert part_path(dest).stat().st_size == 5000  # kept for the next run to continue
+
+
+def test_a_resumed_file_with_the_wrong_sha256_is_not_kept(tmp_path: Path, big_body: bytes) -> None:
+    from corpusforge.fetch import part_path
+
+    dest = tmp_path / "a.warc.gz"
+    with _crawl_server(big_body, True) as server, pytest.raises(FetchError, match="sha256"):
+        fetch_url(server.base + "/crawl/a.warc.gz", dest, sha256="0" * 64, resume=True, **FAST)
+    assert not dest.exists() and not part_path(dest).exists()

@@ -187,3 +187,71 @@ def crawl_pages() -> dict[str, str]:
         **{url: text for url, (text, _) in FILTERED.items()},
         FRENCH_URL: FRENCH,
     }
+
+
+class CrawlServer:
+    """Files served from memory on 127.0.0.1, as a crawl's host serves them.
+
+    ``ranges``: answer ``Range: bytes=N-`` with 206 and the rest (else 200 and the
+    whole file). ``faults[path]``: what the first requests of a path get, one
+    entry a request: ``503`` (an error status), or ``("cut", n)`` (the headers
+    announce the whole body, n bytes come, the connection closes).
+    ``requests``: (path, Range header) of every request.
+    """
+
+    def __init__(self, files: dict[str, bytes], ranges: bool = True):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.files = files
+        self.ranges = ranges
+        self.faults: dict[str, list] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server._answer(self)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _answer(self, handler) -> None:
+        path = handler.path.split("?")[0]
+        asked = handler.headers.get("Range")
+        self.requests.append((path, asked))
+        handler.close_connection = True
+        if path not in self.files:
+            handler.send_error(404)
+            return
+        fault = self.faults.get(path, []).pop(0) if self.faults.get(path) else None
+        if isinstance(fault, int):
+            handler.send_error(fault)
+            return
+        body = self.files[path]
+        start = int(asked.split("=")[1].split("-")[0]) if asked and self.ranges else 0
+        if start >= len(body) and start:
+            handler.send_error(416)
+            return
+        handler.send_response(206 if start else 200)
+        if start:
+            handler.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        handler.send_header("Content-Length", str(len(body) - start))
+        handler.end_headers()
+        rest = body[start:]
+        handler.wfile.write(rest[: fault[1]] if fault else rest)
+        handler.wfile.flush()
+
+    def __enter__(self) -> CrawlServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)

@@ -11,6 +11,13 @@ Every download is written atomically (see :func:`corpusforge.io.atomic_output`):
 destination appears only once the whole body has arrived and, when a ``sha256`` is
 given, once the digest matches. A failed fetch leaves neither the destination nor a
 temporary file behind. Every failure is raised as :class:`FetchError`.
+
+A resumable fetch (``resume=True``: the files of a crawl, which are big) writes to
+``<dest>.part`` instead and keeps it across failed attempts and runs: the next
+attempt asks for the rest with an HTTP ``Range`` header, appends when the server
+answers 206 and starts again from zero when it answers 200. The ``.part`` file is
+renamed to the destination only once its length matches the server's and its
+sha256 the expected one; a body cut short never looks complete.
 """
 
 from __future__ import annotations
@@ -110,22 +117,27 @@ def _is_retryable_status(code: int) -> bool:
     return code == 429 or 500 <= code <= 599
 
 
-def _download_once(
-    url: str, scheme: str, dest: Path, expected: str | None, timeout: float
-) -> tuple[int, str]:
-    """One attempt: stream ``url`` into ``dest`` atomically; return (size, sha256).
+class _RangeRefused(_TransientError):
+    """Internal: the server answered 416 to a Range request (the .part is stale)."""
+
+
+def _open(url: str, scheme: str, timeout: float, offset: int = 0) -> Any:
+    """The response to GET ``url`` (from byte ``offset`` when not 0).
 
     Raises _TransientError for failures worth retrying and FetchError for the others.
     """
-    request = urllib.request.Request(
-        url, headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
-    )
+    headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = urllib.request.Request(url, headers=headers)
     opener = urllib.request.build_opener(_HttpOnlyRedirectHandler)
     try:
-        response = opener.open(request, timeout=timeout)
+        return opener.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         exc.close()
         status = f"HTTP {exc.code} {exc.reason}".rstrip()
+        if exc.code == 416 and offset:
+            raise _RangeRefused(f"{status} for bytes from {offset}") from exc
         if _is_retryable_status(exc.code):
             raise _TransientError(status) from exc
         raise FetchError(f"cannot fetch {url}: {status}") from exc
@@ -138,6 +150,15 @@ def _download_once(
     except (ValueError, OSError) as exc:
         raise FetchError(f"cannot fetch {url}: {exc}") from exc
 
+
+def _download_once(
+    url: str, scheme: str, dest: Path, expected: str | None, timeout: float
+) -> tuple[int, str]:
+    """One attempt: stream ``url`` into ``dest`` atomically; return (size, sha256).
+
+    Raises _TransientError for failures worth retrying and FetchError for the others.
+    """
+    response = _open(url, scheme, timeout)
     with response:
         length = _content_length(response.headers)
         digest = hashlib.sha256()
@@ -167,6 +188,79 @@ def _download_once(
     return received, actual
 
 
+def part_path(dest: PathLike) -> Path:
+    """Where a resumable fetch keeps what has arrived so far."""
+    dest = Path(dest)
+    return dest.with_name(dest.name + ".part")
+
+
+def _content_range(headers: Any) -> tuple[int, int | None] | None:
+    """(first byte, total or None) of a 206 response's Content-Range."""
+    match = re.fullmatch(
+        r"bytes\s+(\d+)-(\d+)/(\d+|\*)", (headers.get("Content-Range") or "").strip()
+    )
+    if not match:
+        return None
+    total = match.group(3)
+    return int(match.group(1)), None if total == "*" else int(total)
+
+
+def _download_part(
+    url: str, scheme: str, dest: Path, expected: str | None, timeout: float
+) -> tuple[int, str]:
+    """One resumable attempt: continue ``<dest>.part``; rename it once complete."""
+    part = part_path(dest)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    offset = part.stat().st_size if part.exists() else 0
+    try:
+        response = _open(url, scheme, timeout, offset)
+    except _RangeRefused:
+        part.unlink()  # nothing beyond what we have: start again from zero
+        raise
+    with response:
+        length = _content_length(response.headers)
+        span = _content_range(response.headers) if response.getcode() == 206 else None
+        if offset and span is None:
+            logger.info("%s: the server sends the whole file again; restarting from zero", url)
+            offset = 0
+        elif span is not None and span[0] != offset:
+            part.unlink()
+            raise _TransientError(f"asked for bytes from {offset}, got bytes from {span[0]}")
+        if span is not None and span[1] is not None:
+            total = span[1]
+        else:
+            total = None if length is None else offset + length
+        received = offset
+        try:
+            with open(part, "ab" if offset else "wb") as out:
+                while True:
+                    try:
+                        block = response.read(_CHUNK_SIZE)
+                    except _TRANSIENT_READ_ERRORS as exc:
+                        raise _TransientError(
+                            f"connection lost after {received} bytes: {exc!r}"
+                        ) from exc
+                    if not block:
+                        break
+                    out.write(block)
+                    received += len(block)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            raise FetchError(f"cannot write {part} while fetching {url}: {exc}") from exc
+    if total is not None and received < total:
+        raise _TransientError(f"cut short: received {received} of {total} bytes")
+    if total is not None and received > total:
+        part.unlink()
+        raise _TransientError(f"received {received} bytes, more than the {total} announced")
+    actual = sha256_file(part)
+    if expected is not None and actual != expected:
+        part.unlink()
+        raise _mismatch(url, expected, actual)
+    os.replace(part, dest)
+    return received, actual
+
+
 def fetch_url(
     url: str,
     dest: PathLike,
@@ -175,13 +269,16 @@ def fetch_url(
     retries: int = 3,
     backoff: float = 1.0,
     timeout: float = 60.0,
+    resume: bool = False,
 ) -> Path:
     """Download ``url`` to ``dest`` atomically, retrying transient failures.
 
     Connection errors, timeouts, truncated bodies, HTTP 429 and 5xx are retried up to
     ``retries`` more times, sleeping ``backoff``, ``2*backoff``, ``4*backoff``... seconds
     between attempts. Other HTTP errors fail at once. If ``sha256`` is given the body's
-    digest must match it, otherwise nothing is written.
+    digest must match it, otherwise nothing is written. ``resume``: keep what arrived
+    in ``<dest>.part`` and continue it with HTTP Range (see the module's doc); a
+    fetch that fails leaves the ``.part`` file for the next run to continue.
     """
     dest = Path(dest)
     if not isinstance(url, str) or not url:
@@ -203,7 +300,8 @@ def fetch_url(
     for attempt in range(1, attempts + 1):
         logger.info("fetching %s -> %s (attempt %d/%d)", url, dest, attempt, attempts)
         try:
-            size, actual = _download_once(url, scheme, dest, expected, timeout)
+            download = _download_part if resume else _download_once
+            size, actual = download(url, scheme, dest, expected, timeout)
         except _TransientError as exc:
             last_error = exc
             if attempt == attempts:
@@ -311,7 +409,9 @@ def fetch_hf(
     return dest
 
 
-def fetch_source(source: Mapping[str, Any], dest: PathLike, key: str = "source") -> Path:
+def fetch_source(
+    source: Mapping[str, Any], dest: PathLike, key: str = "source", resume: bool = False
+) -> Path:
     """Fetch one configured source to ``dest``.
 
     ``{"url": ..., "sha256": ..., "retries": ...}`` goes to :func:`fetch_url`;
@@ -319,8 +419,9 @@ def fetch_source(source: Mapping[str, Any], dest: PathLike, key: str = "source")
     goes to :func:`fetch_hf`. ``sha256``, ``retries``, ``repo_type`` and ``endpoint`` are
     optional; without ``sha256`` a warning names the config ``key`` and the digest
     the file came with (rule manifest records it too), so the user can pin it.
+    ``resume``: a URL is fetched resumably (see :func:`fetch_url`).
     """
-    path = _fetch_source(source, dest)
+    path = _fetch_source(source, dest, resume)
     if source.get("sha256") is None:
         logger.warning(
             "%s: no sha256 given, so nothing checks that the file is the one intended; "
@@ -332,7 +433,7 @@ def fetch_source(source: Mapping[str, Any], dest: PathLike, key: str = "source")
     return path
 
 
-def _fetch_source(source: Mapping[str, Any], dest: PathLike) -> Path:
+def _fetch_source(source: Mapping[str, Any], dest: PathLike, resume: bool = False) -> Path:
     if not isinstance(source, Mapping):
         raise FetchError(f"a source must be a mapping, got {type(source).__name__}")
     has_url, has_hf = "url" in source, "hf" in source
@@ -340,7 +441,8 @@ def _fetch_source(source: Mapping[str, Any], dest: PathLike) -> Path:
         raise FetchError("a source must have either a 'url' or an 'hf' entry, not both")
     sha256 = source.get("sha256")
     if has_url:
-        return fetch_url(source["url"], dest, sha256=sha256, retries=source.get("retries", 3))
+        retries = source.get("retries", 3)
+        return fetch_url(source["url"], dest, sha256=sha256, retries=retries, resume=resume)
     if has_hf:
         hf = source["hf"]
         if not isinstance(hf, Mapping):
