@@ -2,7 +2,8 @@
 #
 #   seed -> prompts -> generation (vLLM)     (mode generate or both)
 #   seed documents (WARC/WET, text)          (mode web or both)
-#        -> clean (ftfy, OpenCC, PII) -> language ID (fastText)
+#        -> URL filter -> clean (ftfy, OpenCC, PII) -> line corrections
+#        -> language ID (fastText) -> paragraph dedup (CC-NET)
 #        -> heuristic filters (Gopher, C4, SlimPajama)
 #        -> perplexity + buckets (SentencePiece + KenLM) -> dedup (exact + MinHash)
 #        -> benchmark decontamination -> web/generated mix -> export -> stats + audit
@@ -29,14 +30,29 @@ if COLLECTS:
 
 
 if CLEAN_RUN:
+if URL_FILTER_RUN:
+
+    include: "rules/url_filter.smk"  # 5a. RefinedWeb URL filter: domain lists, URL words
+
+
 
     include: "rules/clean.smk"  # 5b. ftfy, OpenCC, garbled text, pinyin, PII, flagged words
 
 
 include: "rules/langid.smk"  # 6. fastText language ID: lang, lang_score
+if LINE_CORRECTIONS_RUN:
+
+    include: "rules/line_corrections.smk"  # 5c. RefinedWeb line-wise corrections
+
+
 
 
 if QUALITY["enabled"] or SEED_QUALITY:
+if PARAGRAPHS_RUN:
+
+    include: "rules/paragraphs.smk"  # 6a. CC-NET paragraph dedup over the whole build
+
+
 
     include: "rules/quality.smk"  # 6b. model-based quality score (fastText or HF)
 

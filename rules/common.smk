@@ -191,6 +191,25 @@ DOC_STAGES = [
     *(["mix"] if MODE == "both" else []),  # web share of the corpus
 ]
 # Stages that make documents; the others clean them.
+# Web stages with `enabled: auto` (the default) run where documents they apply to
+# exist: the URL filter where pages with URLs can exist (modes web and both); line
+# corrections and paragraph dedup where documents of their apply_to origins exist.
+URL_FILTER = canon(config["url_filter"])  # schema defaults filled in
+LINE_CORRECTIONS = canon(config["line_corrections"])
+PARAGRAPHS = canon(config["dedup"]["paragraphs"])
+
+
+def _runs(enabled, applies):
+    return bool(applies) if enabled == "auto" else bool(enabled)
+
+
+URL_FILTER_RUN = _runs(URL_FILTER["enabled"], COLLECTS)
+LINE_CORRECTIONS_RUN = _runs(
+    LINE_CORRECTIONS["enabled"], set(LINE_CORRECTIONS["apply_to"]) & set(ORIGINS)
+)
+PARAGRAPHS_RUN = _runs(
+    PARAGRAPHS["enabled"], set(PARAGRAPHS["apply_to"]) & set(ORIGINS)
+)
 SOURCE_STAGES = [s for s in DOC_STAGES if s in ("generate", "collect")]
 CLEANING_STAGES = [s for s in DOC_STAGES if s not in SOURCE_STAGES]
 
@@ -200,8 +219,11 @@ def docs_of(stage):
 
 
 def upstream(stage):
+    *(["url_filter"] if URL_FILTER_RUN else []),  # RefinedWeb domain lists, URL words
     """The documents a document stage reads: those of the stage before it."""
+    *(["line_corrections"] if LINE_CORRECTIONS_RUN else []),  # RefinedWeb widget lines
     return docs_of(DOC_STAGES[DOC_STAGES.index(stage) - 1])
+    *(["paragraphs"] if PARAGRAPHS_RUN else []),  # CC-NET paragraph dedup
 
 
 def final_docs():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,14 +186,21 @@ class Boilerplate:
 
     def __call__(self, text: str) -> tuple[str, Counter]:
         """(text without boilerplate lines, lines removed by kind)."""
-        removed: Counter = Counter()
-        kept = []
-        for line in text.split("\n"):
-            kind = self.kind_of(line)
-            if kind is None:
-                kept.append(line)
-            else:
-                removed[kind] += 1
-        if not removed:
-            return text, removed
-        return EMPTY_LINES.sub("\n\n", "\n".join(kept)).strip(), removed
+        lines = text.split("\n")
+        kept, removed, _ = remove_lines(text, lines, [self.kind_of(line) for line in lines])
+        return kept, removed
+
+
+def remove_lines(
+    text: str, lines: Sequence[str], kinds: Sequence[str | None]
+) -> tuple[str, Counter, int]:
+    """The one way stages drop lines (clean's site lines, line corrections, paragraph
+    dedup): ``lines`` is ``text.split("\\n")`` and ``kinds`` names why each goes (None:
+    kept). Returns (the text without them, empty-line runs closed up; lines removed
+    by kind; characters removed, newlines not counted). Nothing removed: ``text``."""
+    removed: Counter = Counter(kind for kind in kinds if kind is not None)
+    if not removed:
+        return text, removed, 0
+    kept = [line for line, kind in zip(lines, kinds, strict=True) if kind is None]
+    chars = sum(len(line) for line, kind in zip(lines, kinds, strict=True) if kind is not None)
+    return EMPTY_LINES.sub("\n\n", "\n".join(kept)).strip(), removed, chars

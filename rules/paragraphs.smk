@@ -1,0 +1,70 @@
+"""Paragraph dedup (CC-NET): every line seen earlier in the build removed.
+
+hash (per shard: distinct line hashes) -> gather (once: per shard, the hashes an
+earlier shard has) -> paragraphs (per shard: later repeats removed).
+PARAGRAPHS and PARAGRAPHS_RUN (dedup.paragraphs.enabled: auto = on where
+documents of its apply_to origins exist) are in common.smk.
+"""
+
+# What the line hashes depend on (the gather and apply steps add theirs).
+PARAGRAPHS_SCOPE = {"apply_to": PARAGRAPHS["apply_to"]}
+
+
+rule paragraphs_hash:
+    """The sorted distinct line hashes of one shard (uint64, .npy)."""
+    input:
+        docs=upstream("paragraphs"),
+    output:
+        hashes=out("paragraphs/hashes/{shard}.npy"),
+    log:
+        log_path("paragraphs_hash"),
+    benchmark:
+        bench_path("paragraphs_hash")
+    conda:
+        "../envs/clean.yaml"
+    params:
+        settings=PARAGRAPHS_SCOPE,
+    script:
+        "../scripts/paragraphs.py"
+
+
+rule paragraphs_gather:
+    """Per shard, the line hashes an earlier shard has (memory: gather_batch hashes)."""
+    input:
+        hashes=expand(out("paragraphs/hashes/{shard}.npy"), shard=SHARDS),
+    output:
+        earlier=expand(out("paragraphs/earlier/{shard}.npy"), shard=SHARDS),
+        stats=out("paragraphs/gather.json"),
+    log:
+        log_path("paragraphs_gather", "all"),
+    benchmark:
+        bench_path("paragraphs_gather", "all")
+    conda:
+        "../envs/clean.yaml"
+    params:
+        settings={"gather_batch": PARAGRAPHS["gather_batch"]},
+    script:
+        "../scripts/paragraphs.py"
+
+
+rule paragraphs:
+    """Remove the lines of one shard seen earlier in the build; reject documents
+    left too short (paragraph_dedup)."""
+    input:
+        docs=upstream("paragraphs"),
+        earlier=out("paragraphs/earlier/{shard}.npy"),
+    output:
+        docs=docs_of("paragraphs"),
+        rejected=rejected("paragraphs"),
+        stats=stage_stats("paragraphs"),
+    log:
+        log_path("paragraphs"),
+    benchmark:
+        bench_path("paragraphs")
+    conda:
+        "../envs/clean.yaml"
+    threads: 1
+    params:
+        settings={k: v for k, v in PARAGRAPHS.items() if k != "enabled"},
+    script:
+        "../scripts/paragraphs.py"

@@ -1,0 +1,13 @@
+"""Snakemake adapter for rule ``line_corrections`` (see corpusforge.line_corrections)."""
+
+from functools import partial
+
+from corpusforge.line_corrections import LineCorrections, correct_docs
+from corpusforge.runtime import doc_stage_job
+
+doc_stage_job(
+    snakemake,
+    lambda: partial(
+        correct_docs, corrections=LineCorrections.from_config(snakemake.params.settings)
+    ),
+)

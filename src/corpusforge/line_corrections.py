@@ -1,0 +1,250 @@
+"""Line-wise corrections (RefinedWeb, Penedo et al. 2023, appendix G.2): counter and
+interface lines removed; a document that loses too much is rejected.
+
+One job per shard after the clean stage, on documents whose ``origin`` is in
+``line_corrections.apply_to`` (web pages by default; the others pass untouched).
+The clean stage removes a site's *boilerplate sentences* (cookie banners, copyright
+footers, follow-us prompts: :mod:`corpusforge.clean.text`); this stage removes the
+*widgets* RefinedWeb corrects, by kind (``line_corrections.kinds``):
+
+- ``counter``: a line of interface words and numbers only ("12 likes",
+  "Comments (3)", "阅读 1.2万", "点赞 35");
+- ``interface``: a line of interface words only ("Share", "Sign in | Register",
+  "Read more", "点赞 分享 收藏", "阅读全文", "返回顶部"), or a short line
+  (``max_line_words``) that starts with a sign-in/share prompt or ends in "read
+  more" / "continue reading";
+- ``navigation``: a line of three or more short items between separators ("Home |
+  News | Sports", "首页 > 新闻 > 国内"), or a run of ``nav_min_run`` or more very
+  short lines (one or two words, or up to four CJK characters) without final
+  punctuation, as menus give;
+- off by default, the rest of RefinedWeb's list: ``numeric`` (digits and
+  punctuation only), ``uppercase`` (mostly capitals), ``single_word``.
+
+Lines are removed by :func:`corpusforge.clean.text.remove_lines` (the one
+implementation every stage shares). A document whose removed characters exceed
+``max_removed_share`` of its characters (RefinedWeb: 5%), or that is left empty,
+is rejected ``line_corrections`` with what was removed; kept documents record
+``corrected_lines`` and ``corrected_chars``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .clean.text import remove_lines
+from .records import reject_records, stage_stats
+
+STAGE = "line_corrections"
+REASON = "line_corrections"
+KINDS = ("counter", "interface", "navigation", "numeric", "uppercase", "single_word")
+
+# Words and phrases that make up interface lines (lower case), English and Chinese.
+INTERFACE_TERMS = (
+    # actions
+    "share", "shares", "shared", "share this", "share on", "tweet", "retweet", "retweets",
+    "pin it", "print", "email", "e-mail", "reply", "replies", "report", "like", "likes",
+    "liked", "dislike", "follow", "followers", "following", "subscribe", "subscribers",
+    "bookmark", "save", "favorite", "favorites", "favourite", "vote", "votes", "upvote",
+    "upvotes", "points", "comment", "comments", "views", "view", "reads", "reactions",
+    "sign in", "sign up", "sign out", "log in", "login", "log out", "logout", "register",
+    "my account", "forgot password", "read more", "continue reading", "see more",
+    "show more", "load more", "view more", "more", "back", "back to top", "top", "next",
+    "previous", "prev", "next page", "previous page", "menu", "search", "close", "home",
+    "skip to content", "skip to main content", "add to cart", "cart", "checkout",
+    "facebook", "twitter", "linkedin", "pinterest", "reddit", "whatsapp", "x",
+    # Chinese
+    "点赞", "赞", "分享", "分享到", "转发", "收藏", "评论", "回复", "举报", "关注", "粉丝",
+    "喜欢", "阅读", "浏览", "人气", "登录", "登陆", "注册", "退出", "阅读全文", "展开全文",
+    "查看更多", "加载更多", "更多", "返回顶部", "回到顶部", "返回", "上一篇", "下一篇",
+    "上一页", "下一页", "首页", "打印", "字号", "大", "中", "小", "微信", "微博",
+    "朋友圈", "qq空间", "qq",
+)  # fmt: skip
+_TERMS = "|".join(re.escape(t) for t in sorted(INTERFACE_TERMS, key=lambda t: (-len(t), t)))
+# A term does not run into the letters of a longer word ("more" in "moreover").
+TERMS = re.compile(rf"(?<![a-z])(?:{_TERMS})(?![a-z])")
+# Numbers as counters write them: "1,024", "1.2k", "3万", "35人", "12次".
+NUMBERS = re.compile(r"\d[\d,.]*(?:\s*[kmw万千亿](?![a-z]))?\+?\s*[人次条]?")
+NON_WORD = re.compile(r"[\W_]+")
+START_PROMPT = re.compile(
+    r"^(?:sign (?:in|up)|log ?in|subscribe|share|register)\b.{0,40}\b"
+    r"(?:to|with|on|via|for|this|now)\b",
+    re.IGNORECASE,
+)
+END_PROMPT = re.compile(
+    r"(?:read more|continue reading|(?:see|view|show|load) more|阅读全文|展开全文|查看更多)"
+    r"\W*$",
+    re.IGNORECASE,
+)
+NAV_SPLIT = re.compile(r"\s*(?:\||·|•|»|›|>|/|::)\s*")
+CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+TERMINAL = tuple(".!?;:。！？；：…\"'”」』")
+DIGITS_ONLY = re.compile(r"[\d\W_]+")
+
+
+def _interface_only(low: str) -> bool:
+    """The (lower-cased) line is interface terms, numbers and punctuation only."""
+    if not TERMS.search(low):
+        return False
+    return not NON_WORD.sub("", TERMS.sub(" ", NUMBERS.sub(" ", low)))
+
+
+def _words(line: str) -> int:
+    """Whitespace words, where a CJK character counts as half a word."""
+    cjk = len(CJK.findall(line))
+    return len(CJK.sub(" ", line).split()) + (cjk + 1) // 2
+
+
+def _very_short(line: str) -> bool:
+    cjk = len(CJK.findall(line))
+    if cjk:
+        return cjk <= 4 and len(line) <= 8
+    return len(line.split()) <= 2 and len(line) <= 24
+
+
+@dataclass(frozen=True)
+class LineCorrections:
+    """``line_corrections``: which kinds are removed and the document bound."""
+
+    apply_to: frozenset[str]
+    kinds: frozenset[str]
+    max_removed_share: float
+    max_line_words: int = 10
+    nav_min_run: int = 4
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> LineCorrections:
+        return cls(
+            apply_to=frozenset(cfg["apply_to"]),
+            kinds=frozenset(cfg["kinds"]),
+            max_removed_share=float(cfg["max_removed_share"]),
+            max_line_words=int(cfg["max_line_words"]),
+            nav_min_run=int(cfg["nav_min_run"]),
+        )
+
+    def kind_of(self, line: str) -> str | None:
+        """The kind of one (stripped, non-empty) line on its own, or None."""
+        on = self.kinds
+        if "numeric" in on and DIGITS_ONLY.fullmatch(line):
+            return "numeric"
+        if _interface_only(line.lower()):
+            if any(c.isdigit() for c in line):
+                return "counter" if "counter" in on else None
+            return "interface" if "interface" in on else None
+        short = _words(line) <= self.max_line_words
+        prompt = START_PROMPT.search(line) and not line.endswith(".")
+        if "interface" in on and short and (prompt or END_PROMPT.search(line)):
+            return "interface"
+        if "navigation" in on and not line.endswith(TERMINAL):
+            items = [item for item in NAV_SPLIT.split(line) if item]
+            if len(items) >= 3 and all(_words(item) <= 3 for item in items):
+                return "navigation"
+        letters = [c for c in line if c.isalpha()]
+        upper = sum(c.isupper() for c in letters)
+        if "uppercase" in on and len(letters) >= 2 and upper / len(letters) > 0.5:
+            return "uppercase"
+        if "single_word" in on and not CJK.search(line) and len(line.split()) == 1:
+            return "single_word"
+        return None
+
+    def kinds_of(self, lines: Sequence[str]) -> list[str | None]:
+        """The kind of every line of a document: each line on its own, then runs of
+        very short lines (menus)."""
+        stripped = [line.strip() for line in lines]
+        kinds = [self.kind_of(s) if s else None for s in stripped]
+        if "navigation" not in self.kinds:
+            return kinds
+        run: list[int] = []
+        for i, line in enumerate(stripped):
+            if not line:
+                continue  # blank lines do not break a menu
+            # lines removed on their own ("Home", "Share") belong to the menu too
+            if kinds[i] is not None or (_very_short(line) and not line.endswith(TERMINAL)):
+                run.append(i)
+                continue
+            self._mark_menu(kinds, run)
+            run = []
+        self._mark_menu(kinds, run)
+        return kinds
+
+    def _mark_menu(self, kinds: list[str | None], run: list[int]) -> None:
+        if len(run) >= self.nav_min_run:
+            for i in run:
+                kinds[i] = kinds[i] or "navigation"
+
+    def correct(self, text: str) -> tuple[str, Counter, int, int]:
+        """(corrected text, lines removed by kind, characters removed, characters in)."""
+        lines = text.split("\n")
+        total = sum(len(line) for line in lines)
+        new, removed, chars = remove_lines(text, lines, self.kinds_of(lines))
+        return new, removed, chars, total
+
+
+def correct_docs(
+    docs: pd.DataFrame, corrections: LineCorrections
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(kept documents, rejected rows, stats) of one shard."""
+    origins = (
+        docs["origin"].fillna("generated").astype(str).tolist()
+        if "origin" in docs.columns
+        else ["generated"] * len(docs)
+    )
+    texts, keep, n_lines, n_chars, details = [], [], [], [], []
+    by_kind: Counter = Counter()
+    exempt = changed = 0
+    for text, origin in zip(docs["text"].tolist(), origins, strict=True):
+        text = text if isinstance(text, str) else ""
+        if origin not in corrections.apply_to:
+            exempt += 1
+            texts.append(text)
+            keep.append(True)
+            n_lines.append(0)
+            n_chars.append(0)
+            continue
+        new, removed, chars, total = corrections.correct(text)
+        share = chars / total if total else 1.0
+        lines = sum(removed.values())
+        if not new.strip() or share > corrections.max_removed_share:
+            kinds = ", ".join(f"{k} {removed[k]}" for k in KINDS if removed[k])
+            details.append(
+                f"removed {lines} lines, {chars} of {total} characters "
+                f"({share:.1%} > {corrections.max_removed_share:.1%}): {kinds or 'empty'}"
+            )
+            keep.append(False)
+            continue
+        by_kind.update(removed)
+        changed += lines > 0
+        texts.append(new)
+        keep.append(True)
+        n_lines.append(lines)
+        n_chars.append(chars)
+    mask = pd.Series(keep, index=docs.index, dtype=bool)
+    kept = docs[mask].copy()
+    kept["text"] = pd.Series(texts, index=kept.index, dtype=object)
+    kept["corrected_lines"] = pd.Series(n_lines, index=kept.index, dtype="int64")
+    kept["corrected_chars"] = pd.Series(n_chars, index=kept.index, dtype="int64")
+    if "id" in kept.columns:
+        kept = kept.sort_values("id", kind="stable")
+    kept = kept.reset_index(drop=True)
+    gone = docs[~mask]
+    rejects = reject_records(
+        gone, STAGE, REASON, pd.Series(details, index=gone.index, dtype=object)
+    )
+    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
+    stats = stage_stats(
+        STAGE,
+        len(docs),
+        len(kept),
+        rejects,
+        not_corrected=exempt,
+        documents_corrected=int(changed),
+        corrected_lines=int(kept["corrected_lines"].sum()),
+        corrected_chars=int(kept["corrected_chars"].sum()),
+        corrected_lines_by_kind={k: int(by_kind[k]) for k in KINDS if by_kind[k]},
+    )
+    return kept, rejects, stats

@@ -1,0 +1,352 @@
+"""Paragraph dedup (CC-NET, Wenzek et al. 2020): every line seen before in the build
+is removed, over all shards.
+
+A line (CC-NET's "paragraph") is normalized as CC-NET does before hashing:
+stripped, lower-cased, accents removed (NFD, combining marks dropped), every digit
+made ``0``, punctuation, symbols and control characters removed, whitespace runs
+made one space. Lines empty after that (blank, rules of dashes) are never
+removed. The hash is the first 8 bytes of BLAKE2b of the normalized line's UTF-8
+(cc_net takes SHA-1's first 8 bytes; any 64-bit digest serves).
+
+The first occurrence of a line in the build's order -- shard, then the shard's
+documents by ``id``, then line number -- is kept; every later one is removed.
+Three rules (rules/paragraphs.smk), after language ID:
+
+1. ``paragraphs_hash`` (per shard): the distinct line hashes of the shard, sorted,
+   as a ``.npy`` uint64 array (hashes only: 8 bytes a distinct line).
+2. ``paragraphs_gather`` (once): for each shard, the hashes it shares with an
+   earlier shard. Memory bounded: the hash space is cut into ranges of about
+   ``gather_batch`` hashes, and each range is read from every shard's file
+   (memory-mapped, sorted: a binary search finds the range) and decided alone.
+3. ``paragraphs`` (per shard): a line goes if its hash came earlier in the shard
+   or is in the shard's list from step 2. Lines are removed by
+   :func:`corpusforge.clean.text.remove_lines`.
+
+Documents whose ``origin`` is not in ``apply_to`` are neither hashed nor changed.
+Kept documents record ``removed_lines`` and ``removed_chars``; a document that
+lost lines and is left with fewer than ``min_chars`` non-blank characters is
+rejected ``paragraph_dedup``, the detail saying how much went.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+import re
+import tempfile
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .clean.text import remove_lines
+from .io import atomic_output, write_json
+from .records import reject_records, stage_stats
+
+STAGE = "paragraphs"
+REASON = "paragraph_dedup"
+KIND = "duplicate"
+U64 = np.uint64
+PathLike = str | os.PathLike[str]
+DIGITS = re.compile(r"\d")
+
+
+@functools.cache
+def _drop_table() -> dict[int, None]:
+    """Code points removed by normalization: punctuation, symbols, controls, formats,
+    combining marks (accents once NFD has split them off); blanks stay blanks."""
+    drop = {}
+    for cp in range(0x110000):
+        cat = unicodedata.category(chr(cp))
+        if (cat[0] in "PS" or cat in ("Cc", "Cf", "Mn")) and not chr(cp).isspace():
+            drop[cp] = None
+    return drop
+
+
+def normalize_line(line: str) -> str:
+    """CC-NET's normalization of a line for dedup (see the module docstring)."""
+    text = line.strip().lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFD", text)
+    text = DIGITS.sub("0", text).translate(_drop_table())
+    return " ".join(text.split())
+
+
+def line_hash(normalized: str) -> int:
+    """The 64-bit hash of a normalized line, as an unsigned integer."""
+    digest = hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "little")
+
+
+def text_hashes(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(lines, hash per line, whether the line takes part: non-empty once normalized)."""
+    lines = text.split("\n")
+    hashes = np.zeros(len(lines), dtype=U64)
+    valid = np.zeros(len(lines), dtype=bool)
+    for i, line in enumerate(lines):
+        norm = normalize_line(line)
+        if norm:
+            hashes[i] = line_hash(norm)
+            valid[i] = True
+    return lines, hashes, valid
+
+
+def _in_scope(docs: pd.DataFrame, apply_to: Iterable[str]) -> np.ndarray:
+    if "origin" not in docs.columns:
+        return np.full(len(docs), "generated" in set(apply_to))
+    return docs["origin"].fillna("generated").astype(str).isin(set(apply_to)).to_numpy()
+
+
+def _ordered(docs: pd.DataFrame) -> pd.DataFrame:
+    if "id" in docs.columns:
+        docs = docs.sort_values("id", kind="stable")
+    return docs.reset_index(drop=True)
+
+
+def _texts(docs: pd.DataFrame) -> list[str]:
+    return [t if isinstance(t, str) else "" for t in docs["text"].tolist()]
+
+
+# ---------------------------------------------------------------- 1. hash (per shard)
+
+
+def shard_hashes(docs: pd.DataFrame, apply_to: Iterable[str]) -> np.ndarray:
+    """The sorted distinct line hashes of one shard's documents in scope."""
+    docs = _ordered(docs)
+    scope = _in_scope(docs, apply_to)
+    parts = []
+    for text, on in zip(_texts(docs), scope, strict=True):
+        if on:
+            _, hashes, valid = text_hashes(text)
+            parts.append(hashes[valid])
+    if not parts:
+        return np.zeros(0, dtype=U64)
+    return np.unique(np.concatenate(parts))
+
+
+def save_hashes(hashes: np.ndarray, path: PathLike) -> None:
+    """A uint64 array as ``.npy``, atomically."""
+    with atomic_output(path, suffix=".npy") as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(hashes, dtype=U64), allow_pickle=False)
+
+
+def load_hashes(path: PathLike, mmap: bool = False) -> np.ndarray:
+    arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    if arr.dtype != U64 or arr.ndim != 1:
+        raise ValueError(f"{path}: not a 1-d uint64 hash array ({arr.dtype}, {arr.shape})")
+    return arr
+
+
+# ---------------------------------------------------------------- 2. gather (once)
+
+
+def _ranges(total: int, batch: int) -> Iterator[tuple[int, int | None]]:
+    """Ranges [lo, hi) of the 64-bit hash space holding about ``batch`` hashes each
+    (hashes are uniform); the last ``hi`` is None (to the end)."""
+    parts = 1 << max(0, math.ceil(math.log2(max(1, total / max(1, batch)))))
+    step = (1 << 64) // parts
+    for k in range(parts):
+        yield k * step, None if k == parts - 1 else (k + 1) * step
+
+
+def earlier_repeats(
+    shard_files: Sequence[PathLike], batch: int
+) -> Iterator[tuple[int, np.ndarray, dict[str, int]]]:
+    """For each range of the hash space, in order: (shard, its hashes in the range
+    that an earlier shard has, sorted) for every shard with some, then stats of the
+    range. Reads each range from every file, so memory is about ``batch`` hashes."""
+    arrays = [load_hashes(p, mmap=True) for p in shard_files]
+    total = sum(len(a) for a in arrays)
+    for lo, hi in _ranges(total, batch):
+        values, owners = [], []
+        for s, arr in enumerate(arrays):
+            i0 = int(np.searchsorted(arr, U64(lo)))
+            i1 = len(arr) if hi is None else int(np.searchsorted(arr, U64(hi)))
+            values.append(np.asarray(arr[i0:i1]))
+            owners.append(np.full(i1 - i0, s, dtype=np.int32))
+        vals = np.concatenate(values) if values else np.zeros(0, U64)
+        owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
+        order = np.argsort(vals, kind="stable")  # equal hashes stay in shard order
+        vals, owner = vals[order], owner[order]
+        first = np.ones(len(vals), dtype=bool)
+        first[1:] = vals[1:] != vals[:-1]
+        for s in np.unique(owner[~first]):
+            yield int(s), vals[~first & (owner == s)], {}
+        yield -1, np.zeros(0, U64), {"hashes": len(vals), "distinct": int(first.sum())}
+
+
+def gather(
+    shard_files: Sequence[PathLike],
+    out_files: Sequence[PathLike],
+    out_stats: PathLike | None,
+    batch: int,
+) -> dict[str, Any]:
+    """Write, for each shard, the sorted hashes it shares with an earlier shard."""
+    if len(shard_files) != len(out_files):
+        raise ValueError("paragraphs gather: one output per shard file")
+    repeated = [0] * len(shard_files)
+    stats: Counter = Counter()
+    peak = 0
+    first_out = Path(out_files[0]) if out_files else Path(".")
+    first_out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=first_out.parent, prefix=".gather.") as tmp:
+        raws = [Path(tmp) / f"{i}.u64" for i in range(len(shard_files))]
+        handles = [open(raw, "wb") for raw in raws]  # noqa: SIM115 (closed below)
+        try:
+            for shard, hashes, range_stats in earlier_repeats(shard_files, batch):
+                if shard < 0:
+                    stats.update(range_stats)
+                    peak = max(peak, range_stats["hashes"])
+                    stats["ranges"] += 1
+                    continue
+                handles[shard].write(hashes.astype("<u8").tobytes())
+                repeated[shard] += len(hashes)
+        finally:
+            for handle in handles:
+                handle.close()
+        for raw, dest in zip(raws, out_files, strict=True):
+            save_hashes(np.fromfile(raw, dtype="<u8").astype(U64), dest)
+    result = {
+        "shards": len(shard_files),
+        "shard_distinct_hashes": int(stats["hashes"]),
+        "distinct_hashes": int(stats["distinct"]),
+        "earlier_shard_repeats": repeated,
+        "ranges": int(stats["ranges"]),
+        "largest_range_hashes": int(peak),
+        "gather_batch": int(batch),
+    }
+    if out_stats is not None:
+        write_json(result, out_stats)
+    return result
+
+
+# ---------------------------------------------------------------- 3. apply (per shard)
+
+
+def lines_to_remove(
+    hashes: Sequence[np.ndarray], valid: Sequence[np.ndarray], earlier: np.ndarray
+) -> list[np.ndarray]:
+    """Per document (in order), which lines go: a valid line whose hash is in
+    ``earlier`` (sorted: seen in an earlier shard) or came before in these documents."""
+    if not hashes:
+        return []
+    flat = np.concatenate([h[v] for h, v in zip(hashes, valid, strict=True)])
+    gone = np.zeros(len(flat), dtype=bool)
+    if len(flat):
+        _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+        gone = first[inverse] != np.arange(len(flat))
+        if len(earlier):
+            gone |= np.isin(flat, earlier, assume_unique=False)
+    out, pos = [], 0
+    for h, v in zip(hashes, valid, strict=True):
+        drop = np.zeros(len(h), dtype=bool)
+        n = int(v.sum())
+        drop[np.flatnonzero(v)] = gone[pos : pos + n]
+        pos += n
+        out.append(drop)
+    return out
+
+
+def dedup_paragraphs(
+    docs: pd.DataFrame, earlier: np.ndarray, cfg: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(kept documents, rejected rows, stats) of one shard; ``earlier``: the shard's
+    hashes seen in an earlier shard (from the gather step)."""
+    docs = _ordered(docs)
+    scope = _in_scope(docs, cfg["apply_to"])
+    texts = _texts(docs)
+    langs = (
+        docs["lang"].fillna("unknown").astype(str).tolist()
+        if "lang" in docs.columns
+        else ["unknown"] * len(docs)
+    )
+    at = np.flatnonzero(scope)
+    split = [text_hashes(texts[i]) for i in at]
+    drops = lines_to_remove([s[1] for s in split], [s[2] for s in split], earlier)
+    new_texts = list(texts)
+    n_lines = np.zeros(len(docs), dtype=np.int64)
+    n_chars = np.zeros(len(docs), dtype=np.int64)
+    reject = np.zeros(len(docs), dtype=bool)
+    details: dict[int, str] = {}
+    min_chars = int(cfg["min_chars"])
+    for i, (lines, _, _), drop in zip(at, split, drops, strict=True):
+        if not drop.any():
+            continue
+        kinds = [KIND if d else None for d in drop]
+        new, removed, chars = remove_lines(texts[i], lines, kinds)
+        left = len("".join(new.split()))
+        n_lines[i], n_chars[i] = removed[KIND], chars
+        if left < min_chars:
+            reject[i] = True
+            details[i] = (
+                f"removed {removed[KIND]} of {len(lines)} lines, {chars} characters; "
+                f"{left} characters left < {min_chars}"
+            )
+        new_texts[i] = new
+    kept = docs[~reject].copy()
+    kept["text"] = [new_texts[i] for i in np.flatnonzero(~reject)]
+    kept["removed_lines"] = n_lines[~reject]
+    kept["removed_chars"] = n_chars[~reject]
+    kept = kept.reset_index(drop=True)
+    gone = docs[reject]
+    detail = pd.Series([details[i] for i in np.flatnonzero(reject)], index=gone.index, dtype=object)
+    rejects = reject_records(gone, STAGE, REASON, detail)
+    by_lang: Counter = Counter()
+    lines_by_lang: Counter = Counter()
+    chars_in: Counter = Counter()
+    for i in at:
+        by_lang[langs[i]] += int(n_chars[i])
+        lines_by_lang[langs[i]] += int(n_lines[i])
+        chars_in[langs[i]] += len(texts[i])
+    stats = stage_stats(
+        STAGE,
+        len(docs),
+        len(kept),
+        rejects,
+        not_deduplicated=int((~scope).sum()),
+        documents_changed=int((n_lines > 0).sum()),
+        removed_lines=int(n_lines.sum()),
+        removed_chars=int(n_chars.sum()),
+        chars_in=int(sum(chars_in.values())),
+        removed_chars_by_lang={k: by_lang[k] for k in sorted(chars_in)},
+        removed_lines_by_lang={k: lines_by_lang[k] for k in sorted(chars_in)},
+        chars_in_by_lang={k: chars_in[k] for k in sorted(chars_in)},
+    )
+    return kept, rejects, stats
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def run_rule(smk: Any) -> None:
+    """The job of one rule of rules/paragraphs.smk, given the ``snakemake`` object."""
+    from functools import partial
+
+    from .io import read_parquet
+    from .runtime import doc_stage_job, logged
+
+    cfg = smk.params.settings
+    if smk.rule == "paragraphs":
+        doc_stage_job(
+            smk,
+            lambda: partial(dedup_paragraphs, earlier=load_hashes(smk.input.earlier), cfg=cfg),
+        )
+        return
+    with logged(smk.log[0] if smk.log else None) as log:
+        if smk.rule == "paragraphs_hash":
+            hashes = shard_hashes(read_parquet(smk.input.docs), cfg["apply_to"])
+            save_hashes(hashes, smk.output.hashes)
+            log.info("%d distinct line hashes", len(hashes))
+        elif smk.rule == "paragraphs_gather":
+            stats = gather(
+                smk.input.hashes, smk.output.earlier, smk.output.stats, cfg["gather_batch"]
+            )
+            log.info("gather: %s", stats)
+        else:
+            raise ValueError(f"rules/paragraphs.smk has no rule {smk.rule!r}")

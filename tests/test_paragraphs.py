@@ -1,0 +1,174 @@
+"""Paragraph dedup (corpusforge.paragraphs): CC-NET's normalization, hashing, the first
+occurrence kept in (shard, id, line) order, the memory-bounded gather, removal counts
+and rejections."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from corpusforge.paragraphs import (
+    dedup_paragraphs,
+    gather,
+    line_hash,
+    load_hashes,
+    normalize_line,
+    save_hashes,
+    shard_hashes,
+    text_hashes,
+)
+from corpusforge.records import REJECT_COLUMNS
+from corpusforge.schema import with_defaults
+
+CFG = with_defaults("dedup")["paragraphs"]
+BOILER = "Subscribe to our newsletter for weekly gardening tips and offers!"
+LONG = "The tomato plants on the balcony gave more fruit this year than ever before. " * 3
+STORY = "A different story about sunflowers and the bees that visit them all summer. " * 2
+
+
+def test_normalization_is_ccnets():
+    assert normalize_line("  Héllo,   WORLD!! 2024  ") == "hello world 0000"
+    assert normalize_line("Ça coûte 12,50 €.") == "ca coute 0000"
+    assert normalize_line("——— *** ———") == ""
+    assert normalize_line("你好，世界！第３章") == "你好世界第0章"  # full-width digit too
+    assert normalize_line("a\u200bb\tc") == "ab c"  # format characters go, blanks collapse
+
+
+def test_line_hash_is_blake2b_of_the_normalized_line():
+    digest = hashlib.blake2b(b"hello world", digest_size=8).digest()
+    assert line_hash("hello world") == int.from_bytes(digest, "little")
+    assert line_hash("hello world") != line_hash("hello world 0")
+    lines, hashes, valid = text_hashes("Hello, World!\n\n----\nhello world")
+    assert lines == ["Hello, World!", "", "----", "hello world"]
+    assert valid.tolist() == [True, False, False, True]
+    assert hashes[0] == hashes[3] == np.uint64(line_hash("hello world"))
+
+
+def docs(rows: list[tuple[str, str]], origin: str = "web", lang: str = "en") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "seed_id": [r[0] for r in rows],
+            "origin": origin,
+            "lang": lang,
+            "text": [r[1] for r in rows],
+        }
+    )
+
+
+def build(tmp_path, shards: list[pd.DataFrame], cfg=CFG, batch=1000):
+    """Hash every shard, gather, apply: (kept, rejects, stats) per shard."""
+    paths = []
+    for i, frame in enumerate(shards):
+        path = tmp_path / f"h{i}.npy"
+        save_hashes(shard_hashes(frame, cfg["apply_to"]), path)
+        paths.append(path)
+    earlier = [tmp_path / f"e{i}.npy" for i in range(len(shards))]
+    gstats = gather(paths, earlier, tmp_path / "gather.json", batch)
+    results = [
+        dedup_paragraphs(frame, load_hashes(e), cfg)
+        for frame, e in zip(shards, earlier, strict=True)
+    ]
+    return results, gstats
+
+
+def test_first_occurrence_in_shard_id_line_order_is_kept(tmp_path):
+    shard0 = docs([("b2", f"{LONG}\n{BOILER}"), ("a1", f"Intro line here.\n{LONG}\n{BOILER}")])
+    shard1 = docs([("a0", f"{BOILER.upper()}\n{STORY}\n{LONG}")])
+    (r0, r1), gstats = build(tmp_path, [shard0, shard1])
+    k0 = r0[0].set_index("id")
+    # in shard 0, "a1" comes before "b2" (ids sorted): a1 keeps both lines
+    assert k0.loc["a1", "text"] == f"Intro line here.\n{LONG}\n{BOILER}"
+    assert k0.loc["a1", "removed_lines"] == 0
+    # b2 lost both its lines, left empty: rejected with what was removed
+    assert r0[1]["id"].tolist() == ["b2"]
+    assert r0[1]["reason"].tolist() == ["paragraph_dedup"]
+    assert "removed 2 of 2 lines" in r0[1]["detail"].iloc[0]
+    assert list(r0[1].columns) == REJECT_COLUMNS
+    # shard 1 comes after shard 0, even though its id sorts first; the upper-case
+    # copy is the same line once normalized
+    k1 = r1[0].set_index("id")
+    assert k1.loc["a0", "text"] == STORY.strip()
+    assert k1.loc["a0", "removed_lines"] == 2
+    assert k1.loc["a0", "removed_chars"] == len(BOILER) + len(LONG)
+    # the gather sees each shard's distinct hashes; shard 1 repeats two of shard 0's
+    assert gstats["earlier_shard_repeats"] == [0, 2]
+    assert gstats["shard_distinct_hashes"] == 3 + 3
+    assert gstats["distinct_hashes"] == 4
+
+
+def test_within_one_document_later_repeats_go_too(tmp_path):
+    text = f"{LONG}\nsame line twice\n\nsame line twice\nSame line, twice!"
+    (res,), _ = build(tmp_path, [docs([("x", text)])])
+    kept = res[0]
+    assert kept["text"].iloc[0] == f"{LONG}\nsame line twice"
+    assert kept["removed_lines"].iloc[0] == 2
+
+
+def test_min_chars_rejects_short_leftovers_only_when_lines_went(tmp_path):
+    shard = docs([("a", f"{LONG}\n{BOILER}"), ("b", f"Short.\n{BOILER}"), ("c", "Tiny.")])
+    (res,), _ = build(tmp_path, [shard])
+    kept, rejects, stats = res
+    assert kept["id"].tolist() == ["a", "c"]  # "c" is short, but lost nothing
+    assert rejects["id"].tolist() == ["b"]
+    assert "6 characters left < 100" in rejects["detail"].iloc[0]
+    assert rejects["text"].iloc[0] == f"Short.\n{BOILER}"  # the text as it came in
+    loose = {**CFG, "min_chars": 0}
+    (res,), _ = build(tmp_path, [shard], cfg=loose)
+    assert res[0].set_index("id").loc["b", "text"] == "Short."
+    assert stats["removed_lines"] == 1 and stats["documents_changed"] == 1
+
+
+def test_other_origins_are_neither_hashed_nor_changed(tmp_path):
+    web = docs([("w", f"{LONG}\n{BOILER}")])
+    gen = docs([("a", f"{BOILER}\n{LONG}")], origin="generated")
+    both = pd.concat([gen, web], ignore_index=True)
+    (res,), _ = build(tmp_path, [both])
+    kept, _, stats = res
+    assert kept.set_index("id").loc["w", "removed_lines"] == 0  # the generated copy counts not
+    assert kept.set_index("id").loc["a", "text"] == f"{BOILER}\n{LONG}"
+    assert stats["not_deduplicated"] == 1
+
+
+def test_stats_by_language(tmp_path):
+    en = docs([("a", f"{LONG}\n{BOILER}"), ("b", f"{LONG}\nAnother line entirely.\n" * 2)])
+    zh = docs([("c", "这是一段很长的中文内容。\n" * 3 + "结束。")], lang="zh")
+    (res,), _ = build(
+        tmp_path, [pd.concat([en, zh], ignore_index=True)], cfg={**CFG, "min_chars": 0}
+    )
+    stats = res[2]
+    assert stats["removed_chars_by_lang"]["zh"] == 2 * len("这是一段很长的中文内容。")
+    assert stats["removed_lines_by_lang"] == {"en": 3, "zh": 2}
+    assert stats["removed_chars"] == sum(stats["removed_chars_by_lang"].values())
+    assert stats["chars_in_by_lang"]["zh"] == len(zh["text"].iloc[0])
+
+
+def test_gather_in_small_ranges_matches_a_python_set(tmp_path):
+    """Many shards of random hashes, gathered in ranges of ~50 hashes: each shard's
+    list is exactly its hashes that a plain set over the earlier shards holds."""
+    rng = np.random.default_rng(7)
+    pool = rng.integers(0, 2**63, size=3000, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    shards = [np.unique(rng.choice(pool, size=400)) for _ in range(6)]
+    paths = []
+    for i, arr in enumerate(shards):
+        paths.append(tmp_path / f"h{i}.npy")
+        save_hashes(arr, paths[-1])
+    outs = [tmp_path / f"e{i}.npy" for i in range(6)]
+    stats = gather(paths, outs, None, batch=50)
+    assert stats["ranges"] >= 32 and stats["largest_range_hashes"] < 200
+    seen: set[int] = set()
+    for arr, out in zip(shards, outs, strict=True):
+        expected = sorted(int(h) for h in arr if int(h) in seen)
+        got = load_hashes(out)
+        assert got.tolist() == expected  # sorted, exact
+        seen.update(int(h) for h in arr)
+    assert stats["distinct_hashes"] == len(seen)
+
+
+def test_load_hashes_refuses_other_arrays(tmp_path):
+    np.save(tmp_path / "bad.npy", np.zeros(3, dtype=np.int32))
+    with pytest.raises(ValueError, match=r"bad\.npy: not a 1-d uint64"):
+        load_hashes(tmp_path / "bad.npy")
