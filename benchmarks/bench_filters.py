@@ -63,6 +63,7 @@ from bench_dedup import in_bench_venv, paragraph_pool, write_docs  # noqa: E402
 
 from corpusforge import filters as flt  # noqa: E402
 from corpusforge.records import stable_id  # noqa: E402
+from corpusforge.schema import with_defaults  # noqa: E402
 
 RULE_SETS = ("gopher_repetition", "gopher_quality", "c4")
 CHAIN = "chain"
@@ -220,7 +221,7 @@ def make_corpus(lang: str, n: int, seed: int) -> pd.DataFrame:
 
 
 def run_ours(docs: pd.DataFrame, rule_sets: list[str]) -> dict:
-    settings = flt.Settings.from_config({"rule_sets": rule_sets})
+    settings = flt.settings(with_defaults("filters", {"rule_sets": rule_sets}))
     frame = docs.drop(columns=["kind"])
     c0, w0 = time.process_time(), time.perf_counter()
     _, rejects, _ = flt.apply_filters(frame, settings)
@@ -379,7 +380,7 @@ def main() -> None:
     ap.add_argument("--zh-docs", type=int, default=2000, help="Chinese documents")
     ap.add_argument("--skip-datatrove", action="store_true")
     args = ap.parse_args()
-    zh_stop = list(flt.Settings.from_config({}).quality["stop_words"]["zh"])
+    zh_stop = list(flt.settings(with_defaults("filters")).quality["stop_words"]["zh"])
     for lang, n, seed in (("en", args.docs, 11), ("zh", args.zh_docs, 12)):
         if n <= 0:
             continue

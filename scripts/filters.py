@@ -2,10 +2,10 @@
 
 from functools import partial
 
-from corpusforge.filters import Settings, apply_filters
+from corpusforge.filters import apply_filters, settings
 from corpusforge.runtime import doc_stage_job
 
 doc_stage_job(
     snakemake,
-    lambda: partial(apply_filters, settings=Settings.from_config(snakemake.params.settings)),
+    lambda: partial(apply_filters, settings=settings(snakemake.params.settings)),
 )

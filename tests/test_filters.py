@@ -6,6 +6,7 @@ import json
 from functools import partial
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import pytest
 
@@ -15,9 +16,11 @@ from corpusforge.filters import (
     apply_filters,
     c4_clean_lines,
     filter_text,
+    settings,
     words_of,
 )
 from corpusforge.io import read_parquet, run_doc_stage, write_parquet
+from corpusforge.schema import with_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = json.loads((ROOT / "tests" / "data" / "filters_docs.json").read_text(encoding="utf-8"))
@@ -25,8 +28,13 @@ EN, ZH = DOCS["en"], DOCS["zh"]
 EN_LINES, ZH_LINES = EN.split("\n"), ZH.split("\n")
 
 
+def resolved(cfg: dict | None = None) -> Settings:
+    """The filters' settings of a config section, with the schema's defaults."""
+    return settings(with_defaults("filters", cfg))
+
+
 def only(rule_set: str, **over) -> Settings:
-    return Settings.from_config({"rule_sets": [rule_set], **over})
+    return resolved({"rule_sets": [rule_set], **over})
 
 
 def verdict(text: str, lang: str | None, settings: Settings) -> str | None:
@@ -37,7 +45,7 @@ def verdict(text: str, lang: str | None, settings: Settings) -> str | None:
 @pytest.mark.parametrize("lang", ["en", "zh", None])
 def test_good_documents_pass_every_rule(lang):
     text = ZH if lang in ("zh", None) else EN
-    out = filter_text(text, lang, Settings.from_config(None))
+    out = filter_text(text, lang, resolved(None))
     assert out.verdict is None
     assert out.text == text  # every line ends in punctuation: nothing removed
 
@@ -115,7 +123,9 @@ def test_gopher_repetition_rules():
     assert verdict(inline, "en", rep) == "gopher_repetition.dup_8gram_char_fraction"
     only_10 = only(
         "gopher_repetition",
-        gopher_repetition={"max_dup_ngram_char_fraction": {n: 1.0 for n in range(5, 10)}},
+        gopher_repetition={
+            "max_dup_ngram_char_fraction": {**dict.fromkeys(range(5, 10), 1.0), 10: 0.1}
+        },
     )
     out = filter_text(inline, "en", only_10)
     assert out.verdict[0] == "gopher_repetition.dup_10gram_char_fraction"
@@ -195,12 +205,38 @@ def test_slimpajama():
 
 
 def test_settings_errors():
-    with pytest.raises(FiltersError, match="rule_sets"):
-        Settings.from_config({"rule_sets": ["gopher"]})
-    with pytest.raises(FiltersError, match="unknown setting"):
-        Settings.from_config({"c4": {"min_sentence": 3}})
-    with pytest.raises(FiltersError, match="unknown settings"):
-        Settings.from_config({"rulesets": []})
+    # the schema refuses unknown rule sets and settings
+    with pytest.raises(jsonschema.ValidationError, match="'gopher' is not one of"):
+        resolved({"rule_sets": ["gopher"]})
+    with pytest.raises(jsonschema.ValidationError, match="'min_sentence' was unexpected"):
+        resolved({"c4": {"min_sentence": 3}})
+    with pytest.raises(jsonschema.ValidationError, match="'rulesets' was unexpected"):
+        resolved({"rulesets": []})
+
+
+def test_partial_settings_keep_the_other_defaults():
+    defaults = resolved()
+    assert defaults.skip == {
+        "ja": {"gopher_quality.mean_word_length", "gopher_quality.stop_words"},
+        "zh": {"gopher_quality.mean_word_length"},
+    }
+    assert set(defaults.quality["stop_words"]) == {"en", "zh"}
+    assert defaults.repetition["max_top_ngram_char_fraction"] == {2: 0.2, 3: 0.18, 4: 0.16}
+    assert list(defaults.repetition["max_dup_ngram_char_fraction"]) == [5, 6, 7, 8, 9, 10]
+    # a setting given replaces its default; the others of its section keep theirs
+    some = resolved({"gopher_quality": {"min_words": 3}, "c4": {"min_sentences": 1}})
+    assert some.quality == {**defaults.quality, "min_words": 3}
+    assert some.c4 == {**defaults.c4, "min_sentences": 1}
+    # skip and stop_words: a language given replaces its list, the others keep theirs
+    lists = resolved(
+        {"skip": {"zh": [], "en": ["c4"]}, "gopher_quality": {"stop_words": {"en": ["a"]}}}
+    )
+    assert lists.skip == {**defaults.skip, "zh": frozenset(), "en": {"c4"}}
+    assert lists.quality["stop_words"] == {"en": ["a"], "zh": defaults.quality["stop_words"]["zh"]}
+    # an n-gram map given replaces the default map: only the n it lists are checked
+    rep = resolved({"gopher_repetition": {"max_top_ngram_char_fraction": {2: 0.3}}}).repetition
+    assert rep["max_top_ngram_char_fraction"] == {2: 0.3}
+    assert rep["max_dup_ngram_char_fraction"] == defaults.repetition["max_dup_ngram_char_fraction"]
 
 
 def shard_frame() -> pd.DataFrame:
@@ -231,7 +267,7 @@ def shard_frame() -> pd.DataFrame:
 
 def test_apply_filters_every_id_once_and_stats():
     docs = shard_frame()
-    kept, rejects, stats = apply_filters(docs, Settings.from_config(None))
+    kept, rejects, stats = apply_filters(docs, resolved(None))
     assert sorted(kept["id"].tolist() + rejects["id"].tolist()) == sorted(docs["id"])
     assert kept["id"].tolist() == ["aa", "bb", "ee", "gg"]
     assert dict(zip(rejects["id"], rejects["reason"], strict=True)) == {
@@ -253,17 +289,17 @@ def test_apply_to_selects_documents_by_origin():
     docs = shard_frame()
     generated = docs["id"].isin(["cc", "dd"])
     docs.loc[generated, "origin"] = "generated"
-    kept, rejects, stats = apply_filters(docs, Settings.from_config(None))
+    kept, rejects, stats = apply_filters(docs, resolved(None))
     # cc and dd would fail (word count, repeated lines) but are generated: untouched
     assert {"cc", "dd"} <= set(kept["id"]) and not {"cc", "dd"} & set(rejects["id"])
     assert set(rejects["id"]) == {"ff", "hh"}
     assert stats["not_filtered"] == 2 and stats["apply_to"] == ["web"]
     assert kept.set_index("id").loc["dd", "filter_lines_removed"] == 0
     # without the column, documents count as generated; apply_to can name both
-    both = Settings.from_config({"apply_to": ["generated", "web"]})
+    both = resolved({"apply_to": ["generated", "web"]})
     kept, rejects, _ = apply_filters(docs.drop(columns="origin"), both)
     assert set(rejects["id"]) == {"cc", "dd", "ff", "hh"}
-    _, rejects, stats = apply_filters(docs.drop(columns="origin"), Settings.from_config(None))
+    _, rejects, stats = apply_filters(docs.drop(columns="origin"), resolved(None))
     assert rejects.empty and stats["not_filtered"] == 8
 
 
@@ -273,7 +309,7 @@ def test_run_shard_is_deterministic(tmp_path):
     outputs = []
     for run in ("one", "two"):
         paths = [tmp_path / run / name for name in ("docs.parquet", "rej.parquet", "s.json")]
-        step = partial(apply_filters, settings=Settings.from_config({"c4": {"min_sentences": 5}}))
+        step = partial(apply_filters, settings=resolved({"c4": {"min_sentences": 5}}))
         stats = run_doc_stage(step, src, *paths, shard="0000")
         outputs.append([p.read_bytes() for p in paths])
     assert outputs[0] == outputs[1]
@@ -367,15 +403,15 @@ def test_a_skipped_rule_is_not_applied(rule, lang, text):
 
 def test_skip_names_must_be_rules():
     with pytest.raises(FiltersError, match=r"filters\.skip\.zh: unknown rule.*mean_word_lenght"):
-        Settings.from_config({"skip": {"zh": ["gopher_quality.mean_word_lenght"]}})
+        resolved({"skip": {"zh": ["gopher_quality.mean_word_lenght"]}})
     with pytest.raises(FiltersError, match=r"filters\.skip\.en: unknown rule.*'c4\.\*'"):
-        Settings.from_config({"skip": {"en": ["c4.*"]}})
+        resolved({"skip": {"en": ["c4.*"]}})
     # n-gram rules are named after the configured n
     bounds = {"max_dup_ngram_char_fraction": {12: 0.05}}
     name = f"{REP}.dup_12gram_char_fraction"
-    settings = Settings.from_config({"gopher_repetition": bounds, "skip": {"en": [name]}})
+    settings = resolved({"gopher_repetition": bounds, "skip": {"en": [name]}})
     assert name in settings.skip["en"]
     with pytest.raises(FiltersError, match="dup_12gram"):
-        Settings.from_config({"skip": {"en": [name]}})
+        resolved({"skip": {"en": [name]}})
     # whole rule sets and the default per-language skips are names too
-    assert Settings.from_config({"skip": {"en": ["c4", "slimpajama.min_chars"]}}).skip["en"]
+    assert resolved({"skip": {"en": ["c4", "slimpajama.min_chars"]}}).skip["en"]

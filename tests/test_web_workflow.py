@@ -30,7 +30,8 @@ from web_pages import (
 )
 from workflow_util import ROOT, assert_lint_clean, copy_repo, planned_jobs, refused, smk
 
-from corpusforge.filters import Settings, filter_text
+from corpusforge.filters import filter_text, settings
+from corpusforge.schema import with_defaults
 
 CUT_TEXT = "A short note about the weather in the mountains this week."
 
@@ -103,11 +104,11 @@ def seed_ids_by_url(workdir: Path) -> dict[str, str]:
 
 def test_crafted_pages_meet_their_filter():
     """The pages meant to pass do pass the filters, the others fail the named rule."""
-    settings = Settings.from_config(None)
+    resolved = settings(with_defaults("filters"))
     for url, text in {**GOOD_EN, **GOOD_ZH}.items():
-        assert filter_text(text, "zh" if url in GOOD_ZH else "en", settings).verdict is None
+        assert filter_text(text, "zh" if url in GOOD_ZH else "en", resolved).verdict is None
     for text, reason in FILTERED.values():
-        assert filter_text(text, "en", settings).verdict[0] == reason
+        assert filter_text(text, "en", resolved).verdict[0] == reason
 
 
 def test_web_pages_reach_the_corpus_with_provenance(web_build):

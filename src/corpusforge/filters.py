@@ -23,7 +23,7 @@ A rejection's reason is the rule's name (``gopher_quality.word_count``) and its
 detail the measured value against the bound (``words 12 < 50``).
 
 Words: whitespace-separated tokens, except for languages in ``cjk_languages``
-(default zh, ja, ko... see DEFAULTS), where every Han/kana/hangul character is one
+(default zh, ja, ko: the schema's defaults), where every Han/kana/hangul character is one
 word and runs of other non-space characters (Latin words, numbers) are words too;
 CJK punctuation is no word. A document without a ``lang`` column is treated as
 zh when most of its letters are Han characters. Rules that assume spaced words
@@ -71,61 +71,6 @@ SKIPPABLE = (
     "slimpajama.min_chars",
 )
 
-DEFAULTS: dict[str, Any] = {
-    # Origins of the documents the rules apply to (corpusforge.collect): web pages by
-    # default; synthetic documents are short and clean by design and would mostly
-    # fail C4's and Gopher's length rules. Others pass through untouched.
-    "apply_to": ["web"],
-    "rule_sets": list(RULE_SETS),
-    "cjk_languages": ["ja", "ko", "zh"],
-    "skip": {
-        "ja": ["gopher_quality.mean_word_length", "gopher_quality.stop_words"],
-        "zh": ["gopher_quality.mean_word_length"],
-    },
-    "gopher_repetition": {
-        "max_dup_line_fraction": 0.30,
-        "max_dup_paragraph_fraction": 0.30,
-        "max_dup_line_char_fraction": 0.20,
-        "max_dup_paragraph_char_fraction": 0.20,
-        "max_top_ngram_char_fraction": {2: 0.20, 3: 0.18, 4: 0.16},
-        "max_dup_ngram_char_fraction": {
-            5: 0.15,
-            6: 0.14,
-            7: 0.13,
-            8: 0.12,
-            9: 0.11,
-            10: 0.10,
-        },
-    },
-    "gopher_quality": {
-        "min_words": 50,
-        "max_words": 100_000,
-        "min_mean_word_length": 3,
-        "max_mean_word_length": 10,
-        "max_symbol_word_ratio": 0.1,
-        "max_bullet_lines": 0.9,
-        "max_ellipsis_lines": 0.3,
-        "min_alpha_words": 0.8,
-        "min_stop_words": 2,
-        "stop_words": {
-            "en": ["the", "be", "to", "of", "and", "that", "have", "with"],
-            "zh": ["的", "了", "是", "在", "和", "有", "我", "不", "这", "就"],
-        },
-    },
-    "c4": {
-        "min_words_per_line": 3,
-        "min_sentences": 5,
-        "max_word_length": 1000,
-        "remove_citations": True,
-        "remove_javascript": True,
-        "remove_policy": True,
-        "lorem_ipsum": True,
-        "curly_bracket": True,
-        "bad_words": None,  # path of a word list: one word or phrase per line, '#' comments
-    },
-    "slimpajama": {"min_chars": 200},
-}
-
 BULLETS = ("•", "●", "○", "◦", "▪", "‣", "·", "-", "*", "–", "—", "→")
 ELLIPSES = ("...", "…")
 TERMINAL = (".", "!", "?", '"', "。", "！", "？", "”", "」", "』", "…")
@@ -154,18 +99,6 @@ class FiltersError(ValueError):
 # ---------------------------------------------------------------- settings
 
 
-def _merge(base: Mapping[str, Any], over: Mapping[str, Any] | None, where: str) -> dict:
-    out = dict(base)
-    for key, value in (over or {}).items():
-        if key not in base:
-            raise FiltersError(f"{where}.{key}: unknown setting (known: {', '.join(base)})")
-        if isinstance(base[key], Mapping) and isinstance(value, Mapping):
-            out[key] = {**base[key], **value}
-        else:
-            out[key] = value
-    return out
-
-
 @dataclass(frozen=True)
 class Settings:
     apply_to: frozenset[str]
@@ -178,50 +111,43 @@ class Settings:
     slimpajama: Mapping[str, Any]
     bad_words: tuple[str, ...] = ()
 
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> Settings:
-        cfg = dict(cfg or {})
-        unknown = set(cfg) - set(DEFAULTS)
+
+def settings(cfg: Mapping[str, Any]) -> Settings:
+    """The ``filters`` config section as the rules use it.
+
+    ``cfg`` comes with the schema's defaults filled in (config/schema; outside the
+    workflow ``corpusforge.schema.with_defaults("filters", ...)``); here only what
+    depends on several fields: the n-gram bounds by int n, the ``skip`` names
+    (which depend on the configured n) and the ``c4.bad_words`` list when c4 runs.
+    """
+    rule_sets = tuple(cfg["rule_sets"])
+    rep = dict(cfg["gopher_repetition"])
+    for key in ("max_top_ngram_char_fraction", "max_dup_ngram_char_fraction"):
+        rep[key] = {int(n): float(v) for n, v in sorted(rep[key].items(), key=lambda x: int(x[0]))}
+    skip = {str(lang): frozenset(names) for lang, names in sorted(cfg["skip"].items())}
+    known = skippable_rules(rep)
+    for lang, names in skip.items():
+        unknown = sorted(names - known)
         if unknown:
-            raise FiltersError(f"filters: unknown settings {sorted(unknown)}")
-        rule_sets = tuple(cfg.get("rule_sets", DEFAULTS["rule_sets"]) or ())
-        bad = [r for r in rule_sets if r not in RULE_SETS]
-        if bad:
-            raise FiltersError(f"filters.rule_sets: unknown {bad} (known: {list(RULE_SETS)})")
-        rep = _merge(DEFAULTS["gopher_repetition"], cfg.get("gopher_repetition"), "filters")
-        for key in ("max_top_ngram_char_fraction", "max_dup_ngram_char_fraction"):
-            rep[key] = {
-                int(n): float(v) for n, v in sorted(rep[key].items(), key=lambda x: int(x[0]))
-            }
-        quality = _merge(DEFAULTS["gopher_quality"], cfg.get("gopher_quality"), "filters")
-        c4 = _merge(DEFAULTS["c4"], cfg.get("c4"), "filters")
-        slim = _merge(DEFAULTS["slimpajama"], cfg.get("slimpajama"), "filters")
-        skip = {
-            str(lang): frozenset(names)
-            for lang, names in sorted({**DEFAULTS["skip"], **(cfg.get("skip") or {})}.items())
-        }
-        known = skippable_rules(rep)
-        for lang, names in skip.items():
-            unknown = sorted(names - known)
-            if unknown:
-                raise FiltersError(
-                    f"filters.skip.{lang}: unknown rule(s) {unknown}; a rule set "
-                    f"({', '.join(RULE_SETS)}) or one of {sorted(known - set(RULE_SETS))}"
-                )
-        bad_words: tuple[str, ...] = ()
-        if "c4" in rule_sets and c4.get("bad_words"):
-            bad_words = load_word_list(c4["bad_words"])
-        return cls(
-            apply_to=frozenset(cfg.get("apply_to", DEFAULTS["apply_to"]) or ()),
-            rule_sets=tuple(r for r in RULE_SETS if r in rule_sets),
-            cjk_languages=frozenset(cfg.get("cjk_languages", DEFAULTS["cjk_languages"])),
-            skip=skip,
-            repetition=rep,
-            quality=quality,
-            c4=c4,
-            slimpajama=slim,
-            bad_words=bad_words,
-        )
+            raise FiltersError(
+                f"filters.skip.{lang}: unknown rule(s) {unknown}; a rule set "
+                f"({', '.join(RULE_SETS)}) or one of {sorted(known - set(RULE_SETS))}"
+            )
+    c4 = dict(cfg["c4"])
+    bad_words: tuple[str, ...] = ()
+    if "c4" in rule_sets and c4["bad_words"]:
+        bad_words = load_word_list(c4["bad_words"])
+    return Settings(
+        apply_to=frozenset(cfg["apply_to"]),
+        rule_sets=tuple(r for r in RULE_SETS if r in rule_sets),
+        cjk_languages=frozenset(cfg["cjk_languages"]),
+        skip=skip,
+        repetition=rep,
+        quality=dict(cfg["gopher_quality"]),
+        c4=c4,
+        slimpajama=dict(cfg["slimpajama"]),
+        bad_words=bad_words,
+    )
 
 
 def skippable_rules(repetition: Mapping[str, Any]) -> frozenset[str]:
