@@ -12,11 +12,6 @@ AMX = "processor\t: 0\nflags\t\t: avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
 ARM = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"
 
 
-@pytest.fixture(autouse=True)
-def uncapped_torch(monkeypatch):
-    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
-
-
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     for name, text in {"x86": AMX, "arm": ARM}.items():
         (tmp_path / name).write_text(text)
@@ -52,12 +47,3 @@ def test_this_machine_resolves_by_its_own_flags():
     flags = cpu_flags()
     native = bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
     assert resolve_dtype("auto", gpus=0)[0] == ("bfloat16" if native else "float32")
-
-
-def test_a_torch_capped_below_avx512_emulates_bfloat16(monkeypatch):
-    flags = ["avx2", "avx512f", "avx512_bf16", "amx_bf16"]
-    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
-    dtype, reason = resolve_dtype("auto", gpus=0, flags=flags)
-    assert dtype == "float32" and "ATEN_CPU_CAPABILITY=avx2" in reason
-    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx512")
-    assert resolve_dtype("auto", gpus=0, flags=flags)[0] == "bfloat16"

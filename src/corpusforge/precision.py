@@ -10,8 +10,7 @@ default build generated 3.2x faster in float32).
 - GPUs: bfloat16.
 - CPUs with native bfloat16 (x86 ``avx512_bf16`` or ``amx_bf16``; Arm ``bf16``):
   bfloat16.
-- Other CPUs, and CPUs whose PyTorch kernels are capped below AVX-512
-  (``ATEN_CPU_CAPABILITY=avx2``): float32.
+- Other CPUs: float32.
 
 Another dtype gives other texts, so the resolved value, not ``auto``, is what the
 rules pass on (their ``params``), log and record.
@@ -19,15 +18,10 @@ rules pass on (their ``params``), log and record.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 AUTO = "auto"
-# PyTorch's kernel level can be capped below the CPU's (ATEN_CPU_CAPABILITY=avx2):
-# then its bfloat16 is emulated even on a CPU that has native instructions.
-TORCH_ISA_ENV = "ATEN_CPU_CAPABILITY"
-CAPPED_ISAS = ("default", "avx2")
 # /proc/cpuinfo flags (x86 `flags`, Arm `Features`) of native bfloat16 arithmetic.
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
 
@@ -60,12 +54,6 @@ def resolve_dtype(
         return "bfloat16", "auto: the engine runs on GPUs"
     have = frozenset(cpu_flags() if flags is None else flags)
     native = [flag for flag in NATIVE_BF16_FLAGS if flag in have]
-    capped = os.environ.get(TORCH_ISA_ENV, "").lower()
-    if native and capped in CAPPED_ISAS:
-        return "float32", (
-            f"auto: {TORCH_ISA_ENV}={capped} keeps PyTorch off the CPU's native bfloat16 "
-            f"({', '.join(native)}), where bfloat16 is emulated and several times slower"
-        )
     if native:
         return "bfloat16", f"auto: the CPU has native bfloat16 ({', '.join(native)})"
     return "float32", (
