@@ -34,6 +34,7 @@ import pandas as pd
 from corpusforge import perplexity as pp
 from corpusforge.perplexity.normalize import _PUNCT
 from corpusforge.records import stable_id
+from corpusforge.schema import with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +57,7 @@ def build_docs(n_docs: int, lines: int) -> pd.DataFrame:
 
 
 def default_models() -> dict[str, pp.LanguageModel]:
-    cfg = pp.stage_config(None)
+    cfg = pp.settings(with_defaults("perplexity"))
     cache = Path.home() / ".cache" / "corpusforge" / "bench-lm"
     models = {}
     for lang in ("en", "zh"):

@@ -7,7 +7,7 @@
   perplexity_cutoffs (gather)           cutoffs per language -> stats/perplexity_cutoffs.json
   perplexity_bucket  (per shard)        adds `bucket`: docs_of, rejected, stage_stats
 
-File layout and config defaults: corpusforge.perplexity.WorkflowLayout / stage_config.
+File layout and config checks: corpusforge.perplexity.WorkflowLayout / settings.
 KenLM's lmplz/build_binary come from tools/build_kenlm.sh (or $CORPUSFORGE_KENLM_BIN).
 """
 

@@ -22,6 +22,7 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+import jsonschema
 import kenlm
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from corpusforge import perplexity as pp
 from corpusforge.io import read_json, sha256_file, write_json, write_parquet
 from corpusforge.perplexity.normalize import _PUNCT
 from corpusforge.records import REJECT_COLUMNS, REJECT_SCHEMA, stable_id
+from corpusforge.schema import with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 RESOURCES = REPO / "resources" / "lm"
@@ -103,7 +105,7 @@ def _cache_key(*parts: object) -> str:
 @pytest.fixture(scope="session")
 def default_models(kenlm_bins) -> dict[str, pp.LanguageModel]:
     """en and zh models trained with the default settings on the default reference."""
-    cfg = pp.stage_config(None)
+    cfg = pp.settings(with_defaults("perplexity"))
     # the code the models depend on
     package = Path(pp.__file__).parent
     code = b"".join(
@@ -143,7 +145,10 @@ def tiny_model(kenlm_bins, tmp_path_factory) -> tuple[pp.LanguageModel, dict, Pa
         reference,
         folder / "en.sp.model",
         folder / "en.arpa.bin",
-        {"sp_vocab_size": 1000, "order": 3, "binary": "trie", "heldout_fraction": 0.2},
+        {
+            **with_defaults("perplexity")["training"],
+            **{"sp_vocab_size": 1000, "order": 3, "binary": "trie", "heldout_fraction": 0.2},
+        },
         text_field="body",
         bin_dir=kenlm_bins,
     )
@@ -462,7 +467,7 @@ def reference_corpus(n_per_lang: int) -> pd.DataFrame:
     degraded, in both languages."""
     rng = random.Random(5)
     texts, langs = [], []
-    defaults = pp.stage_config(None)
+    defaults = pp.settings(with_defaults("perplexity"))
     for lang in ("en", "zh"):
         settings = pp.training_settings(defaults["training"], defaults["models"][lang])
         docs, _ = pp.unique_documents(pp.read_reference(RESOURCES / f"{lang}.txt.xz"))
@@ -562,8 +567,8 @@ def test_stage_outputs_are_deterministic(default_models, tmp_path):
     assert outputs[0][1].read_bytes() == outputs[1][1].read_bytes()
 
 
-def test_stage_config_defaults_and_errors():
-    cfg = pp.stage_config(None)
+def test_settings_defaults_and_errors():
+    cfg = pp.settings(with_defaults("perplexity"))
     assert sorted(cfg["models"]) == ["en", "zh"]
     assert cfg["cutoffs"] == {"source": "corpus", "percentiles": [30, 60], "min_docs": 20,
                               "values": {}}  # fmt: skip
@@ -572,15 +577,25 @@ def test_stage_config_defaults_and_errors():
         assert path.exists()
     assert sum(p.stat().st_size for p in RESOURCES.iterdir()) < 5_000_000
     with pytest.raises(ValueError, match="reference"):
-        pp.stage_config({"models": {"de": {}}})
-    with pytest.raises(ValueError, match="lacks"):
-        pp.stage_config({"models": {"de": {"pretrained": {"lm": {"path": "x"}}}}})
-    with pytest.raises(ValueError, match="unknown keys"):
-        pp.stage_config({"training": {"vocab": 3}})
-    with pytest.raises(ValueError, match="language code"):
-        pp.stage_config({"models": {"EN": {"reference": {"path": "x"}}}})
-    settings = pp.training_settings({"order": 4}, {"training": {"sp_vocab_size": 100}})
-    assert settings["order"] == 4 and settings["sp_vocab_size"] == 100
+        pp.settings({**cfg, "models": {"de": {}}})
+    # the schema refuses what a single field gets wrong
+    with pytest.raises(jsonschema.ValidationError, match="'sp' is a required property"):
+        with_defaults("perplexity", {"models": {"de": {"pretrained": {"lm": {"path": "x"}}}}})
+    with pytest.raises(jsonschema.ValidationError, match="'vocab' was unexpected"):
+        with_defaults("perplexity", {"training": {"vocab": 3}})
+    with pytest.raises(jsonschema.ValidationError, match="'EN' does not match"):
+        with_defaults("perplexity", {"models": {"EN": {"reference": {"path": "x"}}}})
+    # a model's own training settings override the stage's, which keep their defaults
+    given = with_defaults("perplexity", {"training": {"order": 4}})
+    settings = pp.training_settings(given["training"], {"training": {"sp_vocab_size": 100}})
+    assert settings == {**cfg["training"], "order": 4, "sp_vocab_size": 100}
+    # a model's training gets no defaults of its own: the stage's are not overridden
+    assert given["models"]["zh"]["training"] == {
+        "sp_vocab_size": 4000,
+        "sp_character_coverage": 0.995,
+    }
+    zh = pp.training_settings(given["training"], given["models"]["zh"])
+    assert zh["order"] == 4 and zh["sp_vocab_size"] == 4000
 
 
 # --------------------------------------------------------------------------- workflow

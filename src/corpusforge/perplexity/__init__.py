@@ -38,7 +38,7 @@ from .buckets import (
     gather_cutoffs,
     percentile_cutoffs,
 )
-from .config import stage_config, training_settings
+from .config import settings, training_settings
 from .layout import WorkflowLayout
 from .normalize import normalize_line, normalize_text, normalized_lines
 from .reference import read_reference, reference_format, split_heldout, unique_documents
@@ -81,8 +81,8 @@ __all__ = [
     "read_reference",
     "reference_format",
     "score_frame",
+    "settings",
     "split_heldout",
-    "stage_config",
     "train_language_model",
     "training_settings",
     "unique_documents",

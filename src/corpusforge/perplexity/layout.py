@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .config import stage_config, training_settings
+from ..schema import with_defaults
+from .config import settings, training_settings
 
 
 class WorkflowLayout:
@@ -19,8 +20,9 @@ class WorkflowLayout:
     ``lm/downloads/{lang}/{kind}/{file}``; scored shards: ``perplexity/scored/{shard}``.
     """
 
-    def __init__(self, raw_config: Mapping[str, Any] | None, out) -> None:
-        self.cfg = stage_config(raw_config)
+    def __init__(self, cfg: Mapping[str, Any] | None, out) -> None:
+        # the section as the workflow validated it (filling defaults again changes nothing)
+        self.cfg = settings(with_defaults("perplexity", cfg))
         self.out = out
         self.langs = sorted(self.cfg["models"])
         self.trained = [lang for lang in self.langs if "pretrained" not in self.cfg["models"][lang]]
@@ -88,7 +90,7 @@ class WorkflowLayout:
         return training_settings(self.cfg["training"], self.model_cfg(lang))
 
     def reference_format(self, lang: str) -> str:
-        return self.model_cfg(lang).get("reference_format", "auto")
+        return self.model_cfg(lang)["reference_format"]
 
     def text_field(self, lang: str) -> str:
-        return self.model_cfg(lang).get("text_field", "text")
+        return self.model_cfg(lang)["text_field"]

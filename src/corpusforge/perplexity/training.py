@@ -65,20 +65,6 @@ def kenlm_bin_dir(
     return folder
 
 
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "sp_vocab_size": 8000,
-    "sp_model_type": "unigram",
-    "sp_character_coverage": 0.9995,
-    "sp_input_sentence_size": 1_000_000,
-    "order": 5,
-    "lmplz_memory": "1G",
-    "lmplz_args": ["--discount_fallback"],
-    "binary": "probing",
-    "heldout_fraction": 0.1,
-    "seed": 0,
-}
-
-
 def _run(cmd: list[str], stdin: Path | None = None, stdout: Path | None = None) -> None:
     log.info("running %s", " ".join(cmd))
     with (
@@ -146,7 +132,7 @@ def train_language_model(
     reference: str | os.PathLike,
     sp_out: str | os.PathLike,
     lm_out: str | os.PathLike,
-    settings: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any],
     *,
     reference_format_name: str | None = None,
     text_field: str = "text",
@@ -159,12 +145,10 @@ def train_language_model(
     Normalizes the reference the CC-NET way, holds out a fraction of its documents,
     trains SentencePiece on the rest, tokenizes it, runs ``lmplz -o <order>`` and
     ``build_binary``, then scores the held-out documents. Returns a description of
-    the models with the held-out perplexities (for reference cutoffs).
+    the models with the held-out perplexities (for reference cutoffs). ``settings``:
+    every training setting (``with_defaults("perplexity")["training"]`` the defaults).
     """
-    cfg = {**TRAINING_DEFAULTS, **(settings or {})}
-    unknown = set(cfg) - set(TRAINING_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown training settings {sorted(unknown)}")
+    cfg = dict(settings)
     if cfg["binary"] not in ("probing", "trie"):
         raise ValueError(f"binary must be probing or trie, got {cfg['binary']!r}")
     bins = bin_dir or kenlm_bin_dir()
