@@ -43,6 +43,7 @@ os.environ.update(
 )
 
 from corpusforge.fetch import source_file_name
+from corpusforge.seed_files import is_file_list
 
 RESULTS = config["results"]
 SHARDS = [f"{i:04d}" for i in range(config["shards"])]
@@ -89,14 +90,26 @@ def seed_source(seed):
     return canon(config["seeds"][seed]["source"])
 
 
+def seed_remote(seed):
+    """What rule download_seed fetches for a seed: its url/hf file, or the url/hf
+    paths file of a seed of many files (rules/seed.smk); None when nothing."""
+    src = seed_source(seed)
+    remote = src.get("paths_file", src)
+    return remote if "url" in remote or "hf" in remote else None
+
+
 def download_name(seed):
     """File name a downloaded seed is stored under (keeps the extension)."""
-    return source_file_name(seed_source(seed), "seed")
+    return source_file_name(seed_remote(seed), "seed")
 
 
 def seed_file(wildcards):
-    """The seed file to ingest: the local path, or the downloaded copy."""
+    """The seed file to ingest: the local path, or the downloaded copy; for a seed
+    of many files, the list of its files (rules/seed.smk; each file's sha256 is in
+    the seed's stats)."""
     src = seed_source(wildcards.seed)
+    if is_file_list(src):
+        return out(f"seed/{wildcards.seed}/files.json")
     if "path" in src:
         return src["path"]
     return out(f"downloads/{wildcards.seed}/{download_name(wildcards.seed)}")
@@ -156,9 +169,12 @@ if COLLECTS and not DOCUMENT_SEEDS:
 # files add theirs). The manifest records the sha256 of each (files.downloads),
 # also of what a source without a pinned sha256 gave.
 DOWNLOADS = {
-    f"seeds.{seed}.source": out(f"downloads/{seed}/{download_name(seed)}")
+    f"seeds.{seed}.source"
+    + (".paths_file" if is_file_list(seed_source(seed)) else ""): out(
+        f"downloads/{seed}/{download_name(seed)}"
+    )
     for seed in SEEDS
-    if "path" not in seed_source(seed)
+    if seed_remote(seed)
 }
 ORIGINS = (["generated"] if GENERATES else []) + (["web"] if COLLECTS else [])
 FILTERS = canon(config.get("filters") or {})

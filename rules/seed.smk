@@ -1,8 +1,92 @@
-"""Seed download and ingest: a local file, a URL or a Hugging Face dataset file."""
+"""Seed download and ingest: a local file, a URL or a Hugging Face dataset file, or
+many files (a glob, a list of paths, a paths file such as Common Crawl's
+wet.paths.gz; see corpusforge.seed_files).
+
+A seed of many files is built in four steps: checkpoint seed_files writes the list
+of its files (for a paths file, after download_seed fetched it), each remote file
+is fetched by its own download_seed_file job (resumable), each file is read by its
+own ingest_seed_file job, and ingest_seed gathers the parts into the seed's
+records. The list is a checkpoint because the files of a paths file are known
+only once it is downloaded: Snakemake re-evaluates the DAG after it, and only the
+jobs behind it wait. A glob or a list in the config is resolved while the
+workflow is parsed and passed to the checkpoint as a param, so a new matching
+file reruns the listing; a changed file entry reruns only that file's jobs.
+"""
+
+from corpusforge.seed_files import globbed, read_file_list
+
+
+wildcard_constraints:
+    filename=r"[^/]+",
+    file=r"[^/]+",
+
+
+def seed_listed(wildcards):
+    """What the checkpoint lists, known at parse time: the glob's matches, the paths."""
+    src = seed_source(wildcards.seed)
+    if "glob" in src:
+        return globbed(src["glob"], f"seeds.{wildcards.seed}.source")
+    return src.get("paths")
+
+
+def seed_paths_file(wildcards):
+    """The paths file of a seed (local, or downloaded by download_seed); [] if none."""
+    src = seed_source(wildcards.seed)
+    if "paths_file" not in src:
+        return []
+    if "path" in src["paths_file"]:
+        return src["paths_file"]["path"]
+    return out(f"downloads/{wildcards.seed}/{download_name(wildcards.seed)}")
+
+
+def seed_files_of(seed):
+    """The files of a seed of many files, once checkpoint seed_files has run."""
+    return read_file_list(checkpoints.seed_files.get(seed=seed).output[0])
+
+
+def seed_file_entry(wildcards):
+    """One listed file: {name, url | path[, sha256, retries]}."""
+    for entry in seed_files_of(wildcards.seed):
+        if entry["name"] == wildcards.file:
+            return canon(entry)
+    raise WorkflowError(f"seed {wildcards.seed} lists no file {wildcards.file!r}")
+
+
+def seed_part_file(wildcards):
+    """A listed file to ingest: the local path, or the downloaded copy."""
+    entry = seed_file_entry(wildcards)
+    if "path" in entry:
+        return entry["path"]
+    return out(f"downloads/{wildcards.seed}/files/{wildcards.file}")
+
+
+def seed_part(seed, name, kind):
+    return out(f"seed/{seed}/files/{name}/{kind}")
+
+
+def seed_ingest_inputs(wildcards):
+    """Rule ingest_seed reads the seed's one file, or the parts of its many files."""
+    if not is_file_list(seed_source(wildcards.seed)):
+        return {"file": seed_file(wildcards)}
+    names = [entry["name"] for entry in seed_files_of(wildcards.seed)]
+    return {
+        kind: [seed_part(wildcards.seed, name, f"{kind}.{ext}") for name in names]
+        for kind, ext in (
+            ("records", "parquet"),
+            ("rejected", "parquet"),
+            ("stats", "json"),
+        )
+    }
+
+
+def seed_part_names(wildcards):
+    if not is_file_list(seed_source(wildcards.seed)):
+        return []
+    return [entry["name"] for entry in seed_files_of(wildcards.seed)]
 
 
 rule download_seed:
-    """Fetch a remote seed file (streamed, retried, sha256-checked when given)."""
+    """Fetch a remote seed file or paths file (streamed, retried, sha256-checked when given)."""
     output:
         out("downloads/{seed}/{filename}"),
     log:
@@ -13,16 +97,75 @@ rule download_seed:
     conda:
         "../envs/core.yaml"
     params:
-        source=lambda wc: seed_source(wc.seed),
+        source=lambda wc: seed_remote(wc.seed),
         key=lambda wc: f"seeds.{wc.seed}.source",
+        resume=False,
     script:
         "../scripts/download_seed.py"
 
 
-rule ingest_seed:
-    """Read a seed file, map its columns, reject bad rows with reasons, sample."""
+checkpoint seed_files:
+    """The files of a seed of many files (glob, paths or paths file), in order."""
     input:
-        seed_file,
+        paths_file=seed_paths_file,
+    output:
+        out("seed/{seed}/files.json"),
+    log:
+        log_path("seed_files", "{seed}"),
+    conda:
+        "../envs/core.yaml"
+    params:
+        source=lambda wc: seed_source(wc.seed),
+        listed=seed_listed,
+        key=lambda wc: f"seeds.{wc.seed}.source",
+    script:
+        "../scripts/seed_files.py"
+
+
+rule download_seed_file:
+    """Fetch one listed file: resumable (HTTP Range), retried, sha256-checked when given."""
+    output:
+        out("downloads/{seed}/files/{file}"),
+    log:
+        log_path("download_seed_file", "{seed}/{file}"),
+    benchmark:
+        bench_path("download_seed_file", "{seed}/{file}")
+    retries: 1
+    conda:
+        "../envs/core.yaml"
+    params:
+        source=seed_file_entry,
+        key=lambda wc: f"seeds.{wc.seed}.source ({wc.file})",
+        resume=True,
+    script:
+        "../scripts/download_seed.py"
+
+
+rule ingest_seed_file:
+    """Read one listed file of a seed: rows checked, rejects with reasons, counts."""
+    input:
+        seed_part_file,
+    output:
+        records=seed_part("{seed}", "{file}", "records.parquet"),
+        rejected=seed_part("{seed}", "{file}", "rejected.parquet"),
+        stats=seed_part("{seed}", "{file}", "stats.json"),
+    log:
+        log_path("ingest_seed_file", "{seed}/{file}"),
+    benchmark:
+        bench_path("ingest_seed_file", "{seed}/{file}")
+    conda:
+        "../envs/web.yaml"  # core + warcio and trafilatura for WARC/WET seeds
+    params:
+        seed=seed_ingest_params,
+    script:
+        "../scripts/ingest_seed_file.py"
+
+
+rule ingest_seed:
+    """Read a seed file (or gather a seed's files), map its columns, reject bad rows
+    with reasons, sample."""
+    input:
+        unpack(seed_ingest_inputs),
     output:
         records=out("seed/{seed}.parquet"),
         rejected=rejected("seed", "{seed}"),
@@ -35,5 +178,6 @@ rule ingest_seed:
         "../envs/web.yaml"  # core + warcio and trafilatura for WARC/WET seeds
     params:
         seed=seed_ingest_params,
+        files=seed_part_names,
     script:
         "../scripts/ingest_seed.py"

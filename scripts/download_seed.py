@@ -4,4 +4,5 @@ from corpusforge.fetch import fetch_source
 from corpusforge.runtime import logged
 
 with logged(snakemake.log[0]):
-    fetch_source(snakemake.params.source, snakemake.output[0], snakemake.params.key)
+    p = snakemake.params
+    fetch_source(p.source, snakemake.output[0], p.key, resume=p.resume)

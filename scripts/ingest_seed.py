@@ -1,13 +1,13 @@
-"""Snakemake adapter: ingest one seed file (see corpusforge.seed)."""
+"""Snakemake adapter: a seed from its file or its files (see corpusforge.seed_files)."""
 
-from corpusforge.io import write_json, write_parquet
-from corpusforge.records import REJECT_SCHEMA
 from corpusforge.runtime import logged
-from corpusforge.seed import SeedSpec, ingest_file
+from corpusforge.seed_files import ingest_seed_job
 
 with logged(snakemake.log[0]):
-    spec = SeedSpec.from_config(snakemake.wildcards.seed, snakemake.params.seed)
-    records, rejects, stats = ingest_file(snakemake.input[0], spec)
-    write_parquet(records, snakemake.output.records)
-    write_parquet(rejects, snakemake.output.rejected, schema=REJECT_SCHEMA)
-    write_json(stats, snakemake.output.stats)
+    ingest_seed_job(
+        dict(snakemake.input.items()),
+        snakemake.wildcards.seed,
+        snakemake.params.seed,
+        snakemake.params.files,
+        snakemake.output,
+    )

@@ -276,3 +276,134 @@ def test_default_seed_ships_48_rows_in_en_and_zh():
     assert counts["en"] >= 20 and counts["zh"] >= 15
     assert records["topic"].notna().all() and records["topic"].nunique() == 48
     assert isinstance(records, pd.DataFrame)
+
+
+# ---------------------------------------------------------------- seeds of many files
+
+
+def write_paths(path: Path, lines: list[str], gz: bool) -> Path:
+    text = "".join(line + "\n" for line in lines)
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    return path
+
+
+CC_LINES = [
+    "# CC-MAIN-2024-10",
+    "crawl-data/CC-MAIN-2024-10/segments/1/wet/CC-MAIN-1-00000.warc.wet.gz",
+    "",
+    "crawl-data/CC-MAIN-2024-10/segments/1/wet/CC-MAIN-1-00001.warc.wet.gz",
+    "https://mirror.example/other/CC-MAIN-1-00002.warc.wet.gz",
+    "crawl-data/CC-MAIN-2024-10/segments/2/wet/CC-MAIN-2-00000.warc.wet.gz",
+]
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_a_paths_file_like_common_crawls(tmp_path, gz):
+    from corpusforge.seed_files import file_list, read_paths_file
+
+    entries, counts = read_paths_file(write_paths(tmp_path / "wet.paths.gz", CC_LINES, gz))
+    assert counts == {"lines": 6, "entries": 4, "blank": 1, "comments": 1}
+    source = {"base_url": "https://data.commoncrawl.org/", "limit_files": 3}
+    files = file_list(source, entries)
+    assert files == [
+        {
+            "name": "CC-MAIN-1-00000.warc.wet.gz",
+            "url": "https://data.commoncrawl.org/" + CC_LINES[1],
+        },
+        {
+            "name": "CC-MAIN-1-00001.warc.wet.gz",
+            "url": "https://data.commoncrawl.org/" + CC_LINES[3],
+        },
+        {"name": "CC-MAIN-1-00002.warc.wet.gz", "url": CC_LINES[4]},  # a URL stays itself
+    ]
+    # without base_url, relative entries are local paths
+    assert file_list({}, entries[:1]) == [{"name": entries[0].split("/")[-1], "path": entries[0]}]
+
+
+def test_listed_files_sha256_by_name_or_checksum_file(tmp_path):
+    from corpusforge.seed_files import file_list
+
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_text(f"{'a' * 64}  CC-MAIN-1-00000.warc.wet.gz\n")
+    source = {"base_url": "https://x.example/", "checksums": str(sums)}
+    source["sha256s"] = {"CC-MAIN-1-00001.warc.wet.gz": "B" * 64}
+    files = file_list(source, [CC_LINES[1], CC_LINES[3], CC_LINES[5]])
+    assert [f.get("sha256") for f in files] == ["a" * 64, "b" * 64, None]
+
+
+def test_a_glob_is_sorted_and_names_stay_distinct(tmp_path):
+    from corpusforge.seed_files import file_list, globbed
+
+    for sub in ("b", "a"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "pages.warc.wet.gz").write_bytes(b"")
+    (tmp_path / "a" / "more.warc.wet.gz").write_bytes(b"")
+    found = globbed(str(tmp_path / "**" / "*.warc.wet.gz"), "seeds.x.source")
+    assert found == sorted(found) and len(found) == 3
+    names = [f["name"] for f in file_list({}, found)]
+    assert names[0] == "more.warc.wet.gz"  # a/more < a/pages < b/pages
+    assert names[1].endswith("a__pages.warc.wet.gz") and names[2].endswith("b__pages.warc.wet.gz")
+    with pytest.raises(SeedError, match=r"seeds\.x\.source\.glob: no file matches"):
+        globbed(str(tmp_path / "*.nothing"), "seeds.x.source")
+
+
+def _part(tmp_path, name, rows, spec):
+    from dataclasses import replace
+
+    path = write_jsonl(tmp_path / name, rows)
+    records, rejects, stats = ingest_file(path, replace(spec, sample=None), file_key=name)
+    return name, records, rejects, stats
+
+
+def test_files_gathered_as_one_seed(tmp_path):
+    from corpusforge.seed_files import gather
+    from corpusforge.stats.audit import audit_seed_counts
+
+    spec = SeedSpec(name="many")
+    one = [{"text": f"Row {i} of the first file."} for i in range(4)]
+    two = [{"text": "Row 1 of the first file."}, {"text": "Only in the second file."}, {}]
+    parts = [_part(tmp_path, "one.jsonl", one, spec), _part(tmp_path, "two.jsonl", two, spec)]
+    records, rejects, stats = gather(parts, spec)
+    assert len(records) == 5 and stats["in"] == 7 and stats["kept"] == 5
+    assert dict(zip(rejects["reason"], rejects["detail"], strict=True)) == {
+        "duplicate_text": "same text as one.jsonl row 2",
+        "missing_text": "no 'text' field",
+    }
+    assert rejects["id"].is_unique and set(rejects["source"]) == {"many (two.jsonl)"}
+    by_text = records.set_index("text")
+    assert by_text.loc["Only in the second file.", "source_file"] == "two.jsonl"
+    assert by_text.loc["Only in the second file.", "source_id"] == "two.jsonl:2"
+    assert stats["files"]["one.jsonl"] == {
+        "in": 4,
+        "kept": 4,
+        "rejected": 0,
+        "rejected_by_reason": {},
+    }
+    assert stats["files"]["two.jsonl"]["rejected_by_reason"] == {
+        "duplicate_text": 1,
+        "missing_text": 1,
+    }
+    assert audit_seed_counts([stats], len(records)).ok
+    # the sample is drawn over all files, whatever their order
+    sampled = SeedSpec(name="many", sample={"n": 3, "seed": 1})
+    kept, rej, st = gather(parts, sampled)
+    again, _, _ = gather(parts[::-1], sampled)
+    assert len(kept) == 3 and set(kept["id"]) == set(again["id"])
+    assert (rej["reason"] == "not_sampled").sum() == 2 and audit_seed_counts([st], 3).ok
+
+
+def test_the_audit_fails_a_file_whose_records_do_not_cover_it():
+    from corpusforge.stats.audit import audit_seed_counts
+
+    stats = {"source": "cc", "in": 3, "kept": 2, "rejected": 1}
+    good = {"in": 3, "kept": 2, "rejected": 1, "bytes_read": 900, "file_bytes": 900}
+    assert audit_seed_counts([{**stats, "files": {"a.wet.gz": good}}]).ok
+    lost = {**good, "bytes_read": 700}
+    result = audit_seed_counts([{**stats, "files": {"a.wet.gz": lost}}])
+    assert result.problems == [
+        "seed cc, file a.wet.gz: its records cover 700 of its 900 bytes (records were "
+        "skipped unread)"
+    ]
+    short = {**good, "in": 2, "kept": 1}
+    problems = audit_seed_counts([{**stats, "files": {"a.wet.gz": short}}]).problems
+    assert "seed cc: its files add up to in=2, not 3" in problems

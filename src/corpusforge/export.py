@@ -5,8 +5,11 @@ always give the same bytes. Field names follow Cosmopedia's rows (``prompt``,
 ``text``, ``token_length``, ``audience``, ``format``, ``seed_data``) plus our
 lineage and provenance fields: ``seed_id`` (the seed row's id), ``source`` (the
 seed's name) and ``source_id`` (the row's own id in the user's file, from the
-seed's ``columns.id``, the WARC-Record-ID of a crawl record, else its row number),
-looked up in the seed records by ``seed_id``.
+seed's ``columns.id``, the WARC-Record-ID of a crawl record, else its row number)
+and ``source_file`` (the name of the seed's file the row was read from; a seed may
+be many files), looked up in the seed records by ``seed_id``; web documents also
+carry ``charset_detected`` (the charset detection chose, null when the page
+decoded as declared).
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ FIELDS = {
     "prompt_id": "prompt_id",
     "source": "source",
     "source_id": "source_id",
+    "source_file": "source_file",
     "origin": "origin",
 }
 # Crawl provenance of web documents (columns added by the collect stage).
-WEB_FIELDS = ("url", "warc_date", "record_id")
+WEB_FIELDS = ("url", "warc_date", "record_id", "charset_detected")
 # Columns added by the cleaning stages, exported when present.
 LATER_FIELDS = (
     "lang_score",
@@ -73,7 +77,8 @@ def to_records(docs: pd.DataFrame) -> list[dict[str, Any]]:
     fields = dict(FIELDS)
     if "lang" in docs.columns:
         fields["lang"] = "lang"
-    fields.update({name: name for name in WEB_FIELDS if name in docs.columns})
+    if "url" in docs.columns:
+        fields.update({name: name for name in WEB_FIELDS})
     fields.update({name: name for name in LATER_FIELDS if name in docs.columns})
     ordered = docs.sort_values("id", kind="stable")
     return [
@@ -86,19 +91,30 @@ class ExportError(ValueError):
     pass
 
 
+# Columns of the seed records every document gets, by its seed_id.
+SEED_LOOKUP = ("source_id", "source_file", "charset_detected")
+
+
 def with_source_ids(docs: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
-    """The documents with ``source_id``: that of the seed row each descends from.
+    """The documents with ``source_id`` (and ``source_file``, ``charset_detected``
+    where ``seeds`` has them): those of the seed row each descends from.
 
     ``seeds``: ``seed_id`` and ``source_id`` of every seed record of the build. A
     document whose ``seed_id`` is in none is an error (its lineage is broken).
     """
-    lookup = dict(zip(seeds["seed_id"], seeds["source_id"], strict=True))
-    missing = sorted(set(docs["seed_id"]) - lookup.keys(), key=str)
+    missing = sorted(set(docs["seed_id"]) - set(seeds["seed_id"]), key=str)
     if missing:
         raise ExportError(
             f"{len(missing)} document seed_id(s) in no seed's records, e.g. {missing[:5]}"
         )
-    return docs.assign(source_id=docs["seed_id"].map(lookup).astype(object))
+    by_seed = seeds.set_index("seed_id")
+    looked_up = {
+        column: docs["seed_id"].map(by_seed[column]).astype(object)
+        for column in SEED_LOOKUP
+        if column in seeds.columns
+    }
+    looked_up = {k: v.where(v.notna(), None) for k, v in looked_up.items()}
+    return docs.assign(**looked_up)
 
 
 def partition(
@@ -129,6 +145,15 @@ def export_stats(n_in: int, n_out: int) -> dict:
     return stage_stats(STAGE, n_in, n_out, pd.DataFrame(columns=["reason"]))
 
 
+def _seed_columns(seed_paths: Sequence[PathLike]) -> list[str]:
+    """``seed_id`` and the columns of ``SEED_LOOKUP`` every seed file has."""
+    import pyarrow.parquet as pq
+
+    names = [set(pq.read_schema(path).names) for path in seed_paths]
+    common = set.intersection(*names) if names else set()
+    return ["seed_id", *[column for column in SEED_LOOKUP if column in common]]
+
+
 def export_shard(
     docs_path: PathLike,
     seed_paths: Sequence[PathLike],
@@ -141,7 +166,7 @@ def export_shard(
     """The whole job of rule ``export_jsonl``: one jsonl file per (lang, bucket), in
     the order of ``langs`` x ``buckets``, and the job's stats."""
     docs = read_parquet(docs_path)
-    seeds = read_parquets(seed_paths, columns=["seed_id", "source_id"])
+    seeds = read_parquets(seed_paths, columns=_seed_columns(seed_paths))
     parts = partition(to_records(with_source_ids(docs, seeds)), langs, buckets)
     keys = [(lang, bucket) for lang in langs for bucket in buckets]
     written = sum(

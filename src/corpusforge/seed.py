@@ -319,7 +319,7 @@ def ingest(
     a config mistake, not a bad row.
     """
     text_col = spec.columns["text"]
-    where = f"{spec.name} ({source_file})" if source_file else spec.name
+    where = f"{spec.name} ({file_key or source_file})" if source_file else spec.name
     file_name = Path(source_file).name if source_file else None
     row_key = (spec.name, file_key) if file_key else (spec.name,)
     kept: list[dict] = []

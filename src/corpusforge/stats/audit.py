@@ -139,11 +139,36 @@ def audit_seed_counts(seed_stats: Sequence[dict], records: int | None = None) ->
                 f"seed {s.get('source')}: {s['in']} rows read "
                 f"!= {s['kept']} kept + {s['rejected']} rejected"
             )
+        result.problems.extend(_file_problems(s))
     if records is not None and records != kept:
         result.problems.append(
             f"seed: the stats say {kept} rows kept, the seed files hold {records}"
         )
     return result
+
+
+def _file_problems(stats: Mapping[str, Any]) -> list[str]:
+    """Per file of a seed (``files``): rows read = kept + rejected, the bytes its
+    records cover = its size (crawl files), and the files add up to the seed."""
+    files = stats.get("files") or {}
+    seed = stats.get("source")
+    problems = []
+    for name, f in sorted(files.items()):
+        if f["in"] != f["kept"] + f["rejected"]:
+            problems.append(
+                f"seed {seed}, file {name}: {f['in']} rows read "
+                f"!= {f['kept']} kept + {f['rejected']} rejected"
+            )
+        if "file_bytes" in f and f.get("bytes_read") != f["file_bytes"]:
+            problems.append(
+                f"seed {seed}, file {name}: its records cover {f.get('bytes_read')} of "
+                f"its {f['file_bytes']} bytes (records were skipped unread)"
+            )
+    for key in ("in", "kept", "rejected"):
+        total = sum(f[key] for f in files.values())
+        if files and total != stats[key]:
+            problems.append(f"seed {seed}: its files add up to {key}={total}, not {stats[key]}")
+    return problems
 
 
 def check_stats_agree(result: AuditResult, stats: Mapping[str, Any]) -> None:

@@ -1,0 +1,340 @@
+"""Seeds of many files: a glob, a list of paths or URLs, or a paths file.
+
+A seed's ``source`` may name many files instead of one:
+
+* ``glob: "data/crawl/*.warc.wet.gz"``: local files, in sorted order;
+* ``paths: [<url or path>, ...]``;
+* ``paths_file: {path | url | hf: ...}``: a text file, optionally gzipped, one
+  path per line, exactly Common Crawl's ``wet.paths.gz`` / ``warc.paths.gz``.
+  Blank lines and lines starting with ``#`` are no files (they are counted).
+
+``base_url`` is put before every listed entry that is not a URL (Common Crawl's
+lists hold paths relative to https://data.commoncrawl.org/), ``limit_files``
+keeps the first N files, and ``sha256s`` (by file name or listed entry) or
+``checksums`` (a local file in ``sha256sum`` format) pin files' digests.
+
+Every file has a ``name``, its base name (the listed path with ``/`` as ``__``
+where two files share a base name), under which it is downloaded, ingested and
+recorded (``source_file``). The workflow fetches and ingests each file in its own
+job, then :func:`gather` joins the files of a seed into the seed's records:
+duplicates across files are rejected like duplicates within one, and the
+seed's ``sample`` is drawn over all of them.
+"""
+
+from __future__ import annotations
+
+import glob as globbing
+import gzip
+import posixpath
+import urllib.parse
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .records import rejects_frame, stable_id, stage_stats
+from .seed import STAGE, SeedError, SeedSpec, apply_sample
+
+LIST_KEYS = ("glob", "paths", "paths_file")
+
+
+def is_file_list(source: Mapping[str, Any]) -> bool:
+    """Whether a seed source names many files."""
+    return any(key in source for key in LIST_KEYS)
+
+
+def read_paths_file(path: str | Path) -> tuple[list[str], dict[str, int]]:
+    """(entries, counts) of a paths file: one path per line, gzipped or not.
+
+    ``counts``: ``lines``, ``entries``, ``blank`` and ``comments`` (``#`` lines).
+    """
+    path = Path(path)
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    entries: list[str] = []
+    counts = Counter(lines=0, entries=0, blank=0, comments=0)
+    try:
+        with opener(path, "rt", encoding="utf-8") as stream:
+            for line in stream:
+                counts["lines"] += 1
+                entry = line.strip()
+                if not entry:
+                    counts["blank"] += 1
+                elif entry.startswith("#"):
+                    counts["comments"] += 1
+                else:
+                    counts["entries"] += 1
+                    entries.append(entry)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise SeedError(f"cannot read the paths file {path}: {exc}") from exc
+    return entries, dict(counts)
+
+
+def _is_url(entry: str) -> bool:
+    return urllib.parse.urlsplit(entry).scheme.lower() in ("http", "https", "file")
+
+
+def locate(entry: str, base_url: str | None) -> str:
+    """A listed entry as a URL (relative entries after ``base_url``) or a local path."""
+    if _is_url(entry) or not base_url:
+        return entry
+    return base_url.rstrip("/") + "/" + entry.lstrip("/")
+
+
+def file_names(locations: Sequence[str]) -> list[str]:
+    """A distinct local name for every location: its base name, or its whole path
+    (``/`` as ``__``) where base names collide."""
+    tails = [posixpath.basename(urllib.parse.urlsplit(loc).path) or "file" for loc in locations]
+    seen = Counter(tails)
+    names = []
+    for loc, tail in zip(locations, tails, strict=True):
+        if seen[tail] > 1:
+            tail = urllib.parse.urlsplit(loc).path.strip("/").replace("/", "__")
+        names.append(tail)
+    dupes = sorted(name for name, n in Counter(names).items() if n > 1)
+    if dupes:
+        raise SeedError(f"the files {', '.join(dupes[:5])} are listed more than once")
+    return names
+
+
+def read_checksums(path: str | Path) -> dict[str, str]:
+    """``sha256sum`` output: ``<digest>  <file>`` lines -> {file: digest}."""
+    sums: dict[str, str] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2:
+            raise SeedError(f"{path}, line {number}: expected '<sha256>  <file>'")
+        sums[parts[1].lstrip("*").strip()] = parts[0].lower()
+    return sums
+
+
+def globbed(pattern: str, key: str) -> list[str]:
+    """The local files a glob matches, sorted; an error naming ``key`` when none."""
+    found = sorted(p for p in globbing.glob(pattern, recursive=True) if Path(p).is_file())
+    if not found:
+        raise SeedError(f"{key}.glob: no file matches {pattern!r}")
+    return found
+
+
+def file_list(
+    source: Mapping[str, Any], listed: Sequence[str], key: str = "source"
+) -> list[dict[str, str]]:
+    """The files of a seed, in order: ``{"name", "url" | "path"[, "sha256"]}`` each.
+
+    ``listed``: the entries of the glob, of ``paths`` or of the paths file.
+    """
+    locations = [locate(entry, source.get("base_url")) for entry in listed]
+    limit = source.get("limit_files")
+    if limit is not None:
+        listed, locations = list(listed)[:limit], locations[:limit]
+    if not locations:
+        raise SeedError(f"{key}: the list of files is empty")
+    sums = dict(read_checksums(source["checksums"])) if source.get("checksums") else {}
+    sums.update(source.get("sha256s") or {})
+    files = []
+    for entry, loc, name in zip(listed, locations, file_names(locations), strict=True):
+        item = {"name": name, ("url" if _is_url(loc) else "path"): loc}
+        digest = sums.get(name) or sums.get(entry) or sums.get(loc)
+        if digest:
+            item["sha256"] = digest.lower()
+        if "url" in item and source.get("retries") is not None:
+            item["retries"] = source["retries"]
+        files.append(item)
+    return files
+
+
+# --------------------------------------------------------------------------- gather
+
+
+def gather(
+    parts: Sequence[tuple[str, pd.DataFrame, pd.DataFrame, dict]], spec: SeedSpec
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(records, rejected rows, stats) of a seed from its files' ingested parts.
+
+    ``parts``: (file name, records, rejected rows, stats) per file in list order,
+    each ingested without sampling. A text (or the user's id) seen in an earlier
+    file is rejected as in one file (``duplicate_text``, ``duplicate_source_id``);
+    without an id column, ``source_id`` is ``<file>:<row>``. Then the seed's sample
+    is drawn. The stats count every file under ``files``.
+    """
+    frames, rejected = [], []
+    for order, (name, records, rejects, _) in enumerate(parts):
+        frames.append(records.assign(_file=name, _file_order=order))
+        rejected.append(rejects.assign(_file=name, _file_order=order))
+    records = pd.concat(frames, ignore_index=True).sort_values(
+        ["_file_order", "row"], kind="stable"
+    )
+    # the user's id column, or a crawl file's WARC-Record-ID, names a row across files
+    crawl = any(stats.get("format") for _, _, _, stats in parts)
+    mapped_id = bool(spec.columns.get("id")) or crawl
+    if not mapped_id:
+        records["source_id"] = records["_file"] + ":" + records["source_id"].astype(str)
+    extra: list[dict] = []
+
+    def reject_later(column: str, reason: str) -> pd.DataFrame:
+        first = records.drop_duplicates(column).set_index(column)
+        later = records[records.duplicated(column)]
+        what = "text" if column == "id" else "id"
+        for rec in later.to_dict("records"):
+            was = first.loc[rec[column]]
+            extra.append(
+                {
+                    "id": stable_id(spec.name, rec["_file"], "row", rec["row"]),
+                    "seed_id": None,
+                    "stage": STAGE,
+                    "reason": reason,
+                    "detail": f"same {what} as {was['_file']} row {was['row']}",
+                    "source": f"{spec.name} ({rec['_file']})",
+                    "row": rec["row"],
+                    "text": rec["text"],
+                    "_file": rec["_file"],
+                    "_file_order": rec["_file_order"],
+                }
+            )
+        return records[~records.duplicated(column)]
+
+    records = reject_later("id", "duplicate_text")
+    if mapped_id:
+        records = reject_later("source_id", "duplicate_source_id")
+    records, sampled_out = apply_sample(records, spec)
+    for rec in sampled_out.to_dict("records"):
+        extra.append(
+            {
+                "id": rec["id"],
+                "seed_id": rec["id"],
+                "stage": STAGE,
+                "reason": "not_sampled",
+                "detail": f"not in the sample of {spec.sample['n']} rows",
+                "source": f"{spec.name} ({rec['_file']})",
+                "row": rec["row"],
+                "text": None,
+                "_file": rec["_file"],
+                "_file_order": rec["_file_order"],
+            }
+        )
+    everything = pd.concat([*rejected, pd.DataFrame(extra)], ignore_index=True)
+    everything = everything.sort_values(["_file_order", "row", "reason"], kind="stable")
+    rejects = rejects_frame(everything.drop(columns=["_file", "_file_order"]).to_dict("records"))
+    files = _file_counts(parts, records, everything)
+    records = records.drop(columns=["_file", "_file_order"]).sort_values("id", kind="stable")
+    records = records.reset_index(drop=True)
+    n_in = sum(stats["in"] for _, _, _, stats in parts)
+    without = Counter()
+    for _, _, _, stats in parts:
+        without.update(stats.get("records_without_document") or {})
+    formats = sorted({stats["format"] for _, _, _, stats in parts if stats.get("format")})
+    stats = stage_stats(
+        STAGE,
+        n_in,
+        len(records),
+        rejects,
+        source=spec.name,
+        blank_lines=sum(stats.get("blank_lines", 0) for _, _, _, stats in parts),
+        files=files,
+    )
+    if formats:
+        stats["format"] = formats[0] if len(formats) == 1 else formats
+        stats["records_without_document"] = dict(sorted(without.items()))
+    return records, rejects, stats
+
+
+def _file_counts(parts, records: pd.DataFrame, rejects: pd.DataFrame) -> dict[str, dict]:
+    """Every file's rows read, kept and rejected by reason, after the gathering."""
+    kept = records["_file"].value_counts()
+    files = {}
+    for name, _, _, stats in parts:
+        own = rejects[rejects["_file"] == name]["reason"].value_counts()
+        counts = dict(stats["files"][name])
+        counts["kept"] = int(kept.get(name, 0))
+        counts["rejected"] = int(own.sum())
+        counts["rejected_by_reason"] = {str(r): int(own[r]) for r in sorted(own.index)}
+        files[name] = counts
+    return files
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def list_job(
+    source: Mapping[str, Any],
+    paths_file: str | None,
+    out_list: str,
+    key: str,
+    listed: Sequence[str] | None = None,
+) -> list[dict[str, str]]:
+    """The job of checkpoint seed_files: the seed's files, as JSON (``files``), with
+    the counts of the paths file's lines (``paths_file``) when there is one.
+    ``listed``: the glob's matches or the paths, as the workflow resolved them."""
+    from .io import write_json
+
+    counts = None
+    if listed:
+        listed = list(listed)
+    elif "glob" in source:
+        listed = globbed(source["glob"], key)
+    elif "paths" in source:
+        listed = list(source["paths"])
+    else:
+        if not paths_file:
+            raise SeedError(f"{key}.paths_file: no paths file to read")
+        listed, counts = read_paths_file(paths_file)
+    files = file_list(source, listed, key)
+    write_json({"files": files, "paths_file": counts}, out_list)
+    return files
+
+
+def read_file_list(path: str | Path) -> list[dict[str, str]]:
+    """The files checkpoint seed_files listed."""
+    from .io import read_json
+
+    return read_json(path)["files"]
+
+
+def ingest_part_job(path: str, name: str, seed: str, cfg: Mapping[str, Any], outputs: Any) -> dict:
+    """The job of rule ingest_seed_file: one file of a seed, read and checked, not
+    sampled (that is done over all files); its sha256 in the stats."""
+    from dataclasses import replace
+
+    from .io import sha256_file, write_json, write_parquet
+    from .records import REJECT_SCHEMA
+    from .seed import ingest_file
+
+    spec = replace(SeedSpec.from_config(seed, dict(cfg)), sample=None)
+    records, rejects, stats = ingest_file(path, spec, file_key=name)
+    stats["files"][name]["sha256"] = sha256_file(path)
+    write_parquet(records, outputs.records)
+    write_parquet(rejects, outputs.rejected, schema=REJECT_SCHEMA)
+    write_json(stats, outputs.stats)
+    return stats
+
+
+def ingest_seed_job(
+    inputs: Mapping[str, Any], seed: str, cfg: Mapping[str, Any], names: Sequence[str], outputs
+) -> dict:
+    """The job of rule ingest_seed: a seed's records, rejected rows and stats, from its
+    one file (input ``file``) or from the ingested parts of its many files (inputs
+    ``records``, ``rejected`` and ``stats``, in the order of ``names``)."""
+    from .io import read_json, read_parquet, write_json, write_parquet
+    from .records import REJECT_SCHEMA
+    from .seed import ingest_file
+
+    spec = SeedSpec.from_config(seed, dict(cfg))
+    if "file" in inputs:
+        records, rejects, stats = ingest_file(inputs["file"], spec)
+    else:
+        parts = [
+            (name, read_parquet(rec), read_parquet(rej), read_json(st))
+            for name, rec, rej, st in zip(
+                names, inputs["records"], inputs["rejected"], inputs["stats"], strict=True
+            )
+        ]
+        records, rejects, stats = gather(parts, spec)
+    write_parquet(records, outputs.records)
+    write_parquet(rejects, outputs.rejected, schema=REJECT_SCHEMA)
+    write_json(stats, outputs.stats)
+    return stats
