@@ -131,6 +131,8 @@ rule download_seed_file:
     benchmark:
         bench_path("download_seed_file", "{seed}/{file}")
     retries: 1
+    resources:
+        downloads=1,  # --resources downloads=N: at most N files in flight
     conda:
         "../envs/core.yaml"
     params:
