@@ -131,10 +131,10 @@ rule download_seed_file:
     benchmark:
         bench_path("download_seed_file", "{seed}/{file}")
     retries: 1
-    resources:
-        downloads=1,  # --resources downloads=N: at most N files in flight
     conda:
         "../envs/core.yaml"
+    resources:
+        downloads=1,  # --resources downloads=N: at most N files in flight
     params:
         source=seed_file_entry,
         key=lambda wc: f"seeds.{wc.seed}.source ({wc.file})",
