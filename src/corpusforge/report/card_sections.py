@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..export import WEB_FIELDS
+from ..stats.web_cleaning import WEB_STAGES
 from .markdown import (
     by_reason,
     codes,
@@ -23,6 +24,7 @@ from .markdown import (
 )
 from .plots import origin_order
 from .quality import quality_lines
+from .web_cleaning import web_stage_lines
 
 CRAWL_TEXT = {
     "warc": "`warc`: HTTP responses of WARC files, the main text of each HTML page "
@@ -427,6 +429,8 @@ def stage_lines(summary: Mapping[str, Any], settings: Mapping[str, Any], stage: 
         lines += quality_lines(stats)
     elif stage == "mix":
         lines += [target_text(summary) or "The web share of the corpus was not targeted.", ""]
+    elif stage in WEB_STAGES:
+        lines += web_stage_lines(summary, stage)
     if configured:
         lines += md_yaml_section("Configured", configured)
     if used:

@@ -28,6 +28,7 @@ from .corpus import (
 )
 from .files import read_column, read_final, read_table
 from .merge import aggregate
+from .web_cleaning import WEB_STAGES, web_stage_summary
 
 # What the clean stage changed (corpusforge.clean's stats), for the card and report.
 CLEAN_KEYS = (
@@ -239,6 +240,9 @@ def summarize_workflow(
         }
     if "clean" in stages:
         summary["clean"] = {k: stages["clean"][k] for k in CLEAN_KEYS if k in stages["clean"]}
+    for stage in WEB_STAGES:  # url_filter, line_corrections, paragraphs (by shard, language)
+        if stage in raw:
+            summary[stage] = web_stage_summary(stage, raw[stage])
     cutoffs = None
     if files.get("perplexity_cutoffs"):
         cutoffs = read_json(next(iter(files["perplexity_cutoffs"])))
