@@ -43,7 +43,7 @@ os.environ.update(
 )
 
 from corpusforge.fetch import source_file_name
-from corpusforge.seed_files import is_file_list
+from corpusforge.seed_files import globbed, is_file_list, read_file_list
 
 RESULTS = config["results"]
 SHARDS = [f"{i:04d}" for i in range(config["shards"])]
@@ -91,8 +91,8 @@ def seed_source(seed):
 
 
 def seed_remote(seed):
-    """What rule download_seed fetches for a seed: its url/hf file, or the url/hf
-    paths file of a seed of many files (rules/seed.smk); None when nothing."""
+    """What download_seed fetches for a seed: its url/hf file, or the url/hf paths
+    file of a seed of many files (rules/seed.smk); None when nothing."""
     src = seed_source(seed)
     remote = src.get("paths_file", src)
     return remote if "url" in remote or "hf" in remote else None
@@ -119,6 +119,77 @@ def seed_ingest_params(wildcards):
     """Everything but the source: the file itself is the rule's input."""
     cfg = config["seeds"][wildcards.seed]
     return canon({k: v for k, v in cfg.items() if k != "source"})
+
+
+# A seed of many files (glob, paths, paths_file; corpusforge.seed_files): the
+# checkpoint seed_files lists them (rules/seed.smk), then each is fetched and
+# ingested by its own job and ingest_seed gathers the parts.
+
+
+def seed_listed(wildcards):
+    """What the checkpoint lists, known at parse time: the glob's matches, the paths."""
+    src = seed_source(wildcards.seed)
+    if "glob" in src:
+        return globbed(src["glob"], f"seeds.{wildcards.seed}.source")
+    return src.get("paths")
+
+
+def seed_paths_file(wildcards):
+    """The paths file of a seed (local, or downloaded by download_seed); [] if none."""
+    src = seed_source(wildcards.seed)
+    if "paths_file" not in src:
+        return []
+    if "path" in src["paths_file"]:
+        return src["paths_file"]["path"]
+    return out(f"downloads/{wildcards.seed}/{download_name(wildcards.seed)}")
+
+
+def seed_files_of(seed):
+    """The files of a seed of many files, once checkpoint seed_files has run."""
+    return read_file_list(checkpoints.seed_files.get(seed=seed).output[0])
+
+
+def seed_file_entry(wildcards):
+    """One listed file: {name, url | path[, sha256, retries]}."""
+    for entry in seed_files_of(wildcards.seed):
+        if entry["name"] == wildcards.file:
+            return canon(entry)
+    raise WorkflowError(f"seed {wildcards.seed} lists no file {wildcards.file!r}")
+
+
+def seed_part_file(wildcards):
+    """A listed file to ingest: the local path, or the downloaded copy."""
+    entry = seed_file_entry(wildcards)
+    if "path" in entry:
+        return entry["path"]
+    return out(f"downloads/{wildcards.seed}/files/{wildcards.file}")
+
+
+def seed_part(seed, name, kind):
+    """What ingest_seed_file writes for one file of a seed of many."""
+    return out(f"seed/{seed}/files/{name}/{kind}")
+
+
+def seed_ingest_inputs(wildcards):
+    """What ingest_seed reads: the seed's one file, or the parts of its many files."""
+    if not is_file_list(seed_source(wildcards.seed)):
+        return {"file": seed_file(wildcards)}
+    names = [entry["name"] for entry in seed_files_of(wildcards.seed)]
+    return {
+        kind: [seed_part(wildcards.seed, name, f"{kind}.{ext}") for name in names]
+        for kind, ext in (
+            ("records", "parquet"),
+            ("rejected", "parquet"),
+            ("stats", "json"),
+        )
+    }
+
+
+def seed_part_names(wildcards):
+    """The names of a seed's many files, in order ([] for a seed of one file)."""
+    if not is_file_list(seed_source(wildcards.seed)):
+        return []
+    return [entry["name"] for entry in seed_files_of(wildcards.seed)]
 
 
 # ---------------------------------------------------------------- model

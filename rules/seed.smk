@@ -13,86 +13,17 @@ workflow is parsed and passed to the checkpoint as a param, so a new matching
 file reruns the listing; a changed file entry reruns only that file's jobs.
 """
 
-from corpusforge.seed_files import globbed, read_file_list
-
-
-wildcard_constraints:
-    filename=r"[^/]+",
-    file=r"[^/]+",
-
-
-def seed_listed(wildcards):
-    """What the checkpoint lists, known at parse time: the glob's matches, the paths."""
-    src = seed_source(wildcards.seed)
-    if "glob" in src:
-        return globbed(src["glob"], f"seeds.{wildcards.seed}.source")
-    return src.get("paths")
-
-
-def seed_paths_file(wildcards):
-    """The paths file of a seed (local, or downloaded by download_seed); [] if none."""
-    src = seed_source(wildcards.seed)
-    if "paths_file" not in src:
-        return []
-    if "path" in src["paths_file"]:
-        return src["paths_file"]["path"]
-    return out(f"downloads/{wildcards.seed}/{download_name(wildcards.seed)}")
-
-
-def seed_files_of(seed):
-    """The files of a seed of many files, once checkpoint seed_files has run."""
-    return read_file_list(checkpoints.seed_files.get(seed=seed).output[0])
-
-
-def seed_file_entry(wildcards):
-    """One listed file: {name, url | path[, sha256, retries]}."""
-    for entry in seed_files_of(wildcards.seed):
-        if entry["name"] == wildcards.file:
-            return canon(entry)
-    raise WorkflowError(f"seed {wildcards.seed} lists no file {wildcards.file!r}")
-
-
-def seed_part_file(wildcards):
-    """A listed file to ingest: the local path, or the downloaded copy."""
-    entry = seed_file_entry(wildcards)
-    if "path" in entry:
-        return entry["path"]
-    return out(f"downloads/{wildcards.seed}/files/{wildcards.file}")
-
-
-def seed_part(seed, name, kind):
-    return out(f"seed/{seed}/files/{name}/{kind}")
-
-
-def seed_ingest_inputs(wildcards):
-    """Rule ingest_seed reads the seed's one file, or the parts of its many files."""
-    if not is_file_list(seed_source(wildcards.seed)):
-        return {"file": seed_file(wildcards)}
-    names = [entry["name"] for entry in seed_files_of(wildcards.seed)]
-    return {
-        kind: [seed_part(wildcards.seed, name, f"{kind}.{ext}") for name in names]
-        for kind, ext in (
-            ("records", "parquet"),
-            ("rejected", "parquet"),
-            ("stats", "json"),
-        )
-    }
-
-
-def seed_part_names(wildcards):
-    if not is_file_list(seed_source(wildcards.seed)):
-        return []
-    return [entry["name"] for entry in seed_files_of(wildcards.seed)]
-
 
 rule download_seed:
-    """Fetch a remote seed file or paths file (streamed, retried, sha256-checked when given)."""
     output:
         out("downloads/{seed}/{filename}"),
     log:
         log_path("download_seed", "{seed}/{filename}"),
     benchmark:
         bench_path("download_seed", "{seed}/{filename}")
+    """Fetch a remote seed file or paths file (streamed, retried, sha256-checked when given)."""
+    wildcard_constraints:
+        filename=r"[^/]+",
     retries: 1
     conda:
         "../envs/core.yaml"
@@ -123,13 +54,15 @@ checkpoint seed_files:
 
 
 rule download_seed_file:
-    """Fetch one listed file: resumable (HTTP Range), retried, sha256-checked when given."""
     output:
         out("downloads/{seed}/files/{file}"),
     log:
         log_path("download_seed_file", "{seed}/{file}"),
     benchmark:
         bench_path("download_seed_file", "{seed}/{file}")
+    """Fetch one listed file: resumable (HTTP Range), retried, sha256-checked when given."""
+    wildcard_constraints:
+        file=r"[^/]+",
     retries: 1
     conda:
         "../envs/core.yaml"
@@ -144,7 +77,6 @@ rule download_seed_file:
 
 
 rule ingest_seed_file:
-    """Read one listed file of a seed: rows checked, rejects with reasons, counts."""
     input:
         seed_part_file,
     output:
@@ -155,6 +87,9 @@ rule ingest_seed_file:
         log_path("ingest_seed_file", "{seed}/{file}"),
     benchmark:
         bench_path("ingest_seed_file", "{seed}/{file}")
+    """Read one listed file of a seed: rows checked, rejects with reasons, counts."""
+    wildcard_constraints:
+        file=r"[^/]+",
     conda:
         "../envs/web.yaml"  # core + warcio and trafilatura for WARC/WET seeds
     params:
