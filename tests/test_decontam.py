@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import pytest
 
@@ -16,10 +17,11 @@ from corpusforge.decontam import (
     index_step,
     ngram_hashes,
     run_index,
-    settings_from_config,
+    settings,
     tokens,
 )
 from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
+from corpusforge.schema import with_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = json.loads((ROOT / "tests" / "data" / "filters_docs.json").read_text(encoding="utf-8"))
@@ -46,12 +48,16 @@ def write_benchmarks(tmp: Path) -> dict[str, str]:
     return {"gsm": str(gsm), "cmath": str(cmath)}
 
 
-CFG = {
-    "benchmarks": {
-        "gsm": {"source": {"path": "gsm.jsonl"}, "text_fields": ["question", "answer"]},
-        "cmath": {"source": {"path": "cmath.parquet"}},
-    }
-}
+CFG = with_defaults(
+    "decontam",
+    {
+        "benchmarks": {
+            "gsm": {"source": {"path": "gsm.jsonl"}, "text_fields": ["question", "answer"]},
+            "cmath": {"source": {"path": "cmath.parquet"}},
+        }
+    },
+)
+N = CFG["n"]  # the schema's default, 13
 
 
 @pytest.fixture
@@ -59,9 +65,9 @@ def index(tmp_path) -> Index:
     files = write_benchmarks(tmp_path)
     benches = [
         Benchmark("gsm", files["gsm"], ("question", "answer")),
-        Benchmark("cmath", files["cmath"]),
+        Benchmark("cmath", files["cmath"], ("text",)),
     ]
-    frame, stats = build_index(benches)
+    frame, stats = build_index(benches, N)
     assert stats["benchmarks"]["gsm"] == {
         "texts": 4,
         "too_short": 3,
@@ -69,7 +75,7 @@ def index(tmp_path) -> Index:
         "skipped_values": {"not_text": 0, "null": 0},
     }
     assert stats["benchmarks"]["cmath"]["ngrams"] == len(tokens(ZH_QUESTION)) - 12
-    return Index.from_frame(frame)
+    return Index.from_frame(frame, N)
 
 
 def test_tokens_normalise_case_width_punctuation():
@@ -136,13 +142,17 @@ def test_stage_every_id_once(tmp_path):
 
 
 def test_config_errors(tmp_path):
-    with pytest.raises(DecontamError, match=r"decontam\.n"):
-        settings_from_config({"n": 0})
-    with pytest.raises(DecontamError, match="exactly one"):
-        settings_from_config({"benchmarks": {"x": {"source": {"path": "a", "url": "b"}}}})
+    # the schema refuses a bad n or source; a benchmark's text fields default to [text]
+    with pytest.raises(jsonschema.ValidationError, match="0 is less than the minimum of 1"):
+        with_defaults("decontam", {"n": 0})
+    with pytest.raises(jsonschema.ValidationError, match="is valid under each of"):
+        with_defaults(
+            "decontam", {"benchmarks": {"x": {"source": {"path": "a", "url": "https://b/c"}}}}
+        )
+    assert settings(CFG)["benchmarks"]["cmath"]["text_fields"] == ["text"]
     files = write_benchmarks(tmp_path)
     with pytest.raises(DecontamError, match="no field"):
-        build_index([Benchmark("gsm", files["gsm"], ("problem",))])
+        build_index([Benchmark("gsm", files["gsm"], ("problem",))], N)
 
 
 def test_values_that_are_no_text_are_counted_not_dropped(tmp_path, caplog):
@@ -155,7 +165,7 @@ def test_values_that_are_no_text_are_counted_not_dropped(tmp_path, caplog):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     fields = ("question", "answer", "choices", "why")
     with caplog.at_level("WARNING", logger="corpusforge.decontam"):
-        _, stats = build_index([Benchmark("mmlu", str(path), fields)])
+        _, stats = build_index([Benchmark("mmlu", str(path), fields)], N)
     counts = stats["benchmarks"]["mmlu"]
     assert counts["texts"] == 5  # 2 questions, 2 choices, 1 explanation
     assert counts["skipped_values"] == {"not_text": 3, "null": 1}

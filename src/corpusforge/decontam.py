@@ -48,7 +48,6 @@ from .cjk import WORD_CHARS
 from .records import reject_records, stage_outcome
 
 STAGE = "decontam"
-DEFAULT_N = 13
 _CJK = WORD_CHARS
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 INDEX_SCHEMA = pa.schema([("hash", pa.uint64()), ("benchmark", pa.string())])
@@ -149,7 +148,7 @@ def ngram_hashes(toks: list[str], n: int) -> np.ndarray:
 class Benchmark:
     name: str
     file: str
-    text_fields: tuple[str, ...] = ("text",)
+    text_fields: tuple[str, ...]
 
 
 def _skip_reason(value: Any) -> str:
@@ -201,9 +200,7 @@ def iter_benchmark_texts(
                 skipped.update(not_text)
 
 
-def build_index(
-    benchmarks: list[Benchmark], n: int = DEFAULT_N
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+def build_index(benchmarks: list[Benchmark], n: int) -> tuple[pd.DataFrame, dict[str, Any]]:
     """(index frame: sorted unique hash, benchmark), stats per benchmark."""
     hashes: list[np.ndarray] = []
     owners: list[np.ndarray] = []
@@ -247,10 +244,10 @@ def build_index(
 class Index:
     hashes: np.ndarray  # sorted unique uint64
     benchmark: np.ndarray  # object array of names, aligned with hashes
-    n: int = DEFAULT_N
+    n: int
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, n: int = DEFAULT_N) -> Index:
+    def from_frame(cls, frame: pd.DataFrame, n: int) -> Index:
         hashes = frame["hash"].to_numpy(dtype=np.uint64)
         if len(hashes) > 1 and not np.all(hashes[1:] > hashes[:-1]):
             raise DecontamError("decontam index: hashes are not sorted and unique")
@@ -277,32 +274,19 @@ class Index:
 # ---------------------------------------------------------------- config
 
 
-def settings_from_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The checked ``decontam`` section: n and benchmarks {name: {text_fields, ...}}."""
-    cfg = dict(cfg or {})
-    n = cfg.get("n", DEFAULT_N)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise DecontamError(f"decontam.n: a positive integer, got {n!r}")
-    benchmarks = cfg.get("benchmarks") or {}
-    if not isinstance(benchmarks, Mapping):
-        raise DecontamError("decontam.benchmarks: a mapping of name -> source")
-    for name, bench in benchmarks.items():
-        source = (bench or {}).get("source") or {}
-        sources = [k for k in ("path", "url", "hf") if k in source]
-        if len(sources) != 1:
-            raise DecontamError(
-                f"decontam.benchmarks.{name}.source: exactly one of path, url or hf"
-            )
-    return {"n": n, "benchmarks": dict(benchmarks)}
+def settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``decontam`` section as the stage uses it: ``n`` and ``benchmarks`` (name ->
+    source, text_fields). ``cfg`` comes with the schema's defaults filled in and checked
+    (config/schema; outside the workflow ``corpusforge.schema.with_defaults("decontam",
+    ...)``); no setting depends on another."""
+    return {"n": int(cfg["n"]), "benchmarks": dict(cfg["benchmarks"])}
 
 
 def benchmarks_from(files: Mapping[str, str], cfg: Mapping[str, Any]) -> list[Benchmark]:
     """Benchmark objects for the files a rule received (name -> local file)."""
     out = []
     for name in sorted(files):
-        fields = cfg["benchmarks"][name].get("text_fields", ["text"])
-        if isinstance(fields, str):
-            fields = [fields]
+        fields = cfg["benchmarks"][name]["text_fields"]
         out.append(Benchmark(name, str(files[name]), tuple(fields)))
     return out
 
@@ -335,23 +319,22 @@ def check_documents(docs: pd.DataFrame, index: Index) -> tuple[pd.DataFrame, pd.
 
 
 def run_index(
-    files: Mapping[str, str], cfg: Mapping[str, Any] | None, out_index: str, out_stats: str
+    files: Mapping[str, str], cfg: Mapping[str, Any], out_index: str, out_stats: str
 ) -> dict:
     """The whole job of rule ``decontam_index``."""
     from .io import write_json, write_parquet
 
-    settings = settings_from_config(cfg)
-    frame, stats = build_index(benchmarks_from(files, settings), settings["n"])
+    resolved = settings(cfg)
+    frame, stats = build_index(benchmarks_from(files, resolved), resolved["n"])
     write_parquet(frame, out_index, schema=INDEX_SCHEMA)
     write_json(stats, out_stats)
-    log.info("decontam index: %d unique %d-grams", stats["unique_ngrams"], settings["n"])
+    log.info("decontam index: %d unique %d-grams", stats["unique_ngrams"], resolved["n"])
     return stats
 
 
-def index_step(index_path: str | Path, cfg: Mapping[str, Any] | None):
+def index_step(index_path: str | Path, cfg: Mapping[str, Any]):
     """The stage's step (documents -> kept, rejected, stats) against a stored index."""
     from .io import read_parquet
 
-    settings = settings_from_config(cfg)
-    index = Index.from_frame(read_parquet(index_path), settings["n"])
+    index = Index.from_frame(read_parquet(index_path), settings(cfg)["n"])
     return lambda docs: check_documents(docs, index)
