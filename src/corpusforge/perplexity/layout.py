@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..fetch import source_file_name
 from ..schema import with_defaults
 from .config import settings, training_settings
 
@@ -46,9 +46,7 @@ class WorkflowLayout:
         source = self.source(lang, kind)
         if "path" in source:
             return str(source["path"])
-        remote = source["url"].split("?")[0] if "url" in source else source["hf"]["filename"]
-        name = os.path.basename(remote) or "file"
-        return self.out(f"lm/downloads/{lang}/{kind}/{name}")
+        return self.out(f"lm/downloads/{lang}/{kind}/{source_file_name(source, 'file')}")
 
     def files(self, lang: str) -> dict[str, str]:
         """A language's SentencePiece model, KenLM binary and description."""
