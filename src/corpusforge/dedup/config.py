@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .text import lang_code
+from ..lang import lang_code
 
 STAGE = "dedup"
 

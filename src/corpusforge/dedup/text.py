@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import functools
-import math
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..cjk import IDEOGRAPHS_AND_KANA
-
-_LANG_ALIASES = {"zho": "zh", "cmn": "zh", "chi": "zh", "yue": "zh", "jpn": "ja"}
+from ..lang import lang_code
 
 
 @functools.cache
@@ -37,14 +34,6 @@ def normalize(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return text.lower()
-
-
-def lang_code(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    code = str(value).strip().lower().removeprefix("__label__")
-    code = code.replace("-", "_").split("_")[0]
-    return _LANG_ALIASES.get(code, code) or None
 
 
 def doc_langs(docs: pd.DataFrame) -> list[str | None]:

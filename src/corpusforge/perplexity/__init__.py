@@ -42,7 +42,7 @@ from .config import settings, training_settings
 from .layout import WorkflowLayout
 from .normalize import normalize_line, normalize_text, normalized_lines
 from .reference import read_reference, reference_format, split_heldout, unique_documents
-from .scoring import PERPLEXITY, LanguageModel, document_language, model_language, score_frame
+from .scoring import PERPLEXITY, LanguageModel, document_language, score_frame
 from .training import (
     KENLM_BIN_ENV,
     KENLM_VERSION,
@@ -73,7 +73,6 @@ __all__ = [
     "gather_cutoffs",
     "kenlm_bin_dir",
     "kenlm_cache_dir",
-    "model_language",
     "normalize_line",
     "normalize_text",
     "normalized_lines",

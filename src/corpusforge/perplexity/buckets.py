@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..lang import model_language
 from ..records import reject_records, stage_stats
-from .scoring import PERPLEXITY, document_language, model_language
+from .scoring import PERPLEXITY, document_language
 
 STAGE = "perplexity"
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..lang import model_language
 from .normalize import normalized_lines
 
 # Columns a scored shard carries besides the documents' own.
@@ -95,18 +96,6 @@ class LanguageModel:
     def perplexity(self, text: str) -> float:
         """One document's perplexity (NaN if it has no text left after normalization)."""
         return float(self.score_texts([text])[0])
-
-
-def model_language(lang: Any, models: Iterable[str]) -> str | None:
-    """The model a language code uses: itself, else its primary subtag (zh-Hant -> zh)."""
-    if not isinstance(lang, str) or not lang.strip():
-        return None
-    code = lang.strip().lower().replace("_", "-")
-    available = set(models)
-    if code in available:
-        return code
-    primary = code.split("-")[0]
-    return primary if primary in available else None
 
 
 def document_language(docs: pd.DataFrame) -> pd.Series:

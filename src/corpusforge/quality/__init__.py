@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..perplexity import document_language, model_language
+from ..lang import model_language
+from ..perplexity import document_language
 from ..records import reject_records, stage_stats, unit_hash
 
 STAGE = "quality"
