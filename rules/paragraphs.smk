@@ -1,6 +1,6 @@
 """Paragraph dedup (CC-NET): every line seen earlier in the build removed.
 
-hash (per shard: distinct line hashes) -> gather (once: per shard, the hashes an
+hash (per shard: line hashes, and the distinct ones) -> gather (once: per shard, the hashes an
 earlier shard has) -> paragraphs (per shard: later repeats removed).
 PARAGRAPHS and PARAGRAPHS_RUN (dedup.paragraphs.enabled: auto = on where
 documents of its apply_to origins exist) are in common.smk.
@@ -11,10 +11,11 @@ PARAGRAPHS_SCOPE = {"apply_to": PARAGRAPHS["apply_to"]}
 
 
 rule paragraphs_hash:
-    """The sorted distinct line hashes of one shard (uint64, .npy)."""
+    """Every line's hash of one shard, and the sorted distinct ones (uint64, .npy)."""
     input:
         docs=upstream("paragraphs"),
     output:
+        lines=out("paragraphs/lines/{shard}.npy"),
         hashes=out("paragraphs/hashes/{shard}.npy"),
     log:
         log_path("paragraphs_hash"),
@@ -52,6 +53,7 @@ rule paragraphs:
     left too short (paragraph_dedup)."""
     input:
         docs=upstream("paragraphs"),
+        lines=out("paragraphs/lines/{shard}.npy"),
         earlier=out("paragraphs/earlier/{shard}.npy"),
     output:
         docs=docs_of("paragraphs"),

@@ -12,12 +12,14 @@ import pytest
 
 from corpusforge.paragraphs import (
     dedup_paragraphs,
+    distinct_hashes,
     gather,
     line_hash,
     load_hashes,
     normalize_line,
+    removed_mask,
     save_hashes,
-    shard_hashes,
+    shard_line_hashes,
     text_hashes,
 )
 from corpusforge.records import REJECT_COLUMNS
@@ -41,10 +43,12 @@ def test_line_hash_is_blake2b_of_the_normalized_line():
     digest = hashlib.blake2b(b"hello world", digest_size=8).digest()
     assert line_hash("hello world") == int.from_bytes(digest, "little")
     assert line_hash("hello world") != line_hash("hello world 0")
-    lines, hashes, valid = text_hashes("Hello, World!\n\n----\nhello world")
-    assert lines == ["Hello, World!", "", "----", "hello world"]
-    assert valid.tolist() == [True, False, False, True]
+    lines, hashes = text_hashes("Hello, World!\n\n----\nhello world\n  Ünïcode 42 ")
+    assert lines == ["Hello, World!", "", "----", "hello world", "  Ünïcode 42 "]
+    assert hashes[1] == hashes[2] == 0  # empty once normalized: no part
     assert hashes[0] == hashes[3] == np.uint64(line_hash("hello world"))
+    # the whole text folded at once gives each line's own normalization
+    assert hashes[4] == np.uint64(line_hash(normalize_line(lines[4]))) != 0
 
 
 def docs(rows: list[tuple[str, str]], origin: str = "web", lang: str = "en") -> pd.DataFrame:
@@ -61,17 +65,21 @@ def docs(rows: list[tuple[str, str]], origin: str = "web", lang: str = "en") -> 
 
 def build(tmp_path, shards: list[pd.DataFrame], cfg=CFG, batch=1000):
     """Hash every shard, gather, apply: (kept, rejects, stats) per shard."""
-    paths = []
+    paths, lines = [], []
     for i, frame in enumerate(shards):
         path = tmp_path / f"h{i}.npy"
-        save_hashes(shard_hashes(frame, cfg["apply_to"]), path)
+        lines.append(shard_line_hashes(frame, cfg["apply_to"]))
+        save_hashes(distinct_hashes(lines[-1]), path)
         paths.append(path)
     earlier = [tmp_path / f"e{i}.npy" for i in range(len(shards))]
     gstats = gather(paths, earlier, tmp_path / "gather.json", batch)
     results = [
-        dedup_paragraphs(frame, load_hashes(e), cfg)
-        for frame, e in zip(shards, earlier, strict=True)
+        dedup_paragraphs(frame, load_hashes(e), cfg, line_hashes)
+        for frame, e, line_hashes in zip(shards, earlier, lines, strict=True)
     ]
+    # without the hash step's line hashes, the same result
+    again = dedup_paragraphs(shards[-1], load_hashes(earlier[-1]), cfg)
+    assert again[0].equals(results[-1][0]) and again[2] == results[-1][2]
     return results, gstats
 
 
@@ -172,3 +180,13 @@ def test_load_hashes_refuses_other_arrays(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros(3, dtype=np.int32))
     with pytest.raises(ValueError, match=r"bad\.npy: not a 1-d uint64"):
         load_hashes(tmp_path / "bad.npy")
+
+
+def test_removed_mask_and_mismatched_line_hashes():
+    h = np.array([5, 0, 7, 5, 9, 0, 7], dtype=np.uint64)
+    assert removed_mask(h, np.array([9], dtype=np.uint64)).tolist() == [
+        False, False, False, True, True, False, True,
+    ]  # fmt: skip
+    frame = docs([("a", f"{LONG}\n{BOILER}")])
+    with pytest.raises(ValueError, match="3 line hashes for 2 lines"):
+        dedup_paragraphs(frame, np.zeros(0, np.uint64), CFG, np.ones(3, dtype=np.uint64))

@@ -12,14 +12,16 @@ The first occurrence of a line in the build's order -- shard, then the shard's
 documents by ``id``, then line number -- is kept; every later one is removed.
 Three rules (rules/paragraphs.smk), after language ID:
 
-1. ``paragraphs_hash`` (per shard): the distinct line hashes of the shard, sorted,
-   as a ``.npy`` uint64 array (hashes only: 8 bytes a distinct line).
+1. ``paragraphs_hash`` (per shard): the hash of every line of the shard, in order
+   (``lines/``), and the distinct ones, sorted (``hashes/``), as ``.npy`` uint64
+   arrays: hashes only, 8 bytes a line and 8 a distinct line.
 2. ``paragraphs_gather`` (once): for each shard, the hashes it shares with an
    earlier shard. Memory bounded: the hash space is cut into ranges of about
    ``gather_batch`` hashes, and each range is read from every shard's file
    (memory-mapped, sorted: a binary search finds the range) and decided alone.
 3. ``paragraphs`` (per shard): a line goes if its hash came earlier in the shard
-   or is in the shard's list from step 2. Lines are removed by
+   or is in the shard's list from step 2 (the hashes come from step 1's ``lines/``
+   file: the text is not normalized twice). Lines are removed by
    :func:`corpusforge.clean.text.remove_lines`.
 
 Documents whose ``origin`` is not in ``apply_to`` are neither hashed nor changed.
@@ -69,13 +71,18 @@ def _drop_table() -> dict[int, None]:
     return drop
 
 
-def normalize_line(line: str) -> str:
-    """CC-NET's normalization of a line for dedup (see the module docstring)."""
-    text = line.strip().lower()
+def _fold(text: str) -> str:
+    """Lower case, accents stripped, digits 0, punctuation, symbols and controls gone;
+    blanks (newlines included) kept, so a whole text folds line by line."""
+    text = text.lower()
     if not text.isascii():
         text = unicodedata.normalize("NFD", text)
-    text = DIGITS.sub("0", text).translate(_drop_table())
-    return " ".join(text.split())
+    return DIGITS.sub("0", text).translate(_drop_table())
+
+
+def normalize_line(line: str) -> str:
+    """CC-NET's normalization of a line for dedup (see the module docstring)."""
+    return " ".join(_fold(line).split())
 
 
 def line_hash(normalized: str) -> int:
@@ -84,17 +91,19 @@ def line_hash(normalized: str) -> int:
     return int.from_bytes(digest.digest(), "little")
 
 
-def text_hashes(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(lines, hash per line, whether the line takes part: non-empty once normalized)."""
+def text_hashes(text: str) -> tuple[list[str], np.ndarray]:
+    """(lines, hash per line): 0 for a line empty once normalized (it never goes), and
+    a line whose hash is 0 gets 1. The text is folded at once, then split."""
     lines = text.split("\n")
-    hashes = np.zeros(len(lines), dtype=U64)
-    valid = np.zeros(len(lines), dtype=bool)
-    for i, line in enumerate(lines):
-        norm = normalize_line(line)
-        if norm:
-            hashes[i] = line_hash(norm)
-            valid[i] = True
-    return lines, hashes, valid
+    folded = _fold(text).split("\n")
+    if len(folded) != len(lines):  # cannot happen: folding keeps blanks
+        raise ValueError("paragraphs: normalization changed the number of lines")
+    hashes = np.fromiter(
+        ((line_hash(n) or 1) if (n := " ".join(f.split())) else 0 for f in folded),
+        dtype=U64,
+        count=len(folded),
+    )
+    return lines, hashes
 
 
 def _in_scope(docs: pd.DataFrame, apply_to: Iterable[str]) -> np.ndarray:
@@ -116,18 +125,18 @@ def _texts(docs: pd.DataFrame) -> list[str]:
 # ---------------------------------------------------------------- 1. hash (per shard)
 
 
-def shard_hashes(docs: pd.DataFrame, apply_to: Iterable[str]) -> np.ndarray:
-    """The sorted distinct line hashes of one shard's documents in scope."""
+def shard_line_hashes(docs: pd.DataFrame, apply_to: Iterable[str]) -> np.ndarray:
+    """The hash of every line of one shard's documents in scope, in (id, line) order
+    (0: a line that takes no part)."""
     docs = _ordered(docs)
     scope = _in_scope(docs, apply_to)
-    parts = []
-    for text, on in zip(_texts(docs), scope, strict=True):
-        if on:
-            _, hashes, valid = text_hashes(text)
-            parts.append(hashes[valid])
-    if not parts:
-        return np.zeros(0, dtype=U64)
-    return np.unique(np.concatenate(parts))
+    parts = [text_hashes(t)[1] for t, on in zip(_texts(docs), scope, strict=True) if on]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=U64)
+
+
+def distinct_hashes(line_hashes: np.ndarray) -> np.ndarray:
+    """The sorted distinct hashes of the lines that take part (what the gather reads)."""
+    return np.unique(line_hashes[line_hashes != 0])
 
 
 def save_hashes(hashes: np.ndarray, path: PathLike) -> None:
@@ -229,35 +238,32 @@ def gather(
 # ---------------------------------------------------------------- 3. apply (per shard)
 
 
-def lines_to_remove(
-    hashes: Sequence[np.ndarray], valid: Sequence[np.ndarray], earlier: np.ndarray
-) -> list[np.ndarray]:
-    """Per document (in order), which lines go: a valid line whose hash is in
-    ``earlier`` (sorted: seen in an earlier shard) or came before in these documents."""
-    if not hashes:
-        return []
-    flat = np.concatenate([h[v] for h, v in zip(hashes, valid, strict=True)])
-    gone = np.zeros(len(flat), dtype=bool)
-    if len(flat):
-        _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-        gone = first[inverse] != np.arange(len(flat))
-        if len(earlier):
-            gone |= np.isin(flat, earlier, assume_unique=False)
-    out, pos = [], 0
-    for h, v in zip(hashes, valid, strict=True):
-        drop = np.zeros(len(h), dtype=bool)
-        n = int(v.sum())
-        drop[np.flatnonzero(v)] = gone[pos : pos + n]
-        pos += n
-        out.append(drop)
-    return out
+def removed_mask(line_hashes: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """Which lines of a shard go: those (taking part) whose hash is in ``earlier``
+    (sorted: seen in an earlier shard) or came before in the shard."""
+    valid = line_hashes != 0
+    taking = line_hashes[valid]
+    _, first, inverse = np.unique(taking, return_index=True, return_inverse=True)
+    repeat = first[inverse] != np.arange(len(taking))
+    if len(earlier) and len(taking):
+        repeat |= np.isin(taking, earlier)
+    mask = np.zeros(len(line_hashes), dtype=bool)
+    mask[valid] = repeat
+    return mask
 
 
 def dedup_paragraphs(
-    docs: pd.DataFrame, earlier: np.ndarray, cfg: Mapping[str, Any]
+    docs: pd.DataFrame,
+    earlier: np.ndarray,
+    cfg: Mapping[str, Any],
+    line_hashes: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(kept documents, rejected rows, stats) of one shard; ``earlier``: the shard's
-    hashes seen in an earlier shard (from the gather step)."""
+    hashes seen in an earlier shard (from the gather step); ``line_hashes``: the
+    shard's line hashes from the hash step (computed again when None)."""
+    if line_hashes is None:
+        line_hashes = shard_line_hashes(docs, cfg["apply_to"])
+    gone = removed_mask(line_hashes, earlier)
     docs = _ordered(docs)
     scope = _in_scope(docs, cfg["apply_to"])
     texts = _texts(docs)
@@ -267,15 +273,16 @@ def dedup_paragraphs(
         else ["unknown"] * len(docs)
     )
     at = np.flatnonzero(scope)
-    split = [text_hashes(texts[i]) for i in at]
-    drops = lines_to_remove([s[1] for s in split], [s[2] for s in split], earlier)
     new_texts = list(texts)
     n_lines = np.zeros(len(docs), dtype=np.int64)
     n_chars = np.zeros(len(docs), dtype=np.int64)
     reject = np.zeros(len(docs), dtype=bool)
     details: dict[int, str] = {}
     min_chars = int(cfg["min_chars"])
-    for i, (lines, _, _), drop in zip(at, split, drops, strict=True):
+    pos = 0
+    for i in at:
+        lines = texts[i].split("\n")
+        drop, pos = gone[pos : pos + len(lines)], pos + len(lines)
         if not drop.any():
             continue
         kinds = [KIND if d else None for d in drop]
@@ -289,6 +296,10 @@ def dedup_paragraphs(
                 f"{left} characters left < {min_chars}"
             )
         new_texts[i] = new
+    if pos != len(line_hashes):
+        raise ValueError(
+            f"paragraphs: {len(line_hashes)} line hashes for {pos} lines (another shard's?)"
+        )
     kept = docs[~reject].copy()
     kept["text"] = [new_texts[i] for i in np.flatnonzero(~reject)]
     kept["removed_lines"] = n_lines[~reject]
@@ -335,14 +346,21 @@ def run_rule(smk: Any) -> None:
     if smk.rule == "paragraphs":
         doc_stage_job(
             smk,
-            lambda: partial(dedup_paragraphs, earlier=load_hashes(smk.input.earlier), cfg=cfg),
+            lambda: partial(
+                dedup_paragraphs,
+                earlier=load_hashes(smk.input.earlier),
+                cfg=cfg,
+                line_hashes=load_hashes(smk.input.lines),
+            ),
         )
         return
     with logged(smk.log[0] if smk.log else None) as log:
         if smk.rule == "paragraphs_hash":
-            hashes = shard_hashes(read_parquet(smk.input.docs), cfg["apply_to"])
+            lines = shard_line_hashes(read_parquet(smk.input.docs), cfg["apply_to"])
+            hashes = distinct_hashes(lines)
+            save_hashes(lines, smk.output.lines)
             save_hashes(hashes, smk.output.hashes)
-            log.info("%d distinct line hashes", len(hashes))
+            log.info("%d lines, %d distinct line hashes", len(lines), len(hashes))
         elif smk.rule == "paragraphs_gather":
             stats = gather(
                 smk.input.hashes, smk.output.earlier, smk.output.stats, cfg["gather_batch"]
