@@ -13,12 +13,16 @@ import pytest
 
 from corpusforge.io import atomic_output, read_parquet, write_json, write_jsonl, write_parquet
 from corpusforge.records import (
+    GENERATED,
     REJECT_COLUMNS,
     REJECT_SCHEMA,
+    WEB,
+    origins,
     reject_records,
     select_shard,
     shard_of,
     stable_id,
+    stage_outcome,
     stage_stats,
     unit_hash,
 )
@@ -61,6 +65,42 @@ def test_reject_records_have_the_contract_columns(tmp_path):
     assert list(back["id"]) == ["a", "b"] and back["row"].isna().all()
     stats = stage_stats("langid", 5, 3, rejects)
     assert stats["rejected"] == 2 and stats["rejected_by_reason"] == {"low_lang_score": 2}
+
+
+def test_reasons_per_record_follow_the_frames_index():
+    frame = pd.DataFrame(
+        {"id": ["a", "b", "c"], "row": pd.array([3, None, 1], dtype="Int64"), "x": [1, 2, 3]},
+        index=[10, 20, 30],
+    )
+    reasons = pd.Series(["r30", "r10", "r20"], index=[30, 10, 20])
+    rejects = reject_records(frame, "filters", reasons, pd.Series([1.5, 2, 3], index=frame.index))
+    assert list(rejects["reason"]) == ["r10", "r20", "r30"]
+    assert list(rejects["detail"]) == ["1.5", "2.0", "3.0"]
+    assert rejects["row"].tolist() == [3, pd.NA, 1] and rejects["source"].isna().all()
+    assert rejects.loc[0, "seed_id"] is None and rejects.loc[0, "stage"] == "filters"
+
+
+def test_stage_outcome_sorts_by_id_and_counts():
+    docs = pd.DataFrame({"id": ["c", "a", "b", "d"], "text": ["3", "1", "2", "4"]})
+    kept = docs.iloc[[0, 1]]
+    rejects = reject_records(docs.iloc[[3, 2]], "mix", "gone")
+    kept, rejects, stats = stage_outcome("mix", docs, kept, rejects, extra=1)
+    assert list(kept["id"]) == ["a", "c"] and list(kept.index) == [0, 1]
+    assert list(rejects["id"]) == ["b", "d"] and list(rejects.index) == [0, 1]
+    assert stats == {
+        "stage": "mix",
+        "in": 4,
+        "kept": 2,
+        "rejected": 2,
+        "rejected_by_reason": {"gone": 2},
+        "extra": 1,
+    }
+
+
+def test_a_record_without_origin_is_generated():
+    docs = pd.DataFrame({"origin": [WEB, None, GENERATED]})
+    assert origins(docs).tolist() == [WEB, GENERATED, GENERATED]
+    assert origins(pd.DataFrame({"id": ["a"]})).tolist() == [GENERATED]
 
 
 def test_writers_are_reproducible(tmp_path):

@@ -46,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 from .cjk import WORD_CHARS
-from .records import reject_records, stage_outcome
+from .records import origins, reject_records, stage_outcome
 
 STAGE = "filters"
 RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "slimpajama")
@@ -447,11 +447,7 @@ def apply_filters(
     ``settings.apply_to`` are kept as they are.
     """
     langs = docs["lang"].tolist() if "lang" in docs.columns else [None] * len(docs)
-    origins = (
-        docs["origin"].fillna("generated").astype(str).tolist()
-        if "origin" in docs.columns
-        else ["generated"] * len(docs)
-    )
+    origin_of = origins(docs).tolist()
     exempt = 0
     texts = docs["text"].tolist()
     keep_mask: list[bool] = []
@@ -462,7 +458,7 @@ def apply_filters(
     kept_by_lang: Counter = Counter()
     for i, (text, lang) in enumerate(zip(texts, langs, strict=True)):
         lang = lang if isinstance(lang, str) and lang else None
-        if origins[i] not in settings.apply_to:
+        if origin_of[i] not in settings.apply_to:
             exempt += 1
             outcome = Outcome(text, Counter(), None)
         elif not isinstance(text, str) or not text.strip():

@@ -21,9 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from .collect import WEB, origin_stats
-from .generate import ORIGIN as GENERATED
-from .records import reject_records, stage_stats, unit_hash
+from .collect import origin_stats
+from .records import WEB, origins, reject_records, stage_stats, unit_hash
 
 STAGE = "mix"
 
@@ -52,7 +51,7 @@ def apply_mix(
     """(kept, rejected, stats) of one shard; ``cfg``: the ``mix`` config section (the
     schema checks it and fills its defaults; no setting depends on another)."""
     share, unit = cfg["web_share"], cfg["unit"]
-    origin = docs["origin"].fillna(GENERATED).astype(str)
+    origin = origins(docs)
     amounts = _amounts(docs, unit)
     web, gen = docs.index[origin == WEB], docs.index[origin != WEB]
     w, g = int(amounts[web].sum()), int(amounts[gen].sum())

@@ -19,6 +19,10 @@ import pandas as pd
 import pyarrow as pa
 
 ID_HEX_CHARS = 16
+# A document's ``origin``: written by the model (corpusforge.generate), or taken from
+# a seed file or crawl (corpusforge.collect). A record without one is generated.
+GENERATED = "generated"
+WEB = "web"
 
 
 def stable_id(*parts: object) -> str:
@@ -153,6 +157,13 @@ def sort_by_id(frame: pd.DataFrame) -> pd.DataFrame:
     if "id" in frame.columns:
         frame = frame.sort_values("id", kind="stable")
     return frame.reset_index(drop=True)
+
+
+def origins(docs: pd.DataFrame) -> pd.Series:
+    """Each record's ``origin`` as a string: GENERATED where the column or value is missing."""
+    if "origin" not in docs.columns:
+        return pd.Series(GENERATED, index=docs.index, dtype=object)
+    return docs["origin"].astype(object).where(docs["origin"].notna(), GENERATED).astype(str)
 
 
 def select_shard(frame: pd.DataFrame, shard: int, num_shards: int, key: str = "id") -> pd.DataFrame:

@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..records import reject_records, stage_outcome
+from ..records import origins, reject_records, stage_outcome
 from .chinese import Converter, Pinyin, script_of
 from .pii import KINDS, find_and_mask
 from .text import Boilerplate, Garbled, Repair
@@ -237,11 +237,7 @@ def clean_docs(
     docs: pd.DataFrame, cleaner: Cleaner, progress: Callable[[int], None] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(kept documents, rejected rows, stats) of one shard."""
-    origins = (
-        docs["origin"].fillna("generated").astype(str).tolist()
-        if "origin" in docs.columns
-        else ["generated"] * len(docs)
-    )
+    origin_of = origins(docs).tolist()
     texts = docs["text"].tolist()
     keep: list[bool] = []
     new_texts, records, pii_columns = [], [], []
@@ -251,7 +247,7 @@ def clean_docs(
     boiler_found: Counter = Counter()
     garbled_found: Counter = Counter()
     exempt = 0
-    for i, (text, origin) in enumerate(zip(texts, origins, strict=True)):
+    for i, (text, origin) in enumerate(zip(texts, origin_of, strict=True)):
         if origin not in cleaner.apply_to:
             exempt += 1
             keep.append(True)

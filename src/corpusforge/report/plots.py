@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_output
+from ..records import GENERATED, WEB, origins
 from .clean_plot import draw_clean
 from .quality import draw_quality
 
@@ -86,10 +87,10 @@ MAX_LANGS = 12
 
 # Colours of the document origins (corpusforge.collect): fixed, so a figure reads alike in
 # every build; other origins take the palette from its end.
-ORIGIN_COLORS = {"generated": "#6a1b9a", "web": "#00838f"}
+ORIGIN_COLORS = {GENERATED: "#6a1b9a", WEB: "#00838f"}
 
 
-ORIGIN_ORDER = ("generated", "web")
+ORIGIN_ORDER = (GENERATED, WEB)
 
 
 ORIGIN_STYLES = ("-", "--", ":", "-.")
@@ -137,13 +138,6 @@ def _top_langs(langs: pd.Series) -> list[str]:
     order = langs.value_counts()
     order = order.reindex(sorted(order.index)).sort_values(ascending=False, kind="stable")
     return [str(x) for x in order.index[:MAX_LANGS]]
-
-
-def _origins(final: pd.DataFrame) -> pd.Series:
-    """The ``origin`` of each document (``generated`` where unset, as in corpusforge.stats)."""
-    if "origin" not in final.columns:
-        return pd.Series("generated", index=final.index, dtype=object)
-    return final["origin"].astype(object).where(final["origin"].notna(), "generated").astype(str)
 
 
 def origin_order(names: Iterable[str]) -> list[str]:
@@ -275,15 +269,15 @@ def draw_lengths(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
         _note(ax, "no token lengths in the final documents")
         return
     langs = _langs(final)
-    origins = _origins(final)
-    present = origin_order(origins[lengths.notna().to_numpy()].unique())
+    origin_of = origins(final)
+    present = origin_order(origin_of[lengths.notna().to_numpy()].unique())
     split = len(present) > 1  # one line style per origin
     top = _top_langs(langs[lengths.notna().to_numpy()])
     hi = float(lengths.max())
     bins = np.linspace(0, max(hi, 1.0), 31)
     for i, lang in enumerate(top):
         for j, origin in enumerate(present):
-            mask = (langs == lang).to_numpy() & (origins == origin).to_numpy()
+            mask = (langs == lang).to_numpy() & (origin_of == origin).to_numpy()
             values = lengths[mask].dropna().to_numpy()
             if not len(values):
                 continue
@@ -297,15 +291,15 @@ def draw_lengths(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
                 color=PALETTE[(i + 3) % len(PALETTE)],
                 label=f"{name} (n={len(values):,}, median {np.median(values):.0f})",
             )
-    if present == ["generated"]:
+    if present == [GENERATED]:
         label = "completion tokens per document"
-    elif "generated" in present:
+    elif GENERATED in present:
         label = "tokens per document (generated: completion tokens, others: model tokenizer)"
     else:
         label = "tokens per document (model tokenizer)"
     # web documents have no finish reason ("unknown" in the corpus counts)
     reasons = summary.get("corpus", {}).get("finish_reasons") or {}
-    if "generated" in present:
+    if GENERATED in present:
         shown = ", ".join(f"{k}: {v:,}" for k, v in reasons.items() if k != "unknown" or not split)
         label += f"   (finish reasons {shown})" if shown else ""
     ax.set_xlabel(label)

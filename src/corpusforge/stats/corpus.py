@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..records import origins
 from .files import read_benchmark
 
 SHARD_NAME = re.compile(r"^\d{4}$")  # a shard's benchmark file, vs. one of a whole stage
@@ -173,7 +174,7 @@ def runtime(
 
 def origin_shares(docs: pd.DataFrame, tokens: str) -> dict[str, dict[str, Any]]:
     """Documents and tokens by ``origin`` (``generated`` where unset), with shares."""
-    origin = docs["origin"].astype(object).where(docs["origin"].notna(), "generated").astype(str)
+    origin = origins(docs)
     amounts = pd.to_numeric(docs[tokens], errors="coerce").fillna(0)
     total_docs, total_tokens = len(docs), float(amounts.sum())
     out: dict[str, dict[str, Any]] = {}
