@@ -603,7 +603,9 @@ def test_settings_defaults_and_errors():
 SNAKEFILE = """
 include: "{repo}/rules/common.smk"
 
-config["perplexity"] = {pp_config}
+from corpusforge.schema import with_defaults
+
+config["perplexity"] = with_defaults("perplexity", {pp_config})
 DOC_STAGES[:] = ["generate", "perplexity"]  # this stage alone, reading generated docs
 
 
@@ -729,7 +731,7 @@ def test_workflow_layout_paths():
         },
         "cutoffs": {"source": "reference"},
     }
-    layout = pp.WorkflowLayout(cfg, lambda path: f"R/{path}")
+    layout = pp.WorkflowLayout(with_defaults("perplexity", cfg), lambda path: f"R/{path}")
     assert layout.trained == ["en"] and layout.pretrained == ["de"]
     assert layout.files("en") == {
         "sp": "R/lm/en/en.sp.model",

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..fetch import source_file_name
-from ..schema import with_defaults
 from .config import settings, training_settings
 
 
@@ -20,9 +19,9 @@ class WorkflowLayout:
     ``lm/downloads/{lang}/{kind}/{file}``; scored shards: ``perplexity/scored/{shard}``.
     """
 
-    def __init__(self, cfg: Mapping[str, Any] | None, out) -> None:
-        # the section as the workflow validated it (filling defaults again changes nothing)
-        self.cfg = settings(with_defaults("perplexity", cfg))
+    def __init__(self, cfg: Mapping[str, Any], out) -> None:
+        # cfg: the section as the workflow validated it, the schema's defaults filled in
+        self.cfg = settings(cfg)
         self.out = out
         self.langs = sorted(self.cfg["models"])
         self.trained = [lang for lang in self.langs if "pretrained" not in self.cfg["models"][lang]]
