@@ -70,6 +70,7 @@ _CONTENT_LENGTH = re.compile(rb"\r?\nContent-Length:[ \t]*(\d+)[ \t]*\r?\n", re.
 META_SNIFF_BYTES = 4096
 MAX_HEADER_BYTES = 1 << 16  # a WARC header longer than this is no header
 _CHUNK = 1 << 20
+_FIRST_CHUNK = 1 << 14
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _BLANK = b" \t\r\n"
 FILE_BYTES = "file_bytes"  # keys of ``skipped`` for the byte accounting
@@ -253,12 +254,18 @@ def _split_records(buf: Any) -> Iterator[tuple[int, int, bytes | None, str | Non
 
 
 def _gunzip_member(data: Any, pos: int) -> tuple[bytes | None, int, str]:
-    """(decompressed member, end offset, problem) of the gzip member at ``pos``."""
+    """(decompressed member, end offset, problem) of the gzip member at ``pos``.
+
+    ``data`` is a memoryview (no copies); the input is fed in chunks that double
+    from 16 KiB, so a small member (one record of a crawl file) costs little.
+    """
     decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
     parts: list[bytes] = []
     at = pos
+    size = _FIRST_CHUNK
     while at < len(data):
-        chunk = data[at : at + _CHUNK]
+        chunk = data[at : at + size]
+        size = min(size * 2, _CHUNK)
         try:
             parts.append(decomp.decompress(chunk))
         except zlib.error as exc:
@@ -275,37 +282,41 @@ def _gzip_spans(data: Any) -> Iterator[Span]:
     Records inside a member carry the member's offsets (each member of a Common
     Crawl file holds one record).
     """
-    n = len(data)
-    pos = 0
-    bad_start: int | None = None
-    bad_detail = ""
-    while pos < n:
-        member, end, problem = _gunzip_member(data, pos)
-        if member is None:
-            nxt = data.find(_GZIP_MAGIC, pos + 1)
-            if bad_start is None:
-                bad_start, bad_detail = pos, problem
-            if nxt < 0:
-                if problem == "cut" and bad_start == pos:
-                    detail = f"gzip member at byte offset {pos} is cut off at end of file"
-                    yield Span(pos, n, error="truncated_record", detail=f"{detail} ({n} bytes)")
-                else:
-                    yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
-                return
-            pos = nxt
-            continue
-        if bad_start is not None:
-            yield Span(bad_start, pos, error="unreadable_record", detail=bad_detail)
-            bad_start = None
-        for _, _, record, error, detail in _split_records(member):
-            where = f"in the gzip member at byte offset {pos}"
-            if error:
-                yield Span(pos, end, error="unreadable_record", detail=f"{detail} {where}")
-            elif record is not None:
-                yield Span(pos, end, data=record)
-        pos = end
-    if bad_start is not None:  # pragma: no cover - the loop returns first
-        yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
+    view = memoryview(data)
+    try:
+        n = len(data)
+        pos = 0
+        bad_start: int | None = None
+        bad_detail = ""
+        while pos < n:
+            member, end, problem = _gunzip_member(view, pos)
+            if member is None:
+                nxt = data.find(_GZIP_MAGIC, pos + 1)
+                if bad_start is None:
+                    bad_start, bad_detail = pos, problem
+                if nxt < 0:
+                    if problem == "cut" and bad_start == pos:
+                        detail = f"gzip member at byte offset {pos} is cut off at end of file"
+                        yield Span(pos, n, error="truncated_record", detail=f"{detail} ({n} bytes)")
+                    else:
+                        yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
+                    return
+                pos = nxt
+                continue
+            if bad_start is not None:
+                yield Span(bad_start, pos, error="unreadable_record", detail=bad_detail)
+                bad_start = None
+            for _, _, record, error, detail in _split_records(member):
+                where = f"in the gzip member at byte offset {pos}"
+                if error:
+                    yield Span(pos, end, error="unreadable_record", detail=f"{detail} {where}")
+                elif record is not None:
+                    yield Span(pos, end, data=record)
+            pos = end
+        if bad_start is not None:  # pragma: no cover - the loop returns first
+            yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
+    finally:
+        view.release()  # before the file's mapping closes
 
 
 def _spans(data: Any) -> Iterator[Span]:
@@ -389,30 +400,44 @@ def _iter_records(
 ) -> Iterator[RawRow]:
     """Every record of type ``wanted`` converted to a row; unreadable spans as rows."""
     with _file_bytes(stream) as data:
-        number = 0
-        for span in _tiled(_spans(data), len(data), skipped):
-            number += 1
-            offsets = f"byte offset {span.start} to {span.end}"
-            if span.error:
-                detail = f"{offsets}: {span.detail}"
-                yield RawRow(number, error=span.error, detail=detail)
-                continue
-            try:
-                record, body, broken = _parse(span.data)
-            except Exception as exc:  # warcio refuses the header or the HTTP head
-                detail = f"{offsets}: {type(exc).__name__}: {exc}"
-                yield RawRow(number, error="unreadable_record", detail=detail)
-                continue
-            if record.rec_type != wanted:
-                if skipped is not None:
-                    skipped[record.rec_type] += 1
-                continue
-            if broken:
-                yield RawRow(number, error="no_text", detail=f"undecodable payload: {broken}")
-                continue
-            row = convert(record, body)
-            row.row = number
-            yield row
+        spans = _tiled(_spans(data), len(data), skipped)
+        try:
+            yield from _rows(spans, wanted, convert, skipped)
+        finally:
+            spans.close()  # the readers let go of the mapping before it closes
+
+
+def _rows(
+    spans: Iterator[Span],
+    wanted: str,
+    convert: Callable[[Any, bytes], RawRow],
+    skipped: Counter | None,
+) -> Iterator[RawRow]:
+    """The rows of the spans (see :func:`_iter_records`)."""
+    number = 0
+    for span in spans:
+        number += 1
+        offsets = f"byte offset {span.start} to {span.end}"
+        if span.error:
+            detail = f"{offsets}: {span.detail}"
+            yield RawRow(number, error=span.error, detail=detail)
+            continue
+        try:
+            record, body, broken = _parse(span.data)
+        except Exception as exc:  # warcio refuses the header or the HTTP head
+            detail = f"{offsets}: {type(exc).__name__}: {exc}"
+            yield RawRow(number, error="unreadable_record", detail=detail)
+            continue
+        if record.rec_type != wanted:
+            if skipped is not None:
+                skipped[record.rec_type] += 1
+            continue
+        if broken:
+            yield RawRow(number, error="no_text", detail=f"undecodable payload: {broken}")
+            continue
+        row = convert(record, body)
+        row.row = number
+        yield row
 
 
 def iter_wet(stream: IO[bytes], skipped: Counter | None = None) -> Iterator[RawRow]:
