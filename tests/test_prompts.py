@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 import yaml
 
+from corpusforge.io import read_json, read_parquet, write_parquet
 from corpusforge.prompts import (
     TemplateError,
     assign,
@@ -17,6 +19,7 @@ from corpusforge.prompts import (
     load_templates,
     truncate_extract,
 )
+from corpusforge.prompts_job import run_job
 from corpusforge.records import stable_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,3 +165,36 @@ def test_ready_prompts_pass_through(templates):
 def test_unknown_format_in_config_is_an_error(templates):
     with pytest.raises(TemplateError, match=r"prompts\.formats: 'poem'"):
         build_prompts(seed_rows(1), templates, {**CFG, "formats": ["poem"]})
+
+
+def test_the_rules_job_builds_each_shard_of_the_seeds(templates, tmp_path):
+    seeds = pd.concat([seed_rows(12), seed_rows(5, lang="zh")], ignore_index=True)
+    write_parquet(seeds.iloc[:9], tmp_path / "a.parquet")
+    write_parquet(seeds.iloc[9:], tmp_path / "b.parquet")
+    parts = []
+    for shard in ("0000", "0001"):
+        out = tmp_path / shard
+        smk = SimpleNamespace(
+            input=SimpleNamespace(
+                seeds=[str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")],
+                templates=[str(f) for f in TEMPLATE_FILES],
+            ),
+            output=SimpleNamespace(
+                prompts=str(out / "prompts.parquet"),
+                rejected=str(out / "rejected.parquet"),
+                stats=str(out / "stats.json"),
+            ),
+            params=SimpleNamespace(
+                shards=2, prompts=CFG, seed_quality=None, quality=None, quality_models=None
+            ),
+            wildcards=SimpleNamespace(shard=shard),
+            log=[str(out / "job.log")],
+        )
+        stats = run_job(smk)
+        assert read_json(out / "stats.json") == stats and stats["shard"] == shard
+        assert len(read_parquet(out / "rejected.parquet")) == 0
+        parts.append(read_parquet(out / "prompts.parquet"))
+    assert all(len(part) > 0 for part in parts)
+    built = pd.concat(parts).sort_values("id").reset_index(drop=True)
+    whole, _, _ = build_prompts(seeds, templates, CFG)
+    pd.testing.assert_frame_equal(built, whole.sort_values("id").reset_index(drop=True))
