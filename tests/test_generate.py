@@ -616,20 +616,6 @@ def test_killed_vllm_job_resumes_at_its_last_chunk_with_identical_output(smollm2
 # ---------------------------------------------------------------- real vLLM server
 
 
-def gone(pid: int, within: float = 60.0) -> bool:
-    """True once process ``pid`` has exited (or is a zombie) within ``within`` s."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.5)
-    return False
-
-
 @pytest.fixture(scope="module")
 def vllm_server(smollm2_dir, tmp_path_factory) -> Iterator[str]:
     """vLLM's OpenAI-compatible server on 127.0.0.1, started by corpusforge.serve as
@@ -655,7 +641,7 @@ def vllm_server(smollm2_dir, tmp_path_factory) -> Iterator[str]:
         yield info["base_url"]
     finally:
         info_file.unlink(missing_ok=True)
-        assert gone(info["server_pid"]) and gone(info["supervisor_pid"])
+        assert serve.wait_gone(info["server_pid"]) and serve.wait_gone(info["supervisor_pid"])
 
 
 @pytest.mark.vllm

@@ -45,19 +45,6 @@ FAKE_SERVER = textwrap.dedent(
 )
 
 
-def gone(pid: int, within: float = 30.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def supervised(tmp_path: Path, watch_pid: int, mode: str = "serve"):
     """Start the supervisor as rule serve_model does, with the fake server."""
     script = tmp_path / "fake_server.py"
@@ -96,7 +83,7 @@ def test_removing_the_info_file_stops_the_server(tmp_path, build):
     assert serve.read_server_url(info_file) == info["base_url"]
     info_file.unlink()  # what Snakemake does to a temp() file after its last consumer
     assert proc.wait(timeout=30) == 0
-    assert gone(info["server_pid"])
+    assert serve.wait_gone(info["server_pid"])
     assert "info file removed" in proc.stdout.read()
 
 
@@ -107,7 +94,7 @@ def test_a_build_that_ends_takes_its_server_along(tmp_path, build, how):
     os.kill(build.pid, how)
     build.wait()
     assert proc.wait(timeout=30) == 0
-    assert gone(info["server_pid"]) and not info_file.exists()
+    assert serve.wait_gone(info["server_pid"]) and not info_file.exists()
     assert f"build process {build.pid} ended" in proc.stdout.read()
 
 

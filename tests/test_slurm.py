@@ -19,6 +19,8 @@ import pytest
 import yaml
 from workflow_util import copy_repo
 
+from corpusforge.serve import wait_gone
+
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = ROOT / "tools/slurm/setup.sh"
 TEARDOWN = ROOT / "tools/slurm/teardown.sh"
@@ -222,3 +224,26 @@ def test_setup_is_idempotent(slurm):
     assert proc.returncode == 0, proc.stderr
     assert "ready:" in proc.stdout and "gres=gpu:1" in proc.stdout
     assert CTLD_PID.read_text() == pid  # nothing restarted
+
+
+def test_a_managed_server_and_its_clients_run_in_one_allocation(slurm, tmp_path_factory):
+    cluster = small_copy(tmp_path_factory.mktemp("slurm-serve"))
+    path = cluster / "config/config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["generation"].update(engine="openai", server={"managed": True})
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    # the clients need neither a GPU nor the engine's memory (docs/cluster.md)
+    env = {**CI_ENV, "CORPUSFORGE_SLURM_GPUS": "0", "CORPUSFORGE_SLURM_GENERATE_MEM_MB": "2000"}
+    proc = snakemake(cluster, "--profile", "profiles/slurm", *CI_FLAGS, env=env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
+    comments = [job["Comment"] for job in slurm_jobs(cluster)]
+    # one Slurm job ran the server and both generate jobs (group `generation`)
+    assert comments.count("rule_generation_generate_serve_model") == 1, comments
+    assert not [c for c in comments if c.startswith(("rule_generate_", "rule_serve_model"))]
+    log = (cluster / "results/logs/serve_model/server.log").read_text()
+    pids = [int(p) for p in re.findall(r"ready at \S+ \(pid (\d+)\)", log)]
+    assert len(pids) == 1 and "corpusforge.serve: stopping the server" in log
+    assert wait_gone(pids[0])
+    finals = list((cluster / "results/final").rglob("corpus-*.jsonl"))
+    assert sum(len(p.read_text().splitlines()) for p in finals) > 0
+    assert not (cluster / "results/serve/server.json").exists()

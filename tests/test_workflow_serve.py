@@ -22,20 +22,9 @@ import pytest
 import yaml
 from workflow_util import assert_lint_clean, copy_repo, smk
 
+from corpusforge import serve
+
 pytestmark = [pytest.mark.workflow, pytest.mark.vllm]
-
-
-def gone(pid: int, within: float = 90.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.5)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +67,7 @@ def test_a_killed_build_leaves_no_server_and_the_rerun_builds_through_one(workdi
         if build.poll() is None:
             os.killpg(build.pid, signal.SIGKILL)
         build.wait()
-    assert gone(info["server_pid"]) and gone(info["supervisor_pid"])
+    assert serve.wait_gone(info["server_pid"]) and serve.wait_gone(info["supervisor_pid"])
     assert not info_file.exists()
 
     assert smk(workdir, "--unlock").returncode == 0
@@ -100,7 +89,7 @@ def test_a_killed_build_leaves_no_server_and_the_rerun_builds_through_one(workdi
     log = (results / "logs/serve_model/server.log").read_text()
     pids = [int(p) for p in re.findall(r"ready at \S+ \(pid (\d+)\)", log)]
     assert len(pids) == 1 and pids[0] != info["server_pid"]
-    assert gone(pids[0])
+    assert serve.wait_gone(pids[0])
     assert "stopping the server (info file removed)" in log
     assert re.search(r"dtype (bfloat16|float32) \(auto: ", log)
 

@@ -98,6 +98,16 @@ def _alive(pid: int) -> bool:
     return status != "Z"
 
 
+def wait_gone(pid: int, timeout: float = 60.0) -> bool:
+    """Whether process ``pid`` has exited (or is a zombie) within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def build_pid(start: int | None = None) -> int:
     """The Snakemake process this job belongs to: the nearest ancestor running
     Snakemake (``.../snakemake`` or ``python -m snakemake``), else the parent.
