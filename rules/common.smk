@@ -98,6 +98,12 @@ def seed_remote(seed):
     return remote if "url" in remote or "hf" in remote else None
 
 
+def download_key(seed):
+    """The config key of what download_seed fetches for a seed."""
+    suffix = ".paths_file" if is_file_list(seed_source(seed)) else ""
+    return f"seeds.{seed}.source{suffix}"
+
+
 def download_name(seed):
     """File name a downloaded seed is stored under (keeps the extension)."""
     return source_file_name(seed_remote(seed), "seed")
@@ -240,10 +246,7 @@ if COLLECTS and not DOCUMENT_SEEDS:
 # files add theirs). The manifest records the sha256 of each (files.downloads),
 # also of what a source without a pinned sha256 gave.
 DOWNLOADS = {
-    f"seeds.{seed}.source"
-    + (".paths_file" if is_file_list(seed_source(seed)) else ""): out(
-        f"downloads/{seed}/{download_name(seed)}"
-    )
+    download_key(seed): out(f"downloads/{seed}/{download_name(seed)}")
     for seed in SEEDS
     if seed_remote(seed)
 }

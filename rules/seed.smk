@@ -15,13 +15,13 @@ file reruns the listing; a changed file entry reruns only that file's jobs.
 
 
 rule download_seed:
+    """Fetch a remote seed file or paths file (streamed, retried, sha256-checked when given)."""
     output:
         out("downloads/{seed}/{filename}"),
     log:
         log_path("download_seed", "{seed}/{filename}"),
     benchmark:
         bench_path("download_seed", "{seed}/{filename}")
-    """Fetch a remote seed file or paths file (streamed, retried, sha256-checked when given)."""
     wildcard_constraints:
         filename=r"[^/]+",
     retries: 1
@@ -29,8 +29,9 @@ rule download_seed:
         "../envs/core.yaml"
     params:
         source=lambda wc: seed_remote(wc.seed),
-        key=lambda wc: f"seeds.{wc.seed}.source",
+        key=lambda wc: download_key(wc.seed),
         resume=False,
+        pin=None,
     script:
         "../scripts/download_seed.py"
 
@@ -54,13 +55,13 @@ checkpoint seed_files:
 
 
 rule download_seed_file:
+    """Fetch one listed file: resumable (HTTP Range), retried, sha256-checked when given."""
     output:
         out("downloads/{seed}/files/{file}"),
     log:
         log_path("download_seed_file", "{seed}/{file}"),
     benchmark:
         bench_path("download_seed_file", "{seed}/{file}")
-    """Fetch one listed file: resumable (HTTP Range), retried, sha256-checked when given."""
     wildcard_constraints:
         file=r"[^/]+",
     retries: 1
@@ -70,13 +71,15 @@ rule download_seed_file:
         downloads=1,  # --resources downloads=N: at most N files in flight
     params:
         source=seed_file_entry,
-        key=lambda wc: f"seeds.{wc.seed}.source ({wc.file})",
+        key=lambda wc: f"seeds.{wc.seed}.source, file {wc.file}",
         resume=True,
+        pin=lambda wc: f"seeds.{wc.seed}.source.sha256s: {{{wc.file}: <sha256>}}",
     script:
         "../scripts/download_seed.py"
 
 
 rule ingest_seed_file:
+    """Read one listed file of a seed: rows checked, rejects with reasons, counts."""
     input:
         seed_part_file,
     output:
@@ -87,7 +90,6 @@ rule ingest_seed_file:
         log_path("ingest_seed_file", "{seed}/{file}"),
     benchmark:
         bench_path("ingest_seed_file", "{seed}/{file}")
-    """Read one listed file of a seed: rows checked, rejects with reasons, counts."""
     wildcard_constraints:
         file=r"[^/]+",
     conda:

@@ -5,4 +5,4 @@ from corpusforge.runtime import logged
 
 with logged(snakemake.log[0]):
     p = snakemake.params
-    fetch_source(p.source, snakemake.output[0], p.key, resume=p.resume)
+    fetch_source(p.source, snakemake.output[0], p.key, resume=p.resume, pin=p.pin)

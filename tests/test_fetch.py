@@ -496,6 +496,17 @@ def test_a_source_without_sha256_is_fetched_with_a_warning_naming_the_key(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, warnings  # a pinned source is not warned about
     assert "seeds.web.source: no sha256" in warnings[0] and _sha(body) in warnings[0]
+    assert "(set seeds.web.source.sha256 to pin it)" in warnings[0]
+
+
+def test_a_listed_file_without_sha256_says_where_to_pin_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with _crawl_server(b"listed", True) as server, caplog.at_level(logging.WARNING):
+        pin = "seeds.cc.source.sha256s: {a.warc.gz: <sha256>}"
+        url = server.base + "/crawl/a.warc.gz"
+        fetch_source({"url": url}, tmp_path / "a.warc.gz", "seeds.cc.source", True, pin)
+    assert f"(set {pin} to pin it)" in caplog.text and _sha(b"listed") in caplog.text
 
 
 def test_the_local_name_of_a_source() -> None:

@@ -410,7 +410,11 @@ def fetch_hf(
 
 
 def fetch_source(
-    source: Mapping[str, Any], dest: PathLike, key: str = "source", resume: bool = False
+    source: Mapping[str, Any],
+    dest: PathLike,
+    key: str = "source",
+    resume: bool = False,
+    pin: str | None = None,
 ) -> Path:
     """Fetch one configured source to ``dest``.
 
@@ -419,16 +423,17 @@ def fetch_source(
     goes to :func:`fetch_hf`. ``sha256``, ``retries``, ``repo_type`` and ``endpoint`` are
     optional; without ``sha256`` a warning names the config ``key`` and the digest
     the file came with (rule manifest records it too), so the user can pin it.
-    ``resume``: a URL is fetched resumably (see :func:`fetch_url`).
+    ``resume``: a URL is fetched resumably (see :func:`fetch_url`). ``pin``: the
+    config key the warning tells to set (default ``<key>.sha256``).
     """
     path = _fetch_source(source, dest, resume)
     if source.get("sha256") is None:
         logger.warning(
             "%s: no sha256 given, so nothing checks that the file is the one intended; "
-            "it came with sha256 %s (set %s.sha256 to pin it)",
+            "it came with sha256 %s (set %s to pin it)",
             key,
             sha256_file(path),
-            key,
+            pin or f"{key}.sha256",
         )
     return path
 
