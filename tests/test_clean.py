@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from functools import partial
@@ -10,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from clean_pages import (
     BAD_CARD,
     BAD_ID_NUMBER,
@@ -36,10 +34,10 @@ from corpusforge.clean.pii import card_valid, find_and_mask, id_number_valid
 from corpusforge.clean.text import Boilerplate, garbled_measures, normalize_whitespace
 from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
 from corpusforge.records import REJECT_COLUMNS
+from corpusforge.schema import with_defaults
 from corpusforge.stats import merge_stats
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((ROOT / "config/schema/config.schema.yaml").read_text())["properties"]
 EN_PAGE = (
     "The printing press changed the way that knowledge moved through Europe.\n"
     "Before it arrived, books were copied by hand, and a single Bible could take a scribe "
@@ -47,22 +45,9 @@ EN_PAGE = (
 )
 
 
-def with_defaults(schema: dict, value: dict) -> dict:
-    """Fill in the schema's defaults, as Snakemake's validation does."""
-    for key, sub in schema.get("properties", {}).items():
-        if key not in value and "default" in sub:
-            value[key] = copy.deepcopy(sub["default"])
-        if isinstance(value.get(key), dict):
-            with_defaults(sub, value[key])
-    return value
-
-
 def clean_config(**sections) -> dict:
-    """The ``clean`` section: schema defaults, with the given sections updated."""
-    cfg = with_defaults(SCHEMA["clean"], {})
-    for name, value in sections.items():
-        cfg[name] = {**cfg[name], **value} if isinstance(value, dict) else value
-    return cfg
+    """The ``clean`` section with the given settings, the schema's defaults filled in."""
+    return with_defaults("clean", sections)
 
 
 def cleaner(**sections):
@@ -364,8 +349,11 @@ def test_stage_over_a_shard_accounts_for_every_document(tmp_path):
 def test_config_mistakes_name_the_key():
     with pytest.raises(CleanError, match=r"clean\.boilerplate\.extra_patterns\[1\]"):
         cleaner(boilerplate={"extra_patterns": ["ok", "(unclosed"]})
+    # a language's word list needs a bound (the schema fills en's and zh's)
+    cfg = clean_config()
+    del cfg["flagged_words"]["max_ratio"]["zh"]
     with pytest.raises(CleanError, match=r"clean\.flagged_words\.max_ratio: no bound for zh"):
-        cleaner(flagged_words={"max_ratio": {"en": 0.01}})
+        settings(cfg)
 
 
 def test_card_and_figure_show_what_clean_changed(tmp_path):

@@ -1,6 +1,6 @@
 """Model-based quality stage: both engines for real, training, thresholds, seed choice.
 
-- the schema fills the section's defaults (Snakemake's validate, as the workflow does);
+- the schema fills the section's defaults (corpusforge.schema, as the workflow's validate does);
 - fastText classifiers trained from the shipped references: twice -> the same bytes,
   and they tell textbook prose from spam and garbled text;
 - the stage step: scores, labels, ``low_quality`` and ``no_quality_model`` rejections
@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from snakemake.utils import validate
 
 from corpusforge.prompts import build_prompts, load_template_dir
 from corpusforge.quality import (
@@ -39,9 +38,9 @@ from corpusforge.quality import (
 )
 from corpusforge.quality.fasttext_model import prepare_line, train_in_fresh_process
 from corpusforge.quality.jobs import seed_selector
+from corpusforge.schema import full_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "config/schema/config.schema.yaml"
 DEFAULT = yaml.safe_load((ROOT / "config/config.yaml").read_text())
 
 GOOD_EN = (
@@ -68,8 +67,7 @@ def validated(overrides: dict | None = None, prompts: dict | None = None) -> dic
     config = copy.deepcopy(DEFAULT)
     config["quality"] = {**config["quality"], **(overrides or {})}
     config["prompts"].update(prompts or {})
-    validate(config, str(SCHEMA))
-    return config
+    return full_config(config)
 
 
 def quality_cfg(**overrides) -> dict:
