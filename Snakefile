@@ -26,6 +26,7 @@ if GENERATES:
 
 if COLLECTS:
 
+    include: "rules/tokenizer.smk"  # 5. the model's tokenizer alone (token counts)
     include: "rules/collect.smk"  # 5. seed documents join, labelled by origin
 
 

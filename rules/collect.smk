@@ -4,11 +4,11 @@
 rule collect:
     """The shard's seed documents (kind `documents`) as documents of origin web,
     beside the shard's generated documents in mode both; token counts with the
-    generation model's tokenizer."""
+    generation model's tokenizer (its files alone, rule prepare_tokenizer)."""
     input:
         generated=upstream("collect") if GENERATES else [],
         seeds=expand(out("seed/{seed}.parquet"), seed=DOCUMENT_SEEDS),
-        tokenizer=model_dir(),
+        tokenizer=tokenizer_dir(),
     output:
         docs=docs_of("collect"),
         rejected=rejected("collect"),
@@ -19,6 +19,7 @@ rule collect:
         bench_path("collect")
     conda:
         "../envs/generate.yaml"
+    threads: 2  # the tokenizer's thread pool
     params:
         shards=config["shards"],
     script:

@@ -211,6 +211,13 @@ def model_params():
     return canon({k: v for k, v in MODEL.items() if k != "name"})
 
 
+def tokenizer_dir():
+    """The model's tokenizer alone (rules/tokenizer.smk): what collect counts with."""
+    if MODEL["source"] == "local":
+        return MODEL["path"]
+    return out(f"tokenizers/{MODEL['name']}")
+
+
 # ---------------------------------------------------------------- mode
 # generate: documents are generated from prompts over the seeds' extracts.
 # web: documents are the rows of the seeds of kind `documents` (WARC/WET pages or

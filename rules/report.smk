@@ -45,12 +45,13 @@ STAGE_MODEL_INPUTS = [
     for name, value in getattr(rules, rule_name).input.items()
     if name in MODEL_INPUT_NAMES or name.startswith("model_")
 ]
-# The model folder: vLLM in the generate jobs, the tokenizer in the collect jobs.
+# The model folder (vLLM in the generate jobs) and the tokenizer folder (the
+# collect jobs, rules/tokenizer.smk): a web build needs no model weights.
 GENERATION_MODEL = (
     [model_dir()]
-    if COLLECTS or config["generation"].get("engine", "vllm") == "vllm"
+    if GENERATES and config["generation"].get("engine", "vllm") == "vllm"
     else []
-)
+) + ([tokenizer_dir()] if COLLECTS and tokenizer_dir() != model_dir() else [])
 # The prompt templates, when prompts are built.
 PROMPT_TEMPLATES = config["prompts"]["templates"] if GENERATES else []
 SEED_FILES = [seed_file(SimpleNamespace(seed=seed)) for seed in SEEDS]

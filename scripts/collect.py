@@ -13,4 +13,5 @@ with logged(snakemake.log[0]):
         snakemake.output.docs,
         snakemake.output.rejected,
         snakemake.output.stats,
+        snakemake.threads,
     )

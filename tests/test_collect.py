@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from corpusforge.collect import COLUMNS, SCHEMA, collect_job, collect_shard, hf_token_counter
+from corpusforge.collect import COLUMNS, SCHEMA, collect_job, collect_shard
 from corpusforge.io import read_json, read_parquet, write_parquet
 from corpusforge.records import shard_of, stable_id
+from corpusforge.tokenizer import token_counter
 
 
 def words(texts):
@@ -102,7 +103,7 @@ def test_an_id_in_both_inputs_is_an_error():
 
 
 def test_token_counts_with_the_model_tokenizer(smollm2_dir):
-    count = hf_token_counter(str(smollm2_dir))
+    count = token_counter(str(smollm2_dir))
     texts = ["Hello world, this is a test.", "这是一个测试。", ""]
     counts = count(texts)
     assert counts[0] >= 6 and counts[1] >= 3 and counts[2] == 0

@@ -16,14 +16,15 @@ Seed documents keep their seed id as document id (``seed_id`` = ``id``), their
 ``url``, ``warc_date`` and ``record_id``; ``prompt_lang`` is the seed's language
 (its column, or the script guess) until language ID replaces it, and
 ``completion_tokens`` is their length in tokens of the generation model's
-tokenizer, so token counts of both origins are comparable. Nothing is rejected
+tokenizer (its files alone, corpusforge.tokenizer), so token counts of both
+origins are comparable. Nothing is rejected
 here: the stage only joins and labels.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -33,6 +34,7 @@ from .generate import DOC_COLUMNS
 from .generate import ORIGIN as GENERATED
 from .records import select_shard, stage_stats
 from .stats import origin_shares
+from .tokenizer import TokenCounter, token_counter
 
 STAGE = "collect"
 WEB = "web"
@@ -43,28 +45,8 @@ COLUMNS = DOC_COLUMNS + WEB_COLUMNS
 SCHEMA = pa.schema(
     [(name, pa.int64() if name.endswith("_tokens") else pa.large_string()) for name in COLUMNS]
 )
-TOKEN_BATCH = 512
 
 log = logging.getLogger("corpusforge.collect")
-
-TokenCounter = Callable[[Sequence[str]], list[int]]
-
-
-def hf_token_counter(model_dir: str) -> TokenCounter:
-    """Token counts with the tokenizer of a Hugging Face model folder (no special tokens)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-
-    def count(texts: Sequence[str]) -> list[int]:
-        out: list[int] = []
-        for start in range(0, len(texts), TOKEN_BATCH):
-            batch = list(texts[start : start + TOKEN_BATCH])
-            ids = tokenizer(batch, add_special_tokens=False)["input_ids"]
-            out.extend(len(i) for i in ids)
-        return out
-
-    return count
 
 
 def seed_documents(
@@ -138,10 +120,12 @@ def collect_job(
     out_docs: str,
     out_rejected: str,
     out_stats: str,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """The job of rule collect for one shard: the shard's generated documents (file
     ``generated``, None in a web build) and seed documents (of ``seeds``), token
-    counts with the model folder ``tokenizer``; nothing is rejected."""
+    counts with the tokenizer folder ``tokenizer`` (corpusforge.tokenizer, in
+    ``threads`` threads); nothing is rejected."""
     from .io import read_parquet, read_parquets, write_json, write_parquet
     from .records import REJECT_SCHEMA, rejects_frame
 
@@ -150,7 +134,7 @@ def collect_job(
         read_parquets(seeds),
         int(shard),
         shards,
-        hf_token_counter(tokenizer),
+        token_counter(tokenizer, threads),
     )
     write_parquet(docs, out_docs, schema=SCHEMA)
     write_parquet(rejects_frame([]), out_rejected, schema=REJECT_SCHEMA)

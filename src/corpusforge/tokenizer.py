@@ -1,0 +1,255 @@
+"""The generation model's tokenizer alone: a small folder for token counts.
+
+Web documents are counted in tokens of the generation model's tokenizer (rule
+``collect``), so that web and generated documents are counted alike. A web build
+needs no model weights for that: rule ``prepare_tokenizer`` writes only the
+tokenizer files, from the same source as the model (``model`` config section):
+
+- ``gguf``: transformers reads the tokenizer alone out of the GGUF file and saves
+  it (the same call the model conversion makes, so the same ``tokenizer.json``);
+- ``hf``: the tokenizer files of the pinned revision, saved again by transformers
+  (so a ``tokenizer.json`` exists even when the repository ships only a slow one);
+- ``local``: the model folder itself (no rule runs).
+
+Counting uses the Rust tokenizer (``tokenizers``) of that folder directly, never
+transformers (3 s to import per job). For a byte-level BPE tokenizer (GPT-2's
+pre-tokenizer regex, no normalizer: SmolLM2, GPT-2, ...) a text is cut into pieces
+that pre-tokenization never crosses, and the count of a text is the sum of its
+pieces' counts, kept in a table: each distinct piece is tokenized once per job. A
+piece is a word (a run of non-whitespace) with the one space before it, a word
+alone, a run of whitespace before such a word less its last character, or the
+last one when it is not a space; GPT-2's regex attaches a single space only to the
+following word and splits whitespace runs only there. New pieces are tokenized
+joined by newlines (one token each) in ``encode_batch_fast`` calls, in the
+library's own threads. Texts holding an added token (``<|im_start|>``...) and
+other tokenizers are encoded whole. Either way the counts equal those of
+``AutoTokenizer(...)(texts, add_special_tokens=False)`` (tests/test_tokenizer.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("corpusforge.tokenizer")
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+# Texts encoded per call: large enough for the thread pool, small enough for memory.
+COUNT_BATCH = 2048
+# Files of a Hugging Face repository that make up its tokenizer.
+TOKENIZER_FILES = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "config.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "*.model",
+    "*.tiktoken",
+    "chat_template.jinja",
+]
+
+
+def _save(tokenizer: Any, dest: Path, provenance: dict[str, Any]) -> Path:
+    """Save a transformers tokenizer into ``dest``, which appears only when complete."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        tokenizer.save_pretrained(tmp)
+        (tmp / "corpusforge-tokenizer.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("wrote %s", dest)
+    return dest
+
+
+def tokenizer_from_gguf(gguf_file: Path, dest: Path) -> Path:
+    """The tokenizer of a GGUF checkpoint as a Hugging Face tokenizer folder."""
+    from transformers import AutoTokenizer
+
+    gguf_file = Path(gguf_file)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name)
+    return _save(tokenizer, dest, {"source": "gguf", "gguf_file": gguf_file.name})
+
+
+def tokenizer_from_hf(
+    repo_id: str, revision: str, dest: Path, cache_dir: str | None = None
+) -> Path:
+    """The tokenizer files of a Hugging Face model at a pinned revision."""
+    from huggingface_hub import snapshot_download
+    from transformers import AutoTokenizer
+
+    from .model import ModelError
+
+    if not revision:
+        raise ModelError(f"model.revision: a pinned revision is required for {repo_id}")
+    with tempfile.TemporaryDirectory() as tmp:
+        snapshot_download(
+            repo_id=repo_id,
+            revision=revision,
+            local_dir=tmp,
+            cache_dir=cache_dir,
+            token=os.environ.get("HF_TOKEN") or None,
+            allow_patterns=TOKENIZER_FILES,
+        )
+        tokenizer = AutoTokenizer.from_pretrained(tmp)
+        return _save(tokenizer, dest, {"source": "hf", "repo_id": repo_id, "revision": revision})
+
+
+def prepare_tokenizer(cfg: dict[str, Any], dest: Path) -> Path:
+    """Build the tokenizer folder of the model described by the ``model`` config section."""
+    from .model import ModelError, gguf_path
+
+    source = cfg.get("source", "gguf")
+    if source == "gguf":
+        return tokenizer_from_gguf(gguf_path(cfg), dest)
+    if source == "hf":
+        return tokenizer_from_hf(
+            cfg["repo_id"], cfg.get("revision", ""), dest, cfg.get("cache_dir")
+        )
+    raise ModelError(f"model.source: {source!r} needs no preparation or is unknown")
+
+
+def _backend(folder: str | Path) -> Any:
+    """The Rust tokenizer of a folder: its tokenizer.json, else transformers' backend."""
+    path = Path(folder) / "tokenizer.json"
+    if path.is_file():
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(str(path))
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ValueError(f"tokenizer: {folder} has no fast (Rust) tokenizer to count with")
+    return backend
+
+
+# Unicode White_Space: the characters of `\s` in the tokenizers' regex engine.
+_WS = "\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# The pieces of a text (see the module docstring), in order, covering it.
+PIECES = re.compile(f" [^{_WS}]+|[^{_WS}]+|[{_WS}]+(?=[{_WS}][^{_WS}])|[{_WS}]+")
+# Pieces tokenized per call when new ones are counted (joined by newlines).
+PIECES_PER_CALL = 4096
+# The table of piece counts is emptied when it holds this many characters.
+TABLE_CHARS = 64 << 20
+
+
+def _is_byte_level_bpe(backend: Any) -> bool:
+    """GPT-2's pre-tokenization (ByteLevel with its regex), no normalizer."""
+    spec = json.loads(backend.to_str())
+    pre = spec.get("pre_tokenizer") or {}
+    return (
+        spec.get("normalizer") is None
+        and pre.get("type") == "ByteLevel"
+        and pre.get("use_regex", True)
+        and not pre.get("add_prefix_space", False)
+    )
+
+
+class _PieceCounter:
+    """Token counts as sums of the counts of pieces (byte-level BPE tokenizers)."""
+
+    def __init__(self, backend: Any, newline_id: int, added: list[str]):
+        # encode_batch_fast (tokenizers >= 0.21) skips the offsets
+        self.encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        self.newline_id = newline_id
+        self.added = re.compile("|".join(map(re.escape, added))) if added else None
+        self.table: dict[str, int] = {}
+        self.table_chars = 0
+
+    def _learn(self, pieces: list[str]) -> None:
+        """Count new pieces: words joined by newlines, whitespace runs alone."""
+        import numpy as np
+
+        spaces = [p for p in pieces if p.isspace()]
+        words = [p for p in pieces if not p.isspace()]
+        encode = self.encode
+        counts = [len(e) for e in encode(spaces, add_special_tokens=False)] if spaces else []
+        self.table.update(zip(spaces, counts, strict=True))
+        chunks = [words[i : i + PIECES_PER_CALL] for i in range(0, len(words), PIECES_PER_CALL)]
+        joined = ["\n".join(chunk) for chunk in chunks]
+        for chunk, enc in zip(chunks, encode(joined, add_special_tokens=False), strict=True):
+            ids = np.asarray(enc.ids, dtype=np.int64)
+            cuts = np.concatenate(([-1], np.flatnonzero(ids == self.newline_id), [len(ids)]))
+            counts = np.diff(cuts) - 1
+            if len(counts) != len(chunk):
+                raise RuntimeError("tokenizer: a newline did not stay one token between pieces")
+            self.table.update(zip(chunk, counts.tolist(), strict=True))
+        self.table_chars += sum(map(len, pieces))
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        out = [0] * len(texts)
+        whole = [i for i, t in enumerate(texts) if self.added and self.added.search(t)]
+        if whole:
+            encs = self.encode([texts[i] for i in whole], add_special_tokens=False)
+            for i, enc in zip(whole, encs, strict=True):
+                out[i] = len(enc)
+        skip = set(whole)
+        rows = [i for i in range(len(texts)) if i not in skip]
+        pieces = [PIECES.findall(texts[i]) for i in rows]
+        if self.table_chars > TABLE_CHARS:
+            self.table.clear()
+            self.table_chars = 0
+        new: set[str] = set()
+        for p in pieces:
+            new.update(p)
+        new.difference_update(self.table)
+        if new:
+            self._learn(sorted(new))
+        get = self.table.__getitem__
+        for i, p in zip(rows, pieces, strict=True):
+            out[i] = sum(map(get, p))
+        return out
+
+
+def token_counter(folder: str | Path, threads: int | None = None) -> TokenCounter:
+    """Token counts (no special tokens added) with the tokenizer of ``folder``.
+
+    ``threads``: the size of the tokenizers thread pool (RAYON_NUM_THREADS, read
+    once per process when the pool starts); None leaves the library's default.
+    """
+    if threads:
+        os.environ.setdefault("RAYON_NUM_THREADS", str(int(threads)))
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    backend = _backend(folder)
+    if _is_byte_level_bpe(backend):
+        newline = backend.encode("\n", add_special_tokens=False).ids
+        if len(newline) == 1:
+            added = [t.content for t in backend.get_added_tokens_decoder().values()]
+            pieces = _PieceCounter(backend, newline[0], added)
+
+            def count_pieces(texts: Sequence[str]) -> list[int]:
+                out: list[int] = []
+                for start in range(0, len(texts), COUNT_BATCH):
+                    out.extend(pieces(texts[start : start + COUNT_BATCH]))
+                return out
+
+            return count_pieces
+
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+
+    def count(texts: Sequence[str]) -> list[int]:
+        out: list[int] = []
+        for start in range(0, len(texts), COUNT_BATCH):
+            batch = list(texts[start : start + COUNT_BATCH])
+            out.extend(len(e) for e in encode(batch, add_special_tokens=False))
+        return out
+
+    return count

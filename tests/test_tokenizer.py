@@ -1,0 +1,110 @@
+"""The model's tokenizer alone: extracted from the GGUF, counts equal to the model's."""
+
+from __future__ import annotations
+
+import json
+import lzma
+import random
+from pathlib import Path
+
+import pytest
+
+from corpusforge.model import ModelError, gguf_path
+from corpusforge.tokenizer import COUNT_BATCH, prepare_tokenizer, token_counter
+
+# Crafted documents: English and Chinese prose, mixed scripts, code, emoji, numbers,
+# whitespace runs, a special token written in the text, an empty document.
+DOCS = [
+    "The quick brown fox jumps over the lazy dog. It's 3:45pm -- isn't it?",
+    "自然语言处理是人工智能的一个重要领域。它研究人与计算机之间用自然语言进行有效通信的理论和方法。",
+    "混合 mixed text：中文与 English，数字 12345 和标点！？「引号」",
+    "def f(x):\n    return {k: v for k, v in x.items()}\n\n\n\t  trailing   spaces   ",
+    "Emoji 🙂🚀 and accents: café, naïve, Ångström; ﬁ ligature, ｆｕｌｌｗｉｄｔｈ.",
+    "<|im_start|>user\nhello<|im_end|> plain text after special tokens",
+    "",
+    "Line one.\nLine two.\r\nLine three." * 50,
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("tok") / "smollm2"
+    return prepare_tokenizer({"source": "gguf"}, dest)
+
+
+def model_counts(folder, texts):
+    """Today's counts: transformers' tokenizer of the folder, no special tokens."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+
+def test_the_tokenizer_folder_holds_no_weights(tokenizer_dir):
+    names = {p.name for p in tokenizer_dir.iterdir()}
+    assert "tokenizer.json" in names
+    assert not any(n.endswith((".safetensors", ".bin", ".gguf")) for n in names)
+    provenance = json.loads((tokenizer_dir / "corpusforge-tokenizer.json").read_text())
+    assert provenance == {"source": "gguf", "gguf_file": gguf_path({"source": "gguf"}).name}
+
+
+def test_same_tokenizer_as_the_converted_model(tokenizer_dir, smollm2_dir):
+    ours = json.loads((tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    model = json.loads((smollm2_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    assert ours == model
+
+
+def test_counts_equal_the_model_tokenizer_on_en_and_zh(tokenizer_dir, smollm2_dir):
+    expected = model_counts(smollm2_dir, DOCS)
+    assert expected[0] > 10 and expected[1] > 20 and expected[6] == 0
+    assert token_counter(tokenizer_dir)(DOCS) == expected
+    assert token_counter(smollm2_dir, threads=2)(DOCS) == expected
+    assert model_counts(tokenizer_dir, DOCS) == expected
+
+
+def test_piece_counts_equal_whole_text_counts_on_random_text(tokenizer_dir, smollm2_dir):
+    """Whitespace of every kind next to words, punctuation, digits, contractions,
+    Han characters, marks, control and format characters: sums of piece counts
+    equal the counts of the whole texts."""
+    count = token_counter(tokenizer_dir)
+    assert count.__name__ == "count_pieces"  # the byte-level BPE path is taken
+    alphabet = [
+        *"ab Zé1!'s'.,-", "'s", "'ll", "  ", "\n", "\n\n", "\t", "\r\n", " \n ",
+        *"\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2002\u200b\u2028\u202f\u3000\ufeff",
+        *"中文。、\u0301🙂", "word", " the", "<file", "name>",
+    ]  # fmt: skip
+    rng = random.Random(5)
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(3000)]
+    assert count(texts) == model_counts(smollm2_dir, texts)
+
+
+def test_counts_on_reference_prose(tokenizer_dir, smollm2_dir):
+    root = Path(__file__).resolve().parents[1] / "resources" / "lm"
+    texts = []
+    for path in sorted(root.glob("*.txt.xz")):
+        text = lzma.decompress(path.read_bytes()).decode("utf-8")
+        texts += [b for b in text.split("\n\n") if b.strip()][:400]
+    assert len(texts) > 400
+    count = token_counter(tokenizer_dir)
+    assert count(texts) == model_counts(smollm2_dir, texts)
+    assert count(texts) == model_counts(smollm2_dir, texts)  # from the table of pieces
+
+
+def test_counts_do_not_depend_on_batches(tokenizer_dir):
+    count = token_counter(tokenizer_dir)
+    alone = [count([d])[0] for d in DOCS]
+    many = DOCS * (COUNT_BATCH // len(DOCS) + 2)  # over one batch
+    assert count(many) == alone * (COUNT_BATCH // len(DOCS) + 2)
+    assert count([]) == []
+
+
+def test_a_folder_without_a_tokenizer_is_an_error(tmp_path):
+    with pytest.raises((OSError, ValueError)):
+        token_counter(tmp_path)
+
+
+def test_sources_that_need_no_tokenizer_rule_or_a_revision(tmp_path):
+    with pytest.raises(ModelError, match="local"):
+        prepare_tokenizer({"source": "local", "path": str(tmp_path)}, tmp_path / "t")
+    with pytest.raises(ModelError, match=r"model\.revision"):
+        prepare_tokenizer({"source": "hf", "repo_id": "x/y", "revision": ""}, tmp_path / "t")
