@@ -130,3 +130,69 @@ def test_the_manifest_checksums_every_download(repo_copy):
     manifest_job = planned.split("rule manifest:", 1)[1].split("\n\n", 1)[0]
     assert "results/downloads/web/web.jsonl" in manifest_job
     assert "results/decontam/benchmarks/quiz/quiz.jsonl" in manifest_job
+
+
+def _resolvers() -> dict:
+    """Section -> the function that resolves and checks it for its stage."""
+    from corpusforge import clean, decontam, dedup, filters, langid, perplexity, quality
+
+    return {
+        "clean": clean.settings,
+        "decontam": decontam.settings,
+        "dedup": dedup.settings,
+        "filters": filters.settings,
+        "langid": langid.settings,
+        "perplexity": perplexity.settings,
+        "quality": quality.settings,
+    }
+
+
+def test_the_default_config_resolves_in_every_stage():
+    """config/config.yaml as the schema fills it goes through every stage's settings
+    function, and so does each section left out (the schema's defaults alone), but
+    quality's, whose classifiers are the demo's (config.yaml); no stage needs a
+    default of its own."""
+    from corpusforge import langid, perplexity
+    from corpusforge.schema import full_config, with_defaults
+
+    full = full_config(DEFAULT)
+    for section, resolve in _resolvers().items():
+        resolve(copy.deepcopy(full[section]))
+        if section != "quality":
+            resolve(with_defaults(section))
+    for cfg in (full["perplexity"], with_defaults("perplexity")):
+        resolved = perplexity.settings(cfg)
+        for model in resolved["models"].values():
+            training = perplexity.training_settings(resolved["training"], model)
+            assert set(training) == set(SCHEMA["definitions"]["lm_training"]["properties"])
+    assert langid.model_name(with_defaults("langid")["model"]) == "lid.176.ftz"
+
+
+# Sections where config/config.yaml sets something else than the schema's default.
+CONFIG_NOT_DEFAULT = {
+    "langid": "pins the packaged model's sha256",
+    "quality": "the demo's en and zh classifiers and their bound",
+    "decontam": "the sample benchmark",
+}
+
+
+def test_config_yaml_repeats_the_schemas_defaults():
+    """What config/config.yaml writes out for a user to read and change is the
+    schema's default (the one place defaults live), but where CONFIG_NOT_DEFAULT says."""
+    from corpusforge.filters import settings as filter_settings
+    from corpusforge.schema import full_config, with_defaults
+
+    full = full_config(DEFAULT)
+    checked = []
+    for section, spec in SCHEMA["properties"].items():
+        if spec.get("type") != "object" or "default" not in spec:
+            continue
+        if section in CONFIG_NOT_DEFAULT:
+            continue
+        defaults = with_defaults(section)
+        if section == "filters":  # config.yaml's n-gram keys are ints, the schema's strings
+            assert filter_settings(full[section]) == filter_settings(defaults)
+        else:
+            assert full[section] == defaults, section
+        checked.append(section)
+    assert {"clean", "dedup", "filters", "perplexity", "mix"} <= set(checked)
