@@ -26,7 +26,7 @@ CARD_SETTINGS = canon(
         "prompts": config["prompts"],
         "model": MODEL,
         "generation": {
-            "engine": config["generation"].get("engine", "vllm"),
+            "engine": config["generation"]["engine"],
             "system_prompt": config["generation"].get("system_prompt"),
             "sampling": config["generation"]["sampling"],
             "filters": config["generation"].get("filters") or {},
@@ -48,9 +48,7 @@ STAGE_MODEL_INPUTS = [
 # The model folder (vLLM in the generate jobs) and the tokenizer folder (the
 # collect jobs, rules/tokenizer.smk): a web build needs no model weights.
 GENERATION_MODEL = (
-    [model_dir()]
-    if GENERATES and config["generation"].get("engine", "vllm") == "vllm"
-    else []
+    [model_dir()] if GENERATES and config["generation"]["engine"] == "vllm" else []
 ) + ([tokenizer_dir()] if COLLECTS and tokenizer_dir() != model_dir() else [])
 # The prompt templates, when prompts are built.
 PROMPT_TEMPLATES = config["prompts"]["templates"] if GENERATES else []

