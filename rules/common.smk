@@ -223,7 +223,7 @@ def tokenizer_dir():
 # web: documents are the rows of the seeds of kind `documents` (WARC/WET pages or
 # any text), straight into the cleaning stages. both: the two side by side, each
 # document labelled with its origin (generated or web).
-MODE = config.get("mode", "generate")
+MODE = config["mode"]
 GENERATES = MODE in ("generate", "both")
 COLLECTS = MODE in ("web", "both")
 # A seed is used by the modes that read its kind; a configured seed of the other
@@ -261,10 +261,7 @@ ORIGINS = (["generated"] if GENERATES else []) + (["web"] if COLLECTS else [])
 FILTERS = canon(config.get("filters") or {})
 DECONTAM = canon(config.get("decontam") or {})
 DECONTAM_BENCHMARKS = DECONTAM.get("benchmarks") or {}
-FILTERS_RUN = bool(
-    set(FILTERS.get("apply_to", ["web"])) & set(ORIGINS)
-    and FILTERS.get("rule_sets", True)
-)
+FILTERS_RUN = bool(set(FILTERS["apply_to"]) & set(ORIGINS) and FILTERS["rule_sets"])
 CLEAN = canon(config["clean"])  # schema defaults filled in
 CLEAN_RUN = bool(set(CLEAN["apply_to"]) & set(ORIGINS))
 QUALITY = canon(config["quality"])  # schema defaults filled in
@@ -331,7 +328,7 @@ def final_docs():
 # results/final/<lang>/<bucket>/corpus-<shard>.jsonl (empty where a shard has no
 # such documents). Without a language whitelist or without buckets, that level
 # is `all`.
-_LANGS = (config.get("langid") or {}).get("languages", ["en", "zh"])
+_LANGS = config["langid"]["languages"]  # null: every language
 EXPORT_LANGS = sorted(_LANGS) if "langid" in DOC_STAGES and _LANGS else ["all"]
 EXPORT_BUCKETS = (
     ["head", "middle", "tail", "unscored"] if "perplexity" in DOC_STAGES else ["all"]
