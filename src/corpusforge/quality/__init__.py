@@ -61,12 +61,12 @@ class QualityError(ValueError):
 # ---------------------------------------------------------------- settings
 
 
-def settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+def settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The ``quality`` section (schema defaults filled in), cross-field checked."""
-    cfg = dict(cfg or {})
-    engine = cfg.get("engine", "fasttext")
+    cfg = dict(cfg)
+    engine = cfg["engine"]
     if engine == "fasttext":
-        if not cfg.get("fasttext", {}).get("models"):
+        if not cfg["fasttext"]["models"]:
             raise QualityError("quality.fasttext.models: no language has a model")
         scale = 1.0
     elif engine == "hf":
@@ -78,7 +78,7 @@ def settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
         scale = float(hf["max_score"]) if hf.get("score") == "regression" else 1.0
     else:
         raise QualityError(f"quality.engine: unknown engine {engine!r} (fasttext, hf)")
-    bounds = {"min_score": cfg.get("min_score"), **dict(cfg.get("min_score_by_lang") or {})}
+    bounds = {"min_score": cfg["min_score"], **dict(cfg["min_score_by_lang"])}
     for key, bound in bounds.items():
         if bound is not None and not 0 <= bound <= scale:
             raise QualityError(

@@ -80,7 +80,7 @@ def seed_selector(
     threads: int = 1,
 ):
     """prompts.seed_quality as a step over seed rows (None when it is off)."""
-    if not seed_cfg or seed_cfg.get("mode", "none") == "none":
+    if not seed_cfg or seed_cfg["mode"] == "none":
         return None
     cfg = settings(quality_cfg)
     scorer: Scorer = load_scorer(cfg, models, threads)
