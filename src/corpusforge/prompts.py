@@ -162,9 +162,9 @@ def build_prompts(
         seeds, chosen_out, extra["seed_quality"] = select(seeds)
     formats, audiences = list(cfg["formats"]), list(cfg["audiences"])
     check_selection(templates, formats, audiences)
-    seed = int(cfg.get("seed", 0))
-    hint_rate = float(cfg.get("topic_hint_rate", 0.5))
-    max_chars = int(cfg.get("max_extract_chars", 1000))
+    seed = int(cfg["seed"])
+    hint_rate = float(cfg["topic_hint_rate"])
+    max_chars = int(cfg["max_extract_chars"])
 
     rows: list[dict] = []
     rejected = []
