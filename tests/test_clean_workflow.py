@@ -108,7 +108,8 @@ def test_each_page_ends_as_expected(build):
 def test_summary_card_and_report_show_what_clean_changed(build):
     summary = json.loads((build / "results/stats/summary.json").read_text())
     assert summary["audit"]["ok"] and summary["accounting"]["balanced"]
-    assert summary["doc_stages"][:3] == ["collect", "clean", "langid"]
+    stages = ["collect", "url_filter", "clean", "line_corrections", "langid"]
+    assert summary["doc_stages"][:5] == stages
     clean = summary["clean"]
     assert clean["pii_by_type"] == {kind: len(values) for kind, values in CONTACTS.items()}
     assert clean["rejected_by_reason"] == {r: 1 for _, r in REJECTED.values()}

@@ -53,6 +53,13 @@ LATER_FIELDS = (
     "perplexity",
     "bucket",
     "dup_count",
+    # what the cleaning stages changed in the text (counts, never the values)
+    "clean",
+    "pii",
+    "corrected_lines",
+    "corrected_chars",
+    "removed_lines",
+    "removed_chars",
 )
 
 
