@@ -110,11 +110,12 @@ def rule_job(
         threads=1,
         resources=ns(gpu=0),
         config={
+            "results": str(results),
             "generation": {
                 "max_failure_rate": 1.0,
                 "allow_cpu_fallback": False,
                 "engine_args": {"dtype": engine_args["dtype"]},
-            }
+            },
         },
     )
 

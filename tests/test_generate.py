@@ -308,7 +308,7 @@ def job(tmp: Path, shard: str, prompt_file: Path, model: Path | None, **settings
         },
         "shard": shard,
         "log": str(results / f"logs/generate/{shard}.log"),
-        "config": {"generation": generation},
+        "config": {"results": str(results), "generation": generation},
     }
 
 

@@ -7,10 +7,16 @@ import json
 import pytest
 
 from corpusforge.model import ModelError, gguf_path, prepare
+from corpusforge.schema import with_defaults
+
+
+def model_cfg(**cfg) -> dict:
+    """A model section as the workflow passes it: the schema's defaults filled in."""
+    return with_defaults("model", {"name": "m", "source": "gguf", **cfg})
 
 
 def test_default_gguf_is_found_without_importing_its_package():
-    path = gguf_path({"source": "gguf"})
+    path = gguf_path(model_cfg())
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert path.stat().st_size > 50_000_000
     assert path.read_bytes()[:4] == b"GGUF"
@@ -18,13 +24,14 @@ def test_default_gguf_is_found_without_importing_its_package():
 
 def test_bad_model_config_is_named(tmp_path):
     with pytest.raises(ModelError, match=r"model\.package"):
-        gguf_path({"package": "no_such_package_here"})
+        gguf_path(model_cfg(package="no_such_package_here"))
     with pytest.raises(ModelError, match="does not exist"):
-        gguf_path({"path": str(tmp_path / "missing.gguf")})
+        gguf_path(model_cfg(path=str(tmp_path / "missing.gguf")))
     with pytest.raises(ModelError, match=r"model\.revision"):
-        prepare({"source": "hf", "repo_id": "org/model", "revision": ""}, tmp_path / "m")
+        # the workflow's schema refuses an empty revision first; the package checks too
+        prepare({**model_cfg(), "source": "hf", "repo_id": "org/model", "revision": ""}, tmp_path)
     with pytest.raises(ModelError, match=r"model\.source"):
-        prepare({"source": "local", "path": str(tmp_path)}, tmp_path / "m")
+        prepare(model_cfg(source="local", path=str(tmp_path)), tmp_path / "m")
 
 
 def test_converted_folder_is_a_complete_hf_model(smollm2_dir):

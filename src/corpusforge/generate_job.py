@@ -58,7 +58,7 @@ def runs_on_gpu(gpus: int, allow_cpu_fallback: bool) -> bool:
 
 def job_settings(config: dict[str, Any] | None) -> dict[str, Any]:
     """The generation settings that do not change the documents."""
-    generation = (config or {}).get("generation") or {}
+    generation = config["generation"]
     return {
         "max_failure_rate": float(generation["max_failure_rate"]),
         "allow_cpu_fallback": bool(generation["allow_cpu_fallback"]),
@@ -123,7 +123,7 @@ def run_job(smk: Any, engine_factory: Callable[..., gen.Engine] | None = None) -
             engine_name,
             chunk_dir,
         )
-        results = (getattr(smk, "config", None) or {}).get("results", "results")
+        results = smk.config["results"]
         # The GPU slots (CUDA_VISIBLE_DEVICES) are taken before the engine starts.
         with gpu_slots(gpus, lock_dir=default_lock_dir(results)), engine:
             outputs = gen.generate_shard(prompts, engine, chunk_dir, int(params.chunk_size))

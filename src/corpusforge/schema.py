@@ -53,6 +53,15 @@ def with_defaults(section: str, cfg: Mapping[str, Any] | None = None) -> dict[st
     return instance
 
 
+def defaults(section: str) -> dict[str, Any]:
+    """The schema's defaults of a section's own keys (not validated, nothing nested):
+    for code handed a part of a section, e.g. the model's ``package`` and ``file``."""
+    properties = _schema()["properties"][section].get("properties", {})
+    return {
+        name: copy.deepcopy(sub["default"]) for name, sub in properties.items() if "default" in sub
+    }
+
+
 def full_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """A whole config with the schema's defaults filled in, validated."""
     instance = copy.deepcopy(dict(cfg))
