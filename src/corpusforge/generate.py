@@ -40,11 +40,11 @@ import pyarrow as pa
 
 from .io import read_json, read_parquet, sha256_file, write_json, write_parquet
 from .prompts import PROMPT_FIELDS
-from .records import reject_records, stable_id, stage_stats
+from .records import GENERATED, reject_records, stable_id, stage_stats
 
 STAGE = "generate"
 ENGINE = "vllm"
-ORIGIN = "generated"  # the `origin` of documents this stage makes (seed documents: web)
+ORIGIN = GENERATED  # the `origin` of documents this stage makes (seed documents: web)
 DOC_COLUMNS = [
     "id",
     "seed_id",
