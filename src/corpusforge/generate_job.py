@@ -89,7 +89,7 @@ def run_job(smk: Any, engine_factory: Callable[..., gen.Engine] | None = None) -
     with logged(smk.log[0]):
         params = smk.params
         shard = smk.wildcards.shard
-        engine_name = getattr(params, "engine", gen.ENGINE)
+        engine_name = params.engine
         settings = job_settings(getattr(smk, "config", {}))
         os.environ["HF_HUB_OFFLINE"] = "1"
         engine_args = dict(params.engine_args)
