@@ -706,3 +706,14 @@ def test_target_text_says_what_the_mix_reached():
     assert "Some shards" in text({"web_share": 0.3, "unit": "tokens", "unreachable": [False, True]})
     assert "No shard" in text({"web_share": 0.3, "unit": "tokens", "unreachable": True})
     assert target_text({"origins": {"corpus": corpus}}) == ""
+
+
+def test_the_card_names_the_crawl_format_of_seeds_of_many_files():
+    from corpusforge.report.card_sections import seed_format
+
+    assert seed_format({"source": {"glob": "crawl/*.warc.wet.gz"}}) == "wet"
+    assert seed_format({"source": {"paths": ["https://example.org/a.warc.gz"]}}) == "warc"
+    listing = "https://data.commoncrawl.org/crawl-data/CC-MAIN-2024-10/warc.paths.gz"
+    assert seed_format({"source": {"paths_file": {"url": listing}}}) == "warc"
+    assert seed_format({"source": {"paths_file": {"path": "my-list.txt"}}}) is None
+    assert seed_format({"source": {"url": "https://example.org/x.parquet?v=2"}}) == "parquet"

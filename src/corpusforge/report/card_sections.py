@@ -61,11 +61,22 @@ def seed_format(seed: Mapping[str, Any]) -> str | None:
     if seed.get("format"):
         return str(seed["format"])
     source = seed.get("source") or {}
-    name = source.get("path") or (source.get("hf") or {}).get("filename")
-    if not name and source.get("url"):
-        name = urlsplit(str(source["url"])).path
+    listing = source.get("paths_file") or {}
+    name = (
+        source.get("path")
+        or (source.get("hf") or {}).get("filename")
+        or source.get("url")
+        or source.get("glob")
+        or next(iter(source.get("paths") or []), None)
+    )
+    if not name and listing:
+        # Common Crawl's listings are named wet.paths.gz and warc.paths.gz
+        listed = str(listing.get("path") or listing.get("url") or listing["hf"]["filename"])
+        kind = Path(urlsplit(listed).path).name.split(".")[0]
+        return kind if kind in CRAWL_TEXT else None
     if not name:
         return None
+    name = urlsplit(str(name)).path
     try:
         return detect_format(Path(str(name)))[0]
     except SeedError:
@@ -195,8 +206,9 @@ def seed_lines(
             text.append(
                 "Crawl formats: "
                 + "; ".join(CRAWL_TEXT[f] for f in crawl)
-                + ". Each page keeps its `url`, `warc_date` and `record_id`; a truncated "
-                "record stops the reading of its file (`truncated_record`)."
+                + ". Each page keeps its `url`, `warc_date` and `record_id`; an unreadable "
+                "record is rejected with its byte offsets (`unreadable_record`) and reading "
+                "goes on at the next record; a file cut short ends with `truncated_record`."
             )
     lines = ["### Seeds", "", *([" ".join(text), ""] if text else [])]
     lines += [
