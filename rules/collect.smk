@@ -19,7 +19,6 @@ rule collect:
         bench_path("collect")
     conda:
         "../envs/generate.yaml"
-    threads: 2  # the tokenizer's thread pool
     params:
         shards=config["shards"],
     script:
