@@ -38,7 +38,7 @@ from typing import Any
 import pandas as pd
 
 from .clean.text import remove_lines
-from .records import reject_records, stage_stats
+from .records import reject_records, stage_outcome
 
 STAGE = "line_corrections"
 REASON = "line_corrections"
@@ -228,18 +228,14 @@ def correct_docs(
     kept["text"] = pd.Series(texts, index=kept.index, dtype=object)
     kept["corrected_lines"] = pd.Series(n_lines, index=kept.index, dtype="int64")
     kept["corrected_chars"] = pd.Series(n_chars, index=kept.index, dtype="int64")
-    if "id" in kept.columns:
-        kept = kept.sort_values("id", kind="stable")
-    kept = kept.reset_index(drop=True)
     gone = docs[~mask]
     rejects = reject_records(
         gone, STAGE, REASON, pd.Series(details, index=gone.index, dtype=object)
     )
-    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
-    stats = stage_stats(
+    return stage_outcome(
         STAGE,
-        len(docs),
-        len(kept),
+        docs,
+        kept,
         rejects,
         not_corrected=exempt,
         documents_corrected=int(changed),
@@ -247,4 +243,3 @@ def correct_docs(
         corrected_chars=int(kept["corrected_chars"].sum()),
         corrected_lines_by_kind={k: int(by_kind[k]) for k in KINDS if by_kind[k]},
     )
-    return kept, rejects, stats

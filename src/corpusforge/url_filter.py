@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from .records import reject_records, stage_stats
+from .records import reject_records, stage_outcome
 
 STAGE = "url_filter"
 REASON = "url_blocked"
@@ -177,19 +177,14 @@ def filter_urls(
             details.append(detail)
             by_list[detail.split(":", 1)[0]] += 1
     mask = pd.Series(keep, index=docs.index, dtype=bool)
-    kept = docs[mask]
-    if "id" in kept.columns:
-        kept = kept.sort_values("id", kind="stable")
-    kept = kept.reset_index(drop=True)
     gone = docs[~mask]
     rejects = reject_records(
         gone, STAGE, REASON, pd.Series(details, index=gone.index, dtype=object)
     )
-    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
-    stats = stage_stats(
+    return stage_outcome(
         STAGE,
-        len(docs),
-        len(kept),
+        docs,
+        docs[mask],
         rejects,
         no_url=int(outcomes["no_url"]),
         allowlisted=int(outcomes["allowlisted"]),
@@ -199,4 +194,3 @@ def filter_urls(
             kind: sorted(getattr(url_filter, kind)) for kind in KINDS if getattr(url_filter, kind)
         },
     )
-    return kept, rejects, stats
