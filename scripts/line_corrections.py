@@ -2,12 +2,10 @@
 
 from functools import partial
 
-from corpusforge.line_corrections import LineCorrections, correct_docs
+from corpusforge.line_corrections import correct_docs, settings
 from corpusforge.runtime import doc_stage_job
 
 doc_stage_job(
     snakemake,
-    lambda: partial(
-        correct_docs, corrections=LineCorrections.from_config(snakemake.params.settings)
-    ),
+    lambda: partial(correct_docs, corrections=settings(snakemake.params.settings)),
 )

@@ -7,15 +7,13 @@ from functools import partial
 
 from corpusforge.fetch import fetch_source
 from corpusforge.runtime import doc_stage_job, logged
-from corpusforge.url_filter import UrlFilter, filter_urls
+from corpusforge.url_filter import filter_urls, settings
 
 if snakemake.rule == "url_filter":
     files = {k.removeprefix("list_"): v for k, v in snakemake.input.items() if k != "docs"}
     doc_stage_job(
         snakemake,
-        lambda: partial(
-            filter_urls, url_filter=UrlFilter.from_config(snakemake.params.settings, files)
-        ),
+        lambda: partial(filter_urls, url_filter=settings(snakemake.params.settings, files)),
     )
 else:
     with logged(snakemake.log[0]):

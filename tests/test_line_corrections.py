@@ -9,7 +9,7 @@ from clean_pages import CAFE_MOJIBAKE, CONTACT_PAGE, TRADITIONAL_PAGE
 from web_pages import CONTAMINATED, GOOD_EN, GOOD_ZH, NEAR_DUP, WARC_EN
 
 from corpusforge.clean.text import Boilerplate, remove_lines
-from corpusforge.line_corrections import LineCorrections, correct_docs
+from corpusforge.line_corrections import LineCorrections, correct_docs, settings
 from corpusforge.schema import with_defaults
 
 PROSE = (
@@ -26,7 +26,7 @@ PROSE = (
 
 @pytest.fixture
 def lc() -> LineCorrections:
-    return LineCorrections.from_config(with_defaults("line_corrections"))
+    return settings(with_defaults("line_corrections"))
 
 
 @pytest.mark.parametrize(
@@ -73,9 +73,9 @@ def test_menu_runs_need_enough_very_short_lines(lc):
 
 
 def test_off_kinds_stay_and_refinedweb_extras(lc):
-    off = LineCorrections.from_config(with_defaults("line_corrections", {"kinds": ["counter"]}))
+    off = settings(with_defaults("line_corrections", {"kinds": ["counter"]}))
     assert off.kind_of("Share") is None and off.kind_of("12 likes") == "counter"
-    full = LineCorrections.from_config(
+    full = settings(
         with_defaults(
             "line_corrections",
             {
@@ -130,9 +130,7 @@ def test_share_bound_rejects_and_counts_per_document(lc):
     assert stats["not_corrected"] == 1 and stats["documents_corrected"] == 1
     assert stats["corrected_lines_by_kind"] == {"counter": 1}
     # a looser bound keeps the heavy page, corrected
-    loose = LineCorrections.from_config(
-        with_defaults("line_corrections", {"max_removed_share": 0.9})
-    )
+    loose = settings(with_defaults("line_corrections", {"max_removed_share": 0.9}))
     kept, rejects, _ = correct_docs(docs, loose)
     assert "b" in set(kept["id"]) and rejects["id"].tolist() == ["d"]
     assert kept.set_index("id").loc["b", "text"] == "A short note on tomatoes and sun."

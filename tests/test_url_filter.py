@@ -15,7 +15,14 @@ import pytest
 from corpusforge.fetch import fetch_source
 from corpusforge.records import REJECT_COLUMNS
 from corpusforge.schema import with_defaults
-from corpusforge.url_filter import UrlFilter, UrlFilterError, filter_urls, host_of, read_list
+from corpusforge.url_filter import (
+    UrlFilter,
+    UrlFilterError,
+    filter_urls,
+    host_of,
+    read_list,
+    settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +35,7 @@ def make_filter(tmp_path: Path, lists: dict[str, tuple[str, str]], **cfg) -> Url
         path.write_text(text, encoding="utf-8")
         files[name] = str(path)
         section["lists"][name] = {"kind": kind, "source": {"path": str(path)}}
-    return UrlFilter.from_config(with_defaults("url_filter", section), files)
+    return settings(with_defaults("url_filter", section), files)
 
 
 @pytest.fixture
@@ -110,7 +117,7 @@ def test_demo_lists_block_only_reserved_names():
     """The shipped demo blocklist names .example / .invalid domains only."""
     cfg = with_defaults("url_filter")
     files = {name: str(ROOT / item["source"]["path"]) for name, item in cfg["lists"].items()}
-    demo = UrlFilter.from_config(cfg, files)
+    demo = settings(cfg, files)
     domains = next(iter(demo.block.values()))
     assert domains and all(d.endswith((".example", ".invalid")) for d in domains)
     assert demo.verdict("http://www.free-prizes.example/claim")[0] == "url_blocked"
@@ -191,9 +198,9 @@ def test_blocklist_from_a_url_with_sha256(served, tmp_path):
         {"lists": {"ut1": {"kind": "block", "source": {"url": f"{base}/domains", "sha256": sha}}}},
     )
     with pytest.raises(UrlFilterError, match=r"url_filter\.lists\.ut1\.source"):
-        UrlFilter.from_config(cfg)  # a remote list must be fetched first
+        settings(cfg)  # a remote list must be fetched first
     local = fetch_source(cfg["lists"]["ut1"]["source"], tmp_path / "lists/ut1/domains")
-    flt = UrlFilter.from_config(cfg, {"ut1": str(local)})
+    flt = settings(cfg, {"ut1": str(local)})
     assert flt.verdict("http://www.served-spam.example/")[1] == "blocklist ut1: served-spam.example"
     # a list that changed on the server no longer matches its pinned sha256
     (root / "domains").write_bytes(data + b"another.example\n")

@@ -38,7 +38,7 @@ from typing import Any
 import pandas as pd
 
 from .clean.text import remove_lines
-from .records import reject_records, stage_outcome
+from .records import origins, reject_records, stage_outcome
 
 STAGE = "line_corrections"
 REASON = "line_corrections"
@@ -185,19 +185,20 @@ class LineCorrections:
         return new, removed, chars, total
 
 
+def settings(cfg: Mapping[str, Any]) -> LineCorrections:
+    """The ``line_corrections`` section (schema defaults filled in), checked."""
+    return LineCorrections.from_config(cfg)
+
+
 def correct_docs(
     docs: pd.DataFrame, corrections: LineCorrections
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(kept documents, rejected rows, stats) of one shard."""
-    origins = (
-        docs["origin"].fillna("generated").astype(str).tolist()
-        if "origin" in docs.columns
-        else ["generated"] * len(docs)
-    )
+    origin_of = origins(docs).tolist()
     texts, keep, n_lines, n_chars, details = [], [], [], [], []
     by_kind: Counter = Counter()
     exempt = changed = 0
-    for text, origin in zip(docs["text"].tolist(), origins, strict=True):
+    for text, origin in zip(docs["text"].tolist(), origin_of, strict=True):
         text = text if isinstance(text, str) else ""
         if origin not in corrections.apply_to:
             exempt += 1

@@ -49,7 +49,7 @@ import pandas as pd
 
 from .clean.text import remove_lines
 from .io import atomic_output, write_json
-from .records import reject_records, stage_stats
+from .records import origins, reject_records, stage_stats
 
 STAGE = "paragraphs"
 REASON = "paragraph_dedup"
@@ -107,9 +107,7 @@ def text_hashes(text: str) -> tuple[list[str], np.ndarray]:
 
 
 def _in_scope(docs: pd.DataFrame, apply_to: Iterable[str]) -> np.ndarray:
-    if "origin" not in docs.columns:
-        return np.full(len(docs), "generated" in set(apply_to))
-    return docs["origin"].fillna("generated").astype(str).isin(set(apply_to)).to_numpy()
+    return origins(docs).isin(set(apply_to)).to_numpy()
 
 
 def _ordered(docs: pd.DataFrame) -> pd.DataFrame:

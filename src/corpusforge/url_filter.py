@@ -157,6 +157,12 @@ class UrlFilter:
         return "passed", None
 
 
+def settings(cfg: Mapping[str, Any], files: Mapping[str, str] | None = None) -> UrlFilter:
+    """The ``url_filter`` section (schema defaults filled in) with its list ``files``
+    (name -> local path), checked."""
+    return UrlFilter.from_config(cfg, files)
+
+
 def filter_urls(
     docs: pd.DataFrame, url_filter: UrlFilter
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
