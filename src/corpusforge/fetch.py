@@ -151,6 +151,22 @@ def _open(url: str, scheme: str, timeout: float, offset: int = 0) -> Any:
         raise FetchError(f"cannot fetch {url}: {exc}") from exc
 
 
+def _stream(response: Any, out: Any, received: int, digest: Any = None) -> int:
+    """Copy the body of ``response`` into ``out`` (and ``digest``); the byte count so
+    far (``received`` before). A connection lost mid-body is a _TransientError."""
+    while True:
+        try:
+            block = response.read(_CHUNK_SIZE)
+        except _TRANSIENT_READ_ERRORS as exc:
+            raise _TransientError(f"connection lost after {received} bytes: {exc!r}") from exc
+        if not block:
+            return received
+        out.write(block)
+        if digest is not None:
+            digest.update(block)
+        received += len(block)
+
+
 def _download_once(
     url: str, scheme: str, dest: Path, expected: str | None, timeout: float
 ) -> tuple[int, str]:
@@ -165,18 +181,7 @@ def _download_once(
         received = 0
         try:
             with atomic_output(dest) as tmp, open(tmp, "wb") as out:
-                while True:
-                    try:
-                        block = response.read(_CHUNK_SIZE)
-                    except _TRANSIENT_READ_ERRORS as exc:
-                        raise _TransientError(
-                            f"connection lost after {received} bytes: {exc!r}"
-                        ) from exc
-                    if not block:
-                        break
-                    out.write(block)
-                    digest.update(block)
-                    received += len(block)
+                received = _stream(response, out, received, digest)
                 if length is not None and received < length:
                     # http.client returns b"" instead of raising when the peer closes early.
                     raise _TransientError(f"truncated body: received {received} of {length} bytes")
@@ -233,17 +238,7 @@ def _download_part(
         received = offset
         try:
             with open(part, "ab" if offset else "wb") as out:
-                while True:
-                    try:
-                        block = response.read(_CHUNK_SIZE)
-                    except _TRANSIENT_READ_ERRORS as exc:
-                        raise _TransientError(
-                            f"connection lost after {received} bytes: {exc!r}"
-                        ) from exc
-                    if not block:
-                        break
-                    out.write(block)
-                    received += len(block)
+                received = _stream(response, out, received)
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as exc:
