@@ -4,6 +4,11 @@
   train_quality          (per language)      fastText classifier from positive/negative references
   prepare_quality_model  (once, engine hf)   a sequence classifier at a pinned revision
   quality                (per shard)         quality_score, quality_label; low_quality rejected
+  quality_cutoffs        (gather, buckets)   score cutoffs per language -> stats/quality_cutoffs.json
+  quality_bucket         (per shard, buckets) quality_bucket; the stage's documents and stats
+
+Without quality.buckets (the default) rule quality writes the stage's documents and
+stats; with it, quality/scored/{shard}.parquet|json, which quality_bucket finishes.
 
 The same models score the seed extracts when prompts.seed_quality is set (rules/prompts.smk).
 QUALITY (the section, schema defaults filled in) and SEED_QUALITY are in common.smk; file
@@ -82,9 +87,9 @@ if "quality" in DOC_STAGES:
             docs=upstream("quality"),
             models=QL.model_files,
         output:
-            docs=docs_of("quality"),
+            docs=QL.scored("parquet") if QL.buckets else docs_of("quality"),
             rejected=rejected("quality"),
-            stats=stage_stats("quality"),
+            stats=QL.scored("json") if QL.buckets else stage_stats("quality"),
         log:
             log_path("quality"),
         benchmark:
@@ -97,5 +102,43 @@ if "quality" in DOC_STAGES:
         params:
             settings=canon(QL.settings()),
             models=QL.model_paths(),
+        script:
+            "../scripts/quality.py"
+
+
+if "quality" in DOC_STAGES and QL.buckets:
+
+    rule quality_cutoffs:
+        """Per-language score cutoffs over the kept documents of every shard."""
+        input:
+            scored=expand(QL.scored("parquet"), shard=SHARDS),
+        output:
+            cutoffs=QL.cutoffs(),
+        log:
+            log_path("quality_cutoffs", "cutoffs"),
+        benchmark:
+            bench_path("quality_cutoffs", "cutoffs")
+        conda:
+            "../envs/quality.yaml"
+        params:
+            buckets=canon(QL.buckets),
+        script:
+            "../scripts/quality.py"
+
+    rule quality_bucket:
+        """quality_bucket per document from its language's cutoffs."""
+        input:
+            scored=QL.scored("parquet"),
+            stats=QL.scored("json"),
+            cutoffs=QL.cutoffs(),
+        output:
+            docs=docs_of("quality"),
+            stats=stage_stats("quality"),
+        log:
+            log_path("quality_bucket"),
+        benchmark:
+            bench_path("quality_bucket")
+        conda:
+            "../envs/quality.yaml"
         script:
             "../scripts/quality.py"

@@ -20,12 +20,14 @@ import logging
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, smk
 
 from corpusforge.prompts import build_prompts, load_template_dir
 from corpusforge.quality import (
@@ -468,3 +470,279 @@ def test_layout_places_trained_given_and_downloaded_files():
     training = ql.training("zh")
     assert training["formats"]["negative"] == [["auto", "text"], ["auto", "text"]]
     assert "min_score" not in ql.scorer_settings() and ql.settings()["min_score"] == 0.5
+
+
+# ---------------------------------------------------------------- quality.buckets
+
+BUCKETS = {"percentiles": [30, 60], "names": ["low", "middle", "high"], "min_docs": 20}
+
+
+def reference_docs(name: str, count: int) -> list[str]:
+    text = (ROOT / f"resources/quality/{name}.txt").read_text(encoding="utf-8")
+    return [d.strip() for d in text.split("\n\n") if d.strip()][:count]
+
+
+def test_bucket_cutoffs_per_language_from_known_scores():
+    from corpusforge.quality.buckets import gather_cutoffs, scores_by_language
+
+    en = [i / 10 for i in range(11)]  # 0.0 .. 1.0: the 30th / 60th percentiles are 0.3 / 0.6
+    zh = [0.12345, 0.5, 0.9, 0.9]  # linear between 0.12345 and 0.5 at 0.9 of the way
+    frame = pd.DataFrame(
+        {
+            "lang": ["en"] * 11 + ["zh"] * 4 + ["fr", "fr", None],
+            "prompt_lang": [None] * 17 + ["de"],  # no lang: the prompt's language
+            "quality_score": en + zh + [0.7, np.nan, 0.2],
+        }
+    )
+    scores = scores_by_language([frame])
+    assert scores["fr"] == [0.7] and scores["de"] == [0.2]  # NaN scores are left out
+    cutoffs = gather_cutoffs(scores, {**BUCKETS, "min_docs": 4})
+    langs = cutoffs["languages"]
+    assert langs["en"] == {"docs": 11, "cutoffs": [0.3, 0.6]}
+    expected_zh = 0.12345 + 0.9 * (0.5 - 0.12345)  # rank 0.3 * 3 = 0.9 between ranks 0 and 1
+    assert langs["zh"]["cutoffs"] == [round(expected_zh, 4), 0.82]  # rank 1.8: 0.5 + 0.8 * 0.4
+    # too few documents (min_docs 4): no cutoffs, the language's documents stay unbucketed
+    assert langs["fr"] == {"docs": 1, "cutoffs": None} and langs["de"]["cutoffs"] is None
+    assert cutoffs["names"] == ["low", "middle", "high"] and cutoffs["method"] == "linear"
+    # deterministic: the same scores split over shards in another order give the same cutoffs
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    parts = [shuffled.iloc[:7], shuffled.iloc[7:]]
+    again = gather_cutoffs(scores_by_language(parts), {**BUCKETS, "min_docs": 4})
+    assert json.dumps(again, sort_keys=True) == json.dumps(cutoffs, sort_keys=True)
+    # the whole stage's default: 20 documents a language
+    assert all(e["cutoffs"] is None for e in gather_cutoffs(scores, BUCKETS)["languages"].values())
+
+
+def test_bucket_assignment_at_the_boundaries():
+    from corpusforge.quality.buckets import UNBUCKETED, assign_buckets, bucket_of
+
+    names = ["low", "middle", "high"]
+    scores = np.array([0.0, 0.2999, 0.3, 0.5999, 0.6, 1.0])
+    # a score equal to a cutoff goes to the bucket above it
+    assert bucket_of(scores, [0.3, 0.6], names).tolist() == [
+        "low",
+        "low",
+        "middle",
+        "middle",
+        "high",
+        "high",
+    ]
+    # equal cutoffs leave the middle bucket empty; one cutoff makes two buckets
+    assert bucket_of(np.array([0.4, 0.5]), [0.5, 0.5], names).tolist() == ["low", "high"]
+    assert bucket_of(np.array([0.1, 0.9]), [0.5], ["lq", "hq"]).tolist() == ["lq", "hq"]
+    cutoffs = {
+        "names": names,
+        "languages": {
+            "en": {"docs": 30, "cutoffs": [0.3, 0.6]},
+            "zh": {"docs": 2, "cutoffs": None},
+        },
+    }
+    docs = pd.DataFrame(
+        {
+            "id": list("abcde"),
+            "lang": ["en", "en", "zh", "en", "fr"],
+            "quality_score": [0.3, 0.6, 0.9, np.nan, 0.5],
+        }
+    )
+    out, counts = assign_buckets(docs, cutoffs)
+    assert out["quality_bucket"].tolist() == ["middle", "high", *[UNBUCKETED] * 3]
+    assert counts == {
+        "en": {"high": 1, "middle": 1, UNBUCKETED: 1},
+        "fr": {UNBUCKETED: 1},
+        "zh": {UNBUCKETED: 1},
+    }
+
+
+def test_bucket_config_is_validated_naming_the_key():
+    import jsonschema
+
+    assert validated()["quality"]["buckets"] is None  # off by default
+    assert validated({"buckets": {}})["quality"]["buckets"] == BUCKETS  # the schema's defaults
+    for wrong, path in [
+        ({"percentiles": [30, 160]}, ["quality", "buckets", "percentiles", 1]),
+        ({"names": ["only"]}, ["quality", "buckets", "names"]),
+        ({"min_docs": 0}, ["quality", "buckets", "min_docs"]),
+        ({"percentile": [50]}, ["quality", "buckets"]),  # a misspelt key
+        (5, ["quality", "buckets"]),
+    ]:
+        with pytest.raises(jsonschema.ValidationError) as caught:
+            validated({"buckets": wrong})
+        assert list(caught.value.absolute_path) == path, caught.value.message
+    for wrong, message in [
+        ({"percentiles": [60, 30]}, r"quality.buckets.percentiles: \[60, 30\] must increase"),
+        ({"percentiles": [50]}, r"quality.buckets.names: 3 names for 1 percentiles"),
+        ({"names": ["low", "low", "high"]}, "quality.buckets.names"),
+        ({"names": ["low", "unbucketed", "high"]}, "quality.buckets.names"),
+    ]:
+        with pytest.raises(QualityError, match=message):
+            quality_cfg(buckets=wrong)
+
+
+def test_bucket_jobs_end_to_end_on_two_shards(trained, tmp_path):
+    """Score two shards (the quality rule's job with buckets on), gather the cutoffs,
+    bucket each shard; export and the audit see every document once."""
+    from corpusforge.export import export_shard
+    from corpusforge.io import read_json, read_parquet, run_doc_stage, write_json, write_parquet
+    from corpusforge.quality.buckets import bucket_shard, write_cutoffs
+    from corpusforge.records import REJECT_SCHEMA, reject_records, stage_stats
+    from corpusforge.report.card_sections import stage_lines
+    from corpusforge.stats import summarize_workflow
+
+    texts = reference_docs("en.positive", 14) + reference_docs("en.negative", 14)
+    texts += reference_docs("zh.positive", 2) + reference_docs("zh.negative", 2)
+    langs = ["en"] * 28 + ["zh"] * 4
+    texts.append("Bonjour, ceci est un texte.")  # no model: kept, unscored, unbucketed
+    langs.append("fr")
+    n = len(texts)
+    docs = pd.DataFrame(
+        {
+            "id": [f"{i:016x}" for i in range(n)],
+            "seed_id": [f"{i:016x}" for i in range(n)],
+            "text": texts,
+            "lang": langs,
+        }
+    )
+    cfg = quality_cfg(min_score=0.3, buckets={**BUCKETS, "min_docs": 10})
+    step = quality_step(load_scorer(cfg, {k: str(v) for k, v in trained.items()}), cfg)
+    r = tmp_path / "results"
+    seeds = r / "seed/default.parquet"
+    write_parquet(docs[["id", "seed_id"]], seeds)
+    write_json({"source": "default", "in": n, "kept": n, "rejected": 0}, r / "stats/seed/s.json")
+    files: dict[str, list[str]] = {
+        "seed_stats": [str(r / "stats/seed/s.json")],
+        "seed_records": [str(seeds)],
+        "document_seeds": [str(seeds)],
+        "final": [],
+        "export_stats": [],
+    }
+    shards = {"0000": docs.iloc[::2], "0001": docs.iloc[1::2]}
+    for shard, part in shards.items():
+        collect = r / f"docs/collect/{shard}.parquet"
+        write_parquet(part, collect)
+        write_parquet(
+            reject_records(part.iloc[:0], "collect", ""),
+            r / f"rejected/collect/{shard}.parquet",
+            schema=REJECT_SCHEMA,
+        )
+        collect_stats = stage_stats(
+            "collect", len(part), len(part), pd.DataFrame(columns=["reason"])
+        )
+        write_json(collect_stats, r / f"stats/collect/{shard}.json")
+        # rule quality with buckets on: scored documents and stats are intermediates
+        run_doc_stage(
+            step,
+            collect,
+            r / f"quality/scored/{shard}.parquet",
+            r / f"rejected/quality/{shard}.parquet",
+            r / f"quality/scored/{shard}.json",
+            shard=shard,
+        )
+    scored = [r / f"quality/scored/{shard}.parquet" for shard in shards]
+    cutoffs = write_cutoffs(scored, cfg["buckets"], r / "stats/quality_cutoffs.json")
+    kept_scores = pd.concat([read_parquet(p) for p in scored])
+    en_scores = kept_scores.loc[kept_scores["lang"] == "en", "quality_score"]
+    assert (en_scores >= 0.3).all() and len(en_scores) >= 10
+    assert cutoffs["languages"]["en"]["cutoffs"] == [
+        round(float(np.percentile(en_scores, p)), 4) for p in (30, 60)
+    ]
+    assert cutoffs["languages"]["zh"]["cutoffs"] is None  # at most 4 zh documents < min_docs
+    assert "fr" not in cutoffs["languages"]  # no score, no cutoffs
+    per_shard = []
+    for shard in shards:
+        stats = bucket_shard(
+            r / f"quality/scored/{shard}.parquet",
+            r / f"quality/scored/{shard}.json",
+            r / "stats/quality_cutoffs.json",
+            r / f"docs/quality/{shard}.parquet",
+            r / f"stats/quality/{shard}.json",
+        )
+        per_shard.append(stats)
+        out = read_parquet(r / f"docs/quality/{shard}.parquet")
+        rejected = read_parquet(r / f"rejected/quality/{shard}.parquet")
+        assert stats["in"] == len(shards[shard]) == len(out) + len(rejected)
+        assert set(rejected["reason"]) <= {"low_quality"} and stats["shard"] == shard
+        assert sum(sum(c.values()) for c in stats["buckets"]["by_lang"].values()) == len(out)
+        en = out[out["lang"] == "en"]
+        lo, hi = cutoffs["languages"]["en"]["cutoffs"]
+        expected = np.where(en["quality_score"] < lo, "low", "middle")
+        expected = np.where(en["quality_score"] >= hi, "high", expected)
+        assert en["quality_bucket"].tolist() == expected.tolist()
+        assert set(out.loc[out["lang"] != "en", "quality_bucket"]) == {"unbucketed"}
+        finals = [r / f"final/all/all/corpus-{shard}.jsonl"]
+        export_shard(
+            r / f"docs/quality/{shard}.parquet",
+            [seeds],
+            ["all"],
+            ["all"],
+            finals,
+            r / f"stats/export/{shard}.json",
+            shard,
+        )
+        files["final"] += [str(p) for p in finals]
+        files["export_stats"].append(str(r / f"stats/export/{shard}.json"))
+        for stage in ("collect", "quality"):
+            files.setdefault(f"{stage}_docs", []).append(str(r / f"docs/{stage}/{shard}.parquet"))
+            files.setdefault(f"{stage}_rejected", []).append(
+                str(r / f"rejected/{stage}/{shard}.parquet")
+            )
+            files.setdefault(f"{stage}_stats", []).append(str(r / f"stats/{stage}/{shard}.json"))
+    buckets = Counter()
+    for stats in per_shard:
+        buckets.update(stats["buckets"]["by_lang"]["en"])
+    assert set(buckets) == {"low", "middle", "high"}  # 30 / 60: all three are used
+    assert sum(s["rejected_by_reason"].get("low_quality", 0) for s in per_shard) > 0
+    # the final jsonl has quality_bucket right after quality_label
+    line = json.loads(Path(files["final"][0]).read_text(encoding="utf-8").splitlines()[0])
+    keys = list(line)
+    assert keys[keys.index("quality_label") + 1] == "quality_bucket"
+    # the audit adds up; the summary has the documents per language and bucket, the cutoffs
+    summary = summarize_workflow(files, ["collect", "quality"])
+    assert summary["audit"]["ok"] and summary["accounting"]["balanced"], summary["audit"]
+    quality_buckets = summary["quality_buckets"]
+    assert quality_buckets["cutoffs"] == cutoffs
+    assert quality_buckets["by_lang"]["en"] == dict(sorted(buckets.items()))
+    assert quality_buckets["by_lang"]["fr"] == {"unbucketed": 1}
+    assert (
+        summary["stages"]["quality"]["buckets"]["by_lang"]["en"] == quality_buckets["by_lang"]["en"]
+    )
+    card = "\n".join(stage_lines(summary, {}, "quality"))
+    assert "`quality_bucket`: low / middle / high" in card
+    assert f"en {lo:g}, {hi:g}; zh none" in card and "fewer than 10 scored" in card
+    # a rerun writes the same bytes
+    first = (r / "docs/quality/0000.parquet").read_bytes()
+    first_cutoffs = (r / "stats/quality_cutoffs.json").read_bytes()
+    write_cutoffs(scored, cfg["buckets"], r / "stats/quality_cutoffs.json")
+    bucket_shard(
+        scored[0],
+        r / "quality/scored/0000.json",
+        r / "stats/quality_cutoffs.json",
+        r / "docs/quality/0000.parquet",
+        r / "stats/quality/0000.json",
+    )
+    assert (r / "docs/quality/0000.parquet").read_bytes() == first
+    assert (r / "stats/quality_cutoffs.json").read_bytes() == first_cutoffs
+    assert read_json(r / "stats/quality/0000.json") == per_shard[0]
+
+
+def test_bucket_rules_plan_one_gather_and_lint_clean(tmp_path):
+    """With quality.buckets set the dry run plans the cutoffs gather once and the bucket
+    rule per shard (after the scoring rule per shard); --lint stays clean."""
+    workdir = copy_repo(tmp_path)
+    (workdir / "buckets.yaml").write_text(yaml.safe_dump({"quality": {"buckets": BUCKETS}}))
+    proc = smk(workdir, "-n", "--configfile", "buckets.yaml")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = planned_jobs(proc)
+    shards = DEFAULT["shards"]
+    assert jobs["quality"] == shards and jobs["quality_bucket"] == shards
+    assert jobs["quality_cutoffs"] == 1
+    assert "results/quality/scored/0000.parquet" in proc.stdout + proc.stderr
+    assert_lint_clean(workdir, "--configfile", "buckets.yaml")
+    off = planned_jobs(smk(workdir, "-n"))  # the default: no buckets, no gather
+    # mistakes are refused by the workflow, naming the key
+    for name, wrong, key in [
+        ("bad1.yaml", {"min_docs": 0}, "['buckets']['min_docs']"),
+        ("bad2.yaml", {"percentiles": [50]}, "quality.buckets.names"),
+    ]:
+        (workdir / name).write_text(yaml.safe_dump({"quality": {"buckets": wrong}}))
+        assert key in refused(workdir, "--configfile", name)
+    assert off["quality"] == shards and "quality_cutoffs" not in off and "quality_bucket" not in off

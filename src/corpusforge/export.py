@@ -50,6 +50,7 @@ LATER_FIELDS = (
     "lang_score",
     "quality_score",
     "quality_label",
+    "quality_bucket",
     "perplexity",
     "bucket",
     "dup_count",

@@ -26,12 +26,15 @@ UNSCORED = "unscored"
 BUCKET = "bucket"
 
 
-def percentile_cutoffs(values: Sequence[float], percentiles: Sequence[float]) -> list[float]:
-    """The perplexities at the given percentiles (linear interpolation), rounded to 0.1."""
+def percentile_cutoffs(
+    values: Sequence[float], percentiles: Sequence[float], decimals: int = 1
+) -> list[float]:
+    """The values (perplexities; quality scores: corpusforge.quality.buckets) at the
+    given percentiles, numpy's ``linear`` method, rounded to ``decimals``."""
     data = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if data.size == 0:
-        raise ValueError("no perplexities to take percentiles of")
-    return [round(float(np.percentile(data, p)), 1) for p in percentiles]
+        raise ValueError("no values to take percentiles of")
+    return [round(float(np.percentile(data, p, method="linear")), decimals) for p in percentiles]
 
 
 def gather_cutoffs(

@@ -21,6 +21,9 @@ Reasons for rejection: ``low_quality`` (score below ``min_score`` of the languag
 detail: score and bound), ``no_quality_model`` (no model for the language, with
 ``unscored: drop``).
 
+``quality.buckets`` (:mod:`.buckets`) adds ``quality_bucket``: per-language quantile
+buckets of the kept documents' scores over the whole corpus, like perplexity's.
+
 The same scorer chooses seed extracts for generation (``prompts.seed_quality``,
 :func:`select_seeds`): keep those above a threshold (``low_seed_quality``), or
 sample a share of them weighted by score, as Cosmopedia chose its web seeds
@@ -85,6 +88,9 @@ def settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
                 f"quality.{'min_score' if key == 'min_score' else 'min_score_by_lang.' + key}: "
                 f"{bound} is outside the {engine} scores' range [0, {scale:g}]"
             )
+    from .buckets import check_buckets
+
+    check_buckets(cfg.get("buckets"))
     return {**cfg, "engine": engine, "scale": scale}
 
 

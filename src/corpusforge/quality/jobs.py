@@ -44,7 +44,8 @@ def train_job(smk: Any) -> None:
 
 
 def run_rule(smk: Any) -> None:
-    """Rules quality, download_quality_file and prepare_quality_model."""
+    """Rules quality, quality_cutoffs, quality_bucket, download_quality_file and
+    prepare_quality_model."""
     if smk.rule == "quality":
         cfg = settings(smk.params.settings)
         stack = contextlib.ExitStack()
@@ -60,8 +61,27 @@ def run_rule(smk: Any) -> None:
         with stack:
             doc_stage_job(smk, make_step)
         return
-    with logged(smk.log[0]):
-        if smk.rule == "download_quality_file":
+    with logged(smk.log[0]) as log:
+        if smk.rule == "quality_cutoffs":
+            from .buckets import write_cutoffs
+
+            cutoffs = write_cutoffs(smk.input.scored, smk.params.buckets, smk.output.cutoffs)
+            for lang, entry in cutoffs["languages"].items():
+                log.info(
+                    "%s: %d scored documents, cutoffs %s", lang, entry["docs"], entry["cutoffs"]
+                )
+        elif smk.rule == "quality_bucket":
+            from .buckets import bucket_shard
+
+            stats = bucket_shard(
+                smk.input.scored,
+                smk.input.stats,
+                smk.input.cutoffs,
+                smk.output.docs,
+                smk.output.stats,
+            )
+            log.info("buckets per language: %s", stats["buckets"]["by_lang"])
+        elif smk.rule == "download_quality_file":
             from ..fetch import fetch_source
 
             fetch_source(smk.params.source, smk.output[0])

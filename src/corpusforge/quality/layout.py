@@ -4,7 +4,8 @@
 ``out``). Trained models: ``quality/{lang}/{lang}.bin`` and ``{lang}.json`` (counts,
 held-out accuracy); downloads: ``quality/downloads/{lang}/{kind}/{file}`` (kind
 ``model``, ``positive0``, ``negative1``, ...); the hf engine's model folder:
-``models-quality/hf``.
+``models-quality/hf``. With ``buckets``: the scoring job's documents and stats
+``quality/scored/{shard}.parquet|json``, the cutoffs ``stats/quality_cutoffs.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class QualityLayout:
         self.hf = self.cfg["hf"]
         self.gpus = self.hf["gpus"] if self.engine == "hf" else 0
         self.threads = self.hf["threads"] if self.engine == "hf" else 1
+        self.buckets = self.cfg.get("buckets")  # None: off
 
     def trained_pattern(self) -> str:
         """A wildcard regex matching exactly the trained languages (nothing if none)."""
@@ -92,9 +94,17 @@ class QualityLayout:
         return [paths] if isinstance(paths, str) else list(paths.values())
 
     def settings(self) -> dict[str, Any]:
-        return dict(self.cfg)
+        """What the scoring job depends on (not the buckets); canon() it."""
+        return {k: v for k, v in self.cfg.items() if k != "buckets"}
+
+    def scored(self, ext: str, shard: str = "{shard}") -> str:
+        """With buckets: the scoring job's documents (parquet) or stats (json)."""
+        return self.out(f"quality/scored/{shard}.{ext}")
+
+    def cutoffs(self) -> str:
+        return self.out("stats/quality_cutoffs.json")
 
     def scorer_settings(self) -> dict[str, Any]:
         """What a scorer depends on (not the stage's bounds): for seed selection."""
-        drop = ("min_score", "min_score_by_lang", "unscored")
+        drop = ("min_score", "min_score_by_lang", "unscored", "buckets")
         return {k: v for k, v in self.cfg.items() if k not in drop}

@@ -18,6 +18,7 @@ FINAL_SCHEMA = pa.schema(
         ("lang", pa.string()),
         ("bucket", pa.string()),
         ("perplexity", pa.float64()),
+        ("quality_bucket", pa.string()),
         ("token_length", pa.int64()),
         ("format", pa.string()),
         ("audience", pa.string()),

@@ -20,6 +20,7 @@ from .audit import (
 from .corpus import (
     corpus_summary,
     counts,
+    cross_counts,
     duplicate_clusters,
     origin_shares,
     per_lang,
@@ -250,6 +251,12 @@ def summarize_workflow(
         cutoffs = stages["perplexity"].get("cutoffs")
     if cutoffs is not None or final["perplexity"].notna().any():
         summary["perplexity"] = {"cutoffs": cutoffs, "by_lang": per_lang(final, "perplexity")}
+    quality_buckets = stages.get("quality", {}).get("buckets")
+    if quality_buckets:  # quality.buckets: final documents per language and quality bucket
+        summary["quality_buckets"] = {
+            "cutoffs": quality_buckets.get("cutoffs"),
+            "by_lang": cross_counts(final, "lang", "quality_bucket"),
+        }
     if duplicates:
         summary["dedup"] = duplicates
     summary["runtime"] = runtime(bench_dir, exclude_rules, shards)
