@@ -30,30 +30,30 @@ if COLLECTS:
     include: "rules/collect.smk"  # 5. seed documents join, labelled by origin
 
 
-if CLEAN_RUN:
 if URL_FILTER_RUN:
 
     include: "rules/url_filter.smk"  # 5a. RefinedWeb URL filter: domain lists, URL words
 
 
+if CLEAN_RUN:
 
     include: "rules/clean.smk"  # 5b. ftfy, OpenCC, garbled text, pinyin, PII, flagged words
 
 
-include: "rules/langid.smk"  # 6. fastText language ID: lang, lang_score
 if LINE_CORRECTIONS_RUN:
 
     include: "rules/line_corrections.smk"  # 5c. RefinedWeb line-wise corrections
 
 
+include: "rules/langid.smk"  # 6. fastText language ID: lang, lang_score
 
 
-if QUALITY["enabled"] or SEED_QUALITY:
 if PARAGRAPHS_RUN:
 
     include: "rules/paragraphs.smk"  # 6a. CC-NET paragraph dedup over the whole build
 
 
+if QUALITY["enabled"] or SEED_QUALITY:
 
     include: "rules/quality.smk"  # 6b. model-based quality score (fastText or HF)
 

@@ -266,25 +266,6 @@ CLEAN = canon(config["clean"])  # schema defaults filled in
 CLEAN_RUN = bool(set(CLEAN["apply_to"]) & set(ORIGINS))
 QUALITY = canon(config["quality"])  # schema defaults filled in
 SEED_QUALITY = GENERATES and config["prompts"]["seed_quality"]["mode"] != "none"
-
-# ---------------------------------------------------------------- stages
-# Document stages in data-flow order: each reads the documents of the stage
-# before it from results/docs/<stage>/<shard>.parquet, and export reads the
-# last one. A stage plugs in by adding its name here (and its rule file, which
-# the Snakefile includes when the stage runs).
-DOC_STAGES = [
-    *(["generate"] if GENERATES else []),  # documents from prompts (vLLM)
-    *(["collect"] if COLLECTS else []),  # seed documents join, origin labels
-    *(["clean"] if CLEAN_RUN else []),  # ftfy, OpenCC, garbled text, PII, flagged words
-    "langid",
-    *(["quality"] if QUALITY["enabled"] else []),  # model-based quality score
-    *(["filters"] if FILTERS_RUN else []),  # Gopher, C4, SlimPajama rules
-    "perplexity",
-    "dedup",
-    *(["decontam"] if DECONTAM_BENCHMARKS else []),  # benchmark n-gram overlap
-    *(["mix"] if MODE == "both" else []),  # web share of the corpus
-]
-# Stages that make documents; the others clean them.
 # Web stages with `enabled: auto` (the default) run where documents they apply to
 # exist: the URL filter where pages with URLs can exist (modes web and both); line
 # corrections and paragraph dedup where documents of their apply_to origins exist.
@@ -304,6 +285,28 @@ LINE_CORRECTIONS_RUN = _runs(
 PARAGRAPHS_RUN = _runs(
     PARAGRAPHS["enabled"], set(PARAGRAPHS["apply_to"]) & set(ORIGINS)
 )
+
+# ---------------------------------------------------------------- stages
+# Document stages in data-flow order: each reads the documents of the stage
+# before it from results/docs/<stage>/<shard>.parquet, and export reads the
+# last one. A stage plugs in by adding its name here (and its rule file, which
+# the Snakefile includes when the stage runs).
+DOC_STAGES = [
+    *(["generate"] if GENERATES else []),  # documents from prompts (vLLM)
+    *(["collect"] if COLLECTS else []),  # seed documents join, origin labels
+    *(["url_filter"] if URL_FILTER_RUN else []),  # RefinedWeb domain lists, URL words
+    *(["clean"] if CLEAN_RUN else []),  # ftfy, OpenCC, garbled text, PII, flagged words
+    *(["line_corrections"] if LINE_CORRECTIONS_RUN else []),  # RefinedWeb widget lines
+    "langid",
+    *(["paragraphs"] if PARAGRAPHS_RUN else []),  # CC-NET paragraph dedup
+    *(["quality"] if QUALITY["enabled"] else []),  # model-based quality score
+    *(["filters"] if FILTERS_RUN else []),  # Gopher, C4, SlimPajama rules
+    "perplexity",
+    "dedup",
+    *(["decontam"] if DECONTAM_BENCHMARKS else []),  # benchmark n-gram overlap
+    *(["mix"] if MODE == "both" else []),  # web share of the corpus
+]
+# Stages that make documents; the others clean them.
 SOURCE_STAGES = [s for s in DOC_STAGES if s in ("generate", "collect")]
 CLEANING_STAGES = [s for s in DOC_STAGES if s not in SOURCE_STAGES]
 
@@ -313,11 +316,8 @@ def docs_of(stage):
 
 
 def upstream(stage):
-    *(["url_filter"] if URL_FILTER_RUN else []),  # RefinedWeb domain lists, URL words
     """The documents a document stage reads: those of the stage before it."""
-    *(["line_corrections"] if LINE_CORRECTIONS_RUN else []),  # RefinedWeb widget lines
     return docs_of(DOC_STAGES[DOC_STAGES.index(stage) - 1])
-    *(["paragraphs"] if PARAGRAPHS_RUN else []),  # CC-NET paragraph dedup
 
 
 def final_docs():
