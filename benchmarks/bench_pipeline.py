@@ -52,7 +52,8 @@ near-duplicates, 2,174 exact copies).
   4,566 for a "{" (C4: ours anywhere, datatrove only on lines its line filter
   keeps), 591 or more by Gopher repetition, 346 as duplicates where datatrove
   kept another member of the cluster (or missed it), and 256 byte-identical
-  copies ours drops at ingest (reason duplicate_text; printed as "?").
+  copies ours drops at ingest (seed:duplicate_text; the run printed them as "?",
+  which the script now maps by row).
 """
 
 from __future__ import annotations
@@ -208,13 +209,20 @@ def run_corpusforge(work: Path, cfg: dict, cores: int, repo: Path = ROOT, name: 
     for path in (wd / "results/final").rglob("*.jsonl"):
         with open(path, encoding="utf-8") as handle:
             kept.update(json.loads(line)["source_id"] for line in handle)
-    reasons = {}
-    for path in (wd / "results/rejected").rglob("*.parquet"):
-        frame = pd.read_parquet(path, columns=["seed_id", "stage", "reason"])
-        reasons.update(zip(frame["seed_id"], frame["stage"] + ":" + frame["reason"], strict=True))
     seeds = pd.read_parquet(wd / "results/seed/bench.parquet", columns=["seed_id", "source_id"])
     source_of = dict(zip(seeds["seed_id"], seeds["source_id"], strict=True))
-    reasons = {source_of.get(k, k): v for k, v in reasons.items()}
+    with open(work / "docs.jsonl", encoding="utf-8") as handle:
+        id_of_row = [json.loads(x)["id"] for x in handle]  # seed rejects name their row
+    reasons = {}
+    for path in (wd / "results/rejected").rglob("*.parquet"):
+        frame = pd.read_parquet(path, columns=["seed_id", "stage", "reason", "row"])
+        for rec in frame.itertuples(index=False):
+            key = (
+                id_of_row[int(rec.row) - 1]
+                if rec.stage == "seed" and pd.notna(rec.row)
+                else source_of.get(rec.seed_id, rec.seed_id)
+            )
+            reasons[key] = f"{rec.stage}:{rec.reason}"
     return {**m, "summary": summary, "kept": kept, "reasons": reasons, "dir": wd}
 
 
