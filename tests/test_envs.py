@@ -77,7 +77,10 @@ NOT_CALLED = {
         )
         for name in names
     },
-    ("mix.py", "transformers"): "mix reuses collect's origin shares, not its token counter",
+    **{
+        ("mix.py", name): "mix reuses collect's origin shares, not its token counter"
+        for name in ("transformers", "tokenizers", "torch")
+    },
     # corpusforge.quality uses perplexity's language and reference-text helpers
     **{
         (script, name): "seed/document quality uses corpusforge.perplexity's language "

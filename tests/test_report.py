@@ -717,3 +717,11 @@ def test_the_card_names_the_crawl_format_of_seeds_of_many_files():
     assert seed_format({"source": {"paths_file": {"url": listing}}}) == "warc"
     assert seed_format({"source": {"paths_file": {"path": "my-list.txt"}}}) is None
     assert seed_format({"source": {"url": "https://example.org/x.parquet?v=2"}}) == "parquet"
+
+
+def test_every_figure_has_its_caption_file():
+    from corpusforge.report import PLOTS
+
+    root = Path(__file__).resolve().parents[1]
+    missing = [s.name for s in PLOTS if not (root / "report" / f"{s.name}.rst").is_file()]
+    assert not missing, f"report/<name>.rst missing for {missing} (rules/report.smk captions)"

@@ -73,9 +73,11 @@ def test_default_build_generates_a_real_corpus(built):
     summary = json.loads((results / "stats/summary.json").read_text())
     assert summary["audit"]["ok"] and summary["accounting"]["balanced"]
     assert summary["stages"]["generate"]["completion_tokens"] > 1000
-    # mode generate: no collect/filters/mix; every document checked against the sample benchmark
+    # mode generate: no collect/web stages/filters/mix; clean and quality on the generated
+    # documents; every document checked against the sample benchmark
     assert summary["mode"] == "generate" and "origins" not in summary
-    assert summary["doc_stages"] == ["generate", "langid", "perplexity", "dedup", "decontam"]
+    stages = ["generate", "clean", "langid", "quality", "perplexity", "dedup", "decontam"]
+    assert summary["doc_stages"] == stages
     index = json.loads((results / "decontam/index.json").read_text())
     assert index["benchmarks"]["sample"]["texts"] == 24 and index["unique_ngrams"] > 100
     assert summary["stages"]["decontam"]["in"] == len(docs) + len(
