@@ -231,8 +231,9 @@ def token_counter(folder: str | Path, threads: int | None = None) -> TokenCounte
     backend = _backend(folder)
     if _is_byte_level_bpe(backend):
         newline = backend.encode("\n", add_special_tokens=False).ids
-        if len(newline) == 1:
-            added = [t.content for t in backend.get_added_tokens_decoder().values()]
+        added = [t.content for t in backend.get_added_tokens_decoder().values()]
+        # an added token holding whitespace could form across the newlines that join pieces
+        if len(newline) == 1 and not any(c.isspace() for a in added for c in a):
             pieces = _PieceCounter(backend, newline[0], added)
 
             def count_pieces(texts: Sequence[str]) -> list[int]:
