@@ -229,10 +229,7 @@ def correct_docs(
     kept["text"] = pd.Series(texts, index=kept.index, dtype=object)
     kept["corrected_lines"] = pd.Series(n_lines, index=kept.index, dtype="int64")
     kept["corrected_chars"] = pd.Series(n_chars, index=kept.index, dtype="int64")
-    gone = docs[~mask]
-    rejects = reject_records(
-        gone, STAGE, REASON, pd.Series(details, index=gone.index, dtype=object)
-    )
+    rejects = reject_records(docs[~mask], STAGE, REASON, details)
     return stage_outcome(
         STAGE,
         docs,

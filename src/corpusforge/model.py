@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,24 +110,40 @@ def cached_default_conversion(cache: Path, dtype: str = AUTO) -> Path:
     return dest
 
 
-def download_hf(repo_id: str, revision: str, dest: Path, cache_dir: str | None = None) -> Path:
-    """Download a model snapshot at a pinned revision into ``dest``."""
+MODEL_FILES = ("*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken")
+
+
+def hf_snapshot(
+    repo_id: str,
+    revision: str,
+    folder: Path,
+    cache_dir: str | None = None,
+    allow_patterns: Sequence[str] = MODEL_FILES,
+) -> Path:
+    """The files of a model repository at a pinned revision, into ``folder`` (token
+    from ``HF_TOKEN``); an empty revision is refused."""
     from huggingface_hub import snapshot_download
 
     if not revision:
         raise ModelError(f"model.revision: a pinned revision is required for {repo_id}")
+    snapshot_download(
+        repo_id=repo_id,
+        revision=revision,
+        local_dir=folder,
+        cache_dir=cache_dir,
+        token=os.environ.get("HF_TOKEN") or None,
+        allow_patterns=list(allow_patterns),
+    )
+    return Path(folder)
+
+
+def download_hf(repo_id: str, revision: str, dest: Path, cache_dir: str | None = None) -> Path:
+    """Download a model snapshot at a pinned revision into ``dest``."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        snapshot_download(
-            repo_id=repo_id,
-            revision=revision,
-            local_dir=tmp,
-            cache_dir=cache_dir,
-            token=os.environ.get("HF_TOKEN") or None,
-            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"],
-        )
+        hf_snapshot(repo_id, revision, tmp, cache_dir)
         shutil.rmtree(tmp / ".cache", ignore_errors=True)
         _publish_folder(tmp, dest)
     except BaseException:

@@ -11,7 +11,7 @@ See ``docs/data-contract.md`` for the columns each stage adds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +90,11 @@ def _reject_types(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _per_record(value: str | pd.Series, index: pd.Index) -> list[str]:
+def _per_record(value: str | pd.Series | Sequence[str], index: pd.Index) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(index):
+            raise ValueError(f"{len(value)} values for {len(index)} rejected records")
+        return [str(item) for item in value]
     if not isinstance(value, pd.Series):
         return [str(value)] * len(index)
     if not value.index.equals(index):
@@ -99,10 +103,14 @@ def _per_record(value: str | pd.Series, index: pd.Index) -> list[str]:
 
 
 def reject_records(
-    frame: pd.DataFrame, stage: str, reason: str | pd.Series, detail: str | pd.Series = ""
+    frame: pd.DataFrame,
+    stage: str,
+    reason: str | pd.Series | Sequence[str],
+    detail: str | pd.Series | Sequence[str] = "",
 ) -> pd.DataFrame:
     """Turn records of a stage's input into rejected rows: one reason for all, or a
-    reason (and detail) per record, as Series aligned with ``frame``'s index."""
+    reason (and detail) per record, as Series aligned with ``frame``'s index or as a
+    list in the order of its rows."""
     n = len(frame)
 
     def column(name: str) -> list:

@@ -91,22 +91,12 @@ def tokenizer_from_hf(
     repo_id: str, revision: str, dest: Path, cache_dir: str | None = None
 ) -> Path:
     """The tokenizer files of a Hugging Face model at a pinned revision."""
-    from huggingface_hub import snapshot_download
     from transformers import AutoTokenizer
 
-    from .model import ModelError
+    from .model import hf_snapshot
 
-    if not revision:
-        raise ModelError(f"model.revision: a pinned revision is required for {repo_id}")
     with tempfile.TemporaryDirectory() as tmp:
-        snapshot_download(
-            repo_id=repo_id,
-            revision=revision,
-            local_dir=tmp,
-            cache_dir=cache_dir,
-            token=os.environ.get("HF_TOKEN") or None,
-            allow_patterns=TOKENIZER_FILES,
-        )
+        hf_snapshot(repo_id, revision, Path(tmp), cache_dir, TOKENIZER_FILES)
         tokenizer = AutoTokenizer.from_pretrained(tmp)
         return _save(tokenizer, dest, {"source": "hf", "repo_id": repo_id, "revision": revision})
 

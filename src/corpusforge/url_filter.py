@@ -183,10 +183,7 @@ def filter_urls(
             details.append(detail)
             by_list[detail.split(":", 1)[0]] += 1
     mask = pd.Series(keep, index=docs.index, dtype=bool)
-    gone = docs[~mask]
-    rejects = reject_records(
-        gone, STAGE, REASON, pd.Series(details, index=gone.index, dtype=object)
-    )
+    rejects = reject_records(docs[~mask], STAGE, REASON, details)
     return stage_outcome(
         STAGE,
         docs,
