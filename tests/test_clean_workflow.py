@@ -11,7 +11,6 @@ the stage or a later one writes.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -30,7 +29,7 @@ from clean_pages import (
     TRADITIONAL_PAGE,
 )
 from web_pages import GOOD_EN, wet_file
-from workflow_util import assert_lint_clean, copy_repo, planned_jobs, smk
+from workflow_util import assert_lint_clean, copy_repo, final_docs, planned_jobs, smk
 
 pytestmark = pytest.mark.workflow
 
@@ -69,17 +68,8 @@ def build(tmp_path_factory):
     return workdir
 
 
-def final_docs(workdir: Path) -> pd.DataFrame:
-    rows = [
-        json.loads(line)
-        for path in sorted((workdir / "results/final").rglob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
-    return pd.DataFrame(rows).set_index("url")
-
-
 def test_each_page_ends_as_expected(build):
-    final = final_docs(build)
+    final = final_docs(build).set_index("url")
     assert set(final.index) == set(KEPT)
     assert final.loc["http://cafe.example/spring", "text"] == CAFE
     typhoon = final.loc["http://news.example.tw/typhoon"]

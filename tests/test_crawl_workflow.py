@@ -13,13 +13,12 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from web_pages import GOOD_EN, GOOD_ZH, LATIN_URL, WARC_EN_URL, CrawlServer, warc_file, wet_file
-from workflow_util import assert_lint_clean, copy_repo, planned_jobs, smk
+from workflow_util import assert_lint_clean, copy_repo, final_docs, planned_jobs, smk
 
 pytestmark = pytest.mark.workflow
 
@@ -115,15 +114,6 @@ def crawl_build(tmp_path_factory):
         assert proc.returncode == 0, proc.stderr[-6000:]
         requests = list(server.requests)
     return workdir, files, requests, dry
-
-
-def final_docs(workdir: Path) -> pd.DataFrame:
-    rows = [
-        json.loads(line)
-        for path in sorted((workdir / "results/final").rglob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
-    return pd.DataFrame(rows)
 
 
 def test_each_listed_file_is_fetched_by_its_own_job(crawl_build):

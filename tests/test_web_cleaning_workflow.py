@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from web_pages import GOOD_EN, GOOD_ZH, wet_file
-from workflow_util import assert_lint_clean, copy_repo, smk
+from workflow_util import assert_lint_clean, copy_repo, final_docs, smk
 
 pytestmark = pytest.mark.workflow
 
@@ -85,15 +85,6 @@ def rejected(workdir: Path, stage: str) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
-def final_docs(workdir: Path) -> pd.DataFrame:
-    rows = [
-        json.loads(line)
-        for path in sorted((workdir / "results/final").rglob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
-    return pd.DataFrame(rows).set_index("url")
-
-
 def test_repeated_paragraph_stays_on_the_first_page_only(build):
     before = stage_docs(build, "langid")
     holders = before[before["text"].str.contains(CLUB, regex=False)]
@@ -108,7 +99,7 @@ def test_repeated_paragraph_stays_on_the_first_page_only(build):
             assert CLUB not in row["text"]
             assert (row["removed_lines"], row["removed_chars"]) == (1, len(CLUB))
             assert row["text"] == GOOD_EN[url]
-    final = final_docs(build)
+    final = final_docs(build).set_index("url")
     assert sum(CLUB in t for t in final["text"]) == 1
     assert set(GOOD_EN) | set(GOOD_ZH) | {LIGHT_URL} == set(final.index)
 

@@ -28,7 +28,7 @@ from web_pages import (
     warc_file,
     wet_file,
 )
-from workflow_util import ROOT, assert_lint_clean, copy_repo, planned_jobs, refused, smk
+from workflow_util import ROOT, assert_lint_clean, copy_repo, final_docs, planned_jobs, refused, smk
 
 from corpusforge.filters import filter_text, settings
 from corpusforge.schema import with_defaults
@@ -86,15 +86,6 @@ def web_build(tmp_path_factory):
     proc = smk(workdir, "--cores", "2", "--configfile", cfg)
     assert proc.returncode == 0, proc.stderr[-6000:]
     return workdir
-
-
-def final_docs(workdir: Path) -> pd.DataFrame:
-    rows = [
-        json.loads(line)
-        for path in sorted((workdir / "results/final").rglob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
-    return pd.DataFrame(rows)
 
 
 def rejected(workdir: Path) -> pd.DataFrame:

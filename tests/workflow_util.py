@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a user's clone needs to run the workflow.
@@ -60,3 +63,13 @@ def refused(workdir: Path, *args: str) -> str:
     proc = smk(workdir, "-n", *args)
     assert proc.returncode != 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
+
+
+def final_docs(workdir: Path) -> pd.DataFrame:
+    """Every document of a build's final jsonl files, in file order."""
+    rows = [
+        json.loads(line)
+        for path in sorted((workdir / "results/final").rglob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    return pd.DataFrame(rows)
