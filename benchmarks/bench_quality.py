@@ -54,7 +54,13 @@ sys.path.insert(0, str(ROOT / "resources" / "quality"))
 import assemble  # noqa: E402
 from bench_dedup import in_bench_venv, write_docs  # noqa: E402
 
-from corpusforge.quality import load_scorer, quality_step, train_from_references  # noqa: E402
+from corpusforge.quality import (  # noqa: E402
+    load_scorer,
+    quality_step,
+    settings,
+    train_from_references,
+)
+from corpusforge.schema import with_defaults  # noqa: E402
 
 THRESHOLD = 0.5
 
@@ -74,29 +80,15 @@ def make_docs(copies: int) -> pd.DataFrame:
 
 
 def train_model(folder: Path) -> tuple[dict, str]:
-    cfg = {
-        "engine": "fasttext",
-        "scale": 1.0,
-        "max_chars": None,
-        "min_score": THRESHOLD,
-        "unscored": "keep",
-        "fasttext": {
-            "lowercase": False,
-            "cjk_languages": ["zh"],
-            "models": {"en": {"label": "hq", "split_cjk": False}},
-            "training": {
-                "epoch": 20,
-                "lr": 0.5,
-                "word_ngrams": 2,
-                "dim": 32,
-                "min_count": 1,
-                "bucket": 100000,
-                "loss": "softmax",
-                "seed": 0,
-                "heldout_fraction": 0.1,
-            },
-        },
+    # the schema's defaults (training settings and all), trained from the shipped
+    # English references; like datatrove's filter: whole documents, not lowercased
+    references = {
+        group: [{"source": {"path": str(ROOT / f"resources/quality/en.{group}.txt")}}]
+        for group in ("positive", "negative")
     }
+    fasttext = {"lowercase": False, "models": {"en": {"split_cjk": False, **references}}}
+    section = {"min_score": THRESHOLD, "max_chars": None, "fasttext": fasttext}
+    cfg = settings(with_defaults("quality", section))
     refs = {
         g: [(str(ROOT / f"resources/quality/en.{g}.txt"), "text", "text")]
         for g in ("positive", "negative")
