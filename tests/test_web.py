@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
-from web_pages import wet_file
+from web_pages import member_offsets, wet_file
 
 from corpusforge.web import BYTES_READ, FILE_BYTES, decode_payload, iter_warc, iter_wet
 
@@ -186,19 +186,6 @@ def test_truncated_uncompressed_record(cut):
 def pages_wet(n: int, gzip: bool) -> tuple[bytes, list[str]]:
     texts = [f"Page {i}: " + " ".join(EN_PARAS) for i in range(n)]
     return wet_file({f"http://p{i}.example/": t for i, t in enumerate(texts)}, gzip=gzip), texts
-
-
-def member_offsets(data: bytes) -> list[int]:
-    """Start of every gzip member of a file."""
-    import zlib
-
-    starts, pos = [], 0
-    while pos < len(data):
-        starts.append(pos)
-        d = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        d.decompress(data[pos:])
-        pos = len(data) - len(d.unused_data)
-    return starts
 
 
 def test_a_corrupt_gzip_member_is_one_row_and_every_later_record_is_read():

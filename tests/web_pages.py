@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -255,3 +256,14 @@ class CrawlServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(timeout=5)
+
+
+def member_offsets(data: bytes) -> list[int]:
+    """Start of every gzip member of a file."""
+    starts, pos = [], 0
+    while pos < len(data):
+        starts.append(pos)
+        d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        d.decompress(data[pos:])
+        pos = len(data) - len(d.unused_data)
+    return starts
