@@ -32,8 +32,9 @@ rule download_clean_words:
         "../envs/clean.yaml"
     params:
         source=lambda wc: _FLAGGED["lists"][wc.lang]["source"],
+        key=lambda wc: f"clean.flagged_words.lists.{wc.lang}.source",
     script:
-        "../scripts/clean.py"
+        "../scripts/download.py"
 
 
 rule clean:

@@ -34,7 +34,7 @@ rule download_benchmark:
         source=lambda wc: DECONTAM_BENCHMARKS[wc.bench]["source"],
         key=lambda wc: f"decontam.benchmarks.{wc.bench}.source",
     script:
-        "../scripts/decontam.py"
+        "../scripts/download.py"
 
 
 rule decontam_index:

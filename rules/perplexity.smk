@@ -32,8 +32,9 @@ rule download_lm_file:
         "../envs/perplexity.yaml"
     params:
         source=lambda wc: PPL.source(wc.lang, wc.kind),
+        key=lambda wc: PPL.source_key(wc.lang, wc.kind),
     script:
-        "../scripts/perplexity.py"
+        "../scripts/download.py"
 
 
 rule train_lm:

@@ -35,8 +35,9 @@ rule download_quality_file:
         "../envs/quality.yaml"
     params:
         source=lambda wc: QL.source(wc.lang, wc.kind),
+        key=lambda wc: QL.source_key(wc.lang, wc.kind),
     script:
-        "../scripts/quality.py"
+        "../scripts/download.py"
 
 
 rule train_quality:

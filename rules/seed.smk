@@ -33,7 +33,7 @@ rule download_seed:
         resume=False,
         pin=None,
     script:
-        "../scripts/download_seed.py"
+        "../scripts/download.py"
 
 
 checkpoint seed_files:
@@ -75,7 +75,7 @@ rule download_seed_file:
         resume=True,
         pin=lambda wc: f"seeds.{wc.seed}.source.sha256s: {{{wc.file}: <sha256>}}",
     script:
-        "../scripts/download_seed.py"
+        "../scripts/download.py"
 
 
 rule ingest_seed_file:

@@ -33,8 +33,9 @@ rule download_url_list:
         "../envs/clean.yaml"
     params:
         source=lambda wc: URL_FILTER["lists"][wc.name]["source"],
+        key=lambda wc: f"url_filter.lists.{wc.name}.source",
     script:
-        "../scripts/url_filter.py"
+        "../scripts/download.py"
 
 
 rule url_filter:

@@ -1,22 +1,15 @@
 """Snakemake adapter for rules/decontam.smk (see corpusforge.decontam).
 
-Rule ``download_benchmark``: fetch a remote benchmark file.
 Rule ``decontam_index``: hash the benchmarks' n-grams into one index file.
 Rule ``decontam``: check one shard of documents against the index.
 """
 
 from corpusforge.decontam import index_step, run_index
-from corpusforge.fetch import fetch_source
 from corpusforge.runtime import doc_stage_job, logged
 
 if snakemake.rule == "decontam":
     doc_stage_job(snakemake, lambda: index_step(snakemake.input.index, snakemake.params.settings))
 else:
     with logged(snakemake.log[0]):
-        if snakemake.rule == "download_benchmark":
-            fetch_source(snakemake.params.source, snakemake.output[0], snakemake.params.key)
-        else:
-            files = {name: str(path) for name, path in snakemake.input.items()}
-            run_index(
-                files, snakemake.params.settings, snakemake.output.index, snakemake.output.stats
-            )
+        files = {name: str(path) for name, path in snakemake.input.items()}
+        run_index(files, snakemake.params.settings, snakemake.output.index, snakemake.output.stats)

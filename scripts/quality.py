@@ -1,5 +1,5 @@
-"""Snakemake adapter for rules quality, download_quality_file and prepare_quality_model
-(see corpusforge.quality.jobs)."""
+"""Snakemake adapter for rules quality, quality_cutoffs, quality_bucket and
+prepare_quality_model (see corpusforge.quality.jobs)."""
 
 from corpusforge.quality.jobs import run_rule
 

@@ -40,6 +40,11 @@ class WorkflowLayout:
         model = self.model_cfg(lang)
         return model["reference"] if kind == "reference" else model["pretrained"][kind]
 
+    def source_key(self, lang: str, kind: str) -> str:
+        """The config key of a source, for messages."""
+        where = "reference" if kind == "reference" else f"pretrained.{kind}"
+        return f"perplexity.models.{lang}.{where}"
+
     def source_file(self, lang: str, kind: str) -> str:
         """The local file of a source: its path, or where rule download_lm_file puts it."""
         source = self.source(lang, kind)

@@ -1,13 +1,13 @@
 """The jobs of the stage's rules (rules/perplexity.smk), from files to files.
 
-  download_lm_file    fetch a configured remote file (model or reference text)
   train_lm            train one language's SentencePiece + KenLM models
   describe_lm         describe a ready-made model (and score its reference text)
   perplexity_score    score one shard
   perplexity_cutoffs  gather the cutoffs per language
   perplexity_bucket   bucket one shard: docs, rejected rows, stats
 
-``run_rule`` picks the job by the rule's name (scripts/perplexity.py).
+``run_rule`` picks the job by the rule's name (scripts/perplexity.py); rule
+download_lm_file runs scripts/download.py.
 """
 
 from __future__ import annotations
@@ -151,11 +151,7 @@ def run_rule(
     rule: str, inputs: Any, outputs: Any, params: Any, wildcards: Any, threads: int
 ) -> None:
     """The job of one rule of rules/perplexity.smk, given Snakemake's named files and params."""
-    if rule == "download_lm_file":
-        from ..fetch import fetch_source
-
-        fetch_source(params.source, outputs[0])
-    elif rule == "train_lm":
+    if rule == "train_lm":
         train_lm(
             wildcards.lang,
             inputs.reference,

@@ -44,8 +44,8 @@ def train_job(smk: Any) -> None:
 
 
 def run_rule(smk: Any) -> None:
-    """Rules quality, quality_cutoffs, quality_bucket, download_quality_file and
-    prepare_quality_model."""
+    """Rules quality, quality_cutoffs, quality_bucket and prepare_quality_model (rule
+    download_quality_file runs scripts/download.py)."""
     if smk.rule == "quality":
         cfg = settings(smk.params.settings)
         stack = contextlib.ExitStack()
@@ -81,10 +81,6 @@ def run_rule(smk: Any) -> None:
                 smk.output.stats,
             )
             log.info("buckets per language: %s", stats["buckets"]["by_lang"])
-        elif smk.rule == "download_quality_file":
-            from ..fetch import fetch_source
-
-            fetch_source(smk.params.source, smk.output[0])
         else:
             from pathlib import Path
 

@@ -10,11 +10,11 @@ held-out accuracy); downloads: ``quality/downloads/{lang}/{kind}/{file}`` (kind
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..fetch import source_file_name
 from . import settings
 
 
@@ -43,14 +43,19 @@ class QualityLayout:
         group = kind.rstrip("0123456789")
         return entry[group][int(kind[len(group) :])]["source"]
 
+    def source_key(self, lang: str, kind: str) -> str:
+        """The config key of a source, for messages."""
+        if kind == "model":
+            return f"quality.fasttext.models.{lang}.model"
+        group = kind.rstrip("0123456789")
+        return f"quality.fasttext.models.{lang}.{group}[{kind[len(group) :]}].source"
+
     def source_file(self, lang: str, kind: str) -> str:
         """A source's local file: its path, or where rule download_quality_file puts it."""
         source = self.source(lang, kind)
         if "path" in source:
             return str(source["path"])
-        remote = source["url"].split("?")[0] if "url" in source else source["hf"]["filename"]
-        name = posixpath.basename(remote) or "file"
-        return self.out(f"quality/downloads/{lang}/{kind}/{name}")
+        return self.out(f"quality/downloads/{lang}/{kind}/{source_file_name(source, 'file')}")
 
     def references(self, lang: str, group: str) -> list[str]:
         refs = self.models[lang][group]
