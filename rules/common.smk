@@ -42,7 +42,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
-from corpusforge.fetch import source_file_name
+from corpusforge.fetch import local_file, source_file_name
 from corpusforge.seed_files import globbed, is_file_list, read_file_list
 
 RESULTS = config["results"]

@@ -6,8 +6,7 @@ they decide whether the stage runs.
 
 # Benchmark name -> its local file: its path, or where download_benchmark puts it.
 DECONTAM_FILES = {
-    name: bench["source"].get("path")
-    or out(f"decontam/benchmarks/{name}/{source_file_name(bench['source'], 'data')}")
+    name: local_file(bench["source"], out(f"decontam/benchmarks/{name}"), "data")
     for name, bench in sorted(DECONTAM_BENCHMARKS.items())
 }
 DOWNLOADS.update(

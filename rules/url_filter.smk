@@ -7,8 +7,7 @@ decide whether the stage runs.
 # List name -> its local file: its path, or where download_url_list puts it.
 # Inputs of the rule, so editing a list reruns it.
 URL_LIST_FILES = {
-    name: item["source"].get("path")
-    or out(f"url_filter/lists/{name}/{source_file_name(item['source'], 'list.txt')}")
+    name: local_file(item["source"], out(f"url_filter/lists/{name}"), "list.txt")
     for name, item in sorted(URL_FILTER["lists"].items())
 }
 DOWNLOADS.update(

@@ -78,6 +78,14 @@ def source_file_name(source: Mapping[str, Any], default: str) -> str:
     return posixpath.basename(remote) or default
 
 
+def local_file(source: Mapping[str, Any], folder: str, default: str) -> str:
+    """A configured source's local file: its ``path``, else where the rule that
+    downloads it puts it, ``<folder>/<source_file_name>``."""
+    if "path" in source:
+        return str(source["path"])
+    return f"{folder}/{source_file_name(source, default)}"
+
+
 def _expected_digest(sha256: str | None, what: str) -> str | None:
     """Normalise a configured digest (case, surrounding blanks); reject malformed ones."""
     if sha256 is None:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..fetch import source_file_name
+from ..fetch import local_file
 from .config import settings, training_settings
 
 
@@ -47,10 +47,7 @@ class WorkflowLayout:
 
     def source_file(self, lang: str, kind: str) -> str:
         """The local file of a source: its path, or where rule download_lm_file puts it."""
-        source = self.source(lang, kind)
-        if "path" in source:
-            return str(source["path"])
-        return self.out(f"lm/downloads/{lang}/{kind}/{source_file_name(source, 'file')}")
+        return local_file(self.source(lang, kind), self.out(f"lm/downloads/{lang}/{kind}"), "file")
 
     def files(self, lang: str) -> dict[str, str]:
         """A language's SentencePiece model, KenLM binary and description."""

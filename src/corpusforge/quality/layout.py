@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..fetch import source_file_name
+from ..fetch import local_file
 from . import settings
 
 
@@ -52,10 +52,8 @@ class QualityLayout:
 
     def source_file(self, lang: str, kind: str) -> str:
         """A source's local file: its path, or where rule download_quality_file puts it."""
-        source = self.source(lang, kind)
-        if "path" in source:
-            return str(source["path"])
-        return self.out(f"quality/downloads/{lang}/{kind}/{source_file_name(source, 'file')}")
+        folder = self.out(f"quality/downloads/{lang}/{kind}")
+        return local_file(self.source(lang, kind), folder, "file")
 
     def references(self, lang: str, group: str) -> list[str]:
         refs = self.models[lang][group]
