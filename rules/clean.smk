@@ -10,7 +10,9 @@ _FLAGGED = CLEAN["flagged_words"]
 # download_clean_words puts it. Inputs of the rule, so editing a list reruns it.
 CLEAN_WORD_FILES = (
     {
-        f"words_{lang}": local_file(item["source"], out(f"clean/words/{lang}"), "words.txt")
+        f"words_{lang}": local_file(
+            item["source"], out(f"clean/words/{lang}"), "words.txt"
+        )
         for lang, item in sorted(_FLAGGED["lists"].items())
     }
     if _FLAGGED["enabled"]
