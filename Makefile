@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: corpus test lint install install-test report dag clean
+.PHONY: corpus test lint install install-test bench-deps report dag clean
 
 ## corpus: build the default corpus under results/ (real, small, offline, on the CPU)
 corpus: install
@@ -25,6 +25,10 @@ install:
 
 install-test:
 	@bash tools/install.sh --test
+
+## bench-deps: what benchmarks/ needs besides the workflow (text packages, baseline venvs)
+bench-deps: install
+	@bash tools/install_bench.sh
 
 ## report: one browsable HTML file with the figures, dataset card and manifest of the last build
 report: install

@@ -51,17 +51,12 @@ reading, not building the corpus, not imports):
 - ``stage``: our whole stage (``clean.clean_docs``, default config: every step,
   all five PII kinds) on a DataFrame; no other tool does all of it.
 
-Baselines run in their own venvs (never in .venv):
-
-    python3.11 -m venv ~/.cache/corpusforge/bench-venv      # datatrove
-    ~/.cache/corpusforge/bench-venv/bin/pip install -r benchmarks/requirements-datatrove.txt ftfy
-    python3.11 -m venv ~/.cache/corpusforge/dj-venv         # data-juicer
-    ~/.cache/corpusforge/dj-venv/bin/pip install py-data-juicer==1.6.1 ftfy opencc aiohttp
-
-(data-juicer 1.6.1 imports aiohttp without declaring it, and installs ray and
-others with uv on the first import of its ops.) Printed: docs per CPU-second for
-each, the ratios ours/theirs, and how many outputs differ, with the first
-difference of a few of them.
+Baselines run in their own venvs (never in .venv), which ``tools/install_bench.sh``
+makes: ~/.cache/corpusforge/bench-venv (datatrove, benchmarks/requirements-datatrove.txt)
+and ~/.cache/corpusforge/dj-venv (data-juicer, benchmarks/requirements-datajuicer.txt;
+data-juicer installs ray and others with uv on the first import of its ops).
+Printed: docs per CPU-second for each, the ratios ours/theirs, and how many
+outputs differ, with the first difference of a few of them.
 """
 
 from __future__ import annotations

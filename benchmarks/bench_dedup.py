@@ -27,11 +27,8 @@ corpus. One process each, CPU seconds:
   called in one process on Documents in memory (no executor launches, no reader,
   no writer, no filter stage; the signature and bucket files it writes between
   its stages are part of its method).
-rensa and datatrove run in the baseline venv (benchmarks/requirements-datatrove.txt
-with rensa 0.5.0):
-
-    python3.11 -m venv ~/.cache/corpusforge/bench-venv
-    ~/.cache/corpusforge/bench-venv/bin/pip install -r benchmarks/requirements-datatrove.txt
+rensa and datatrove run in the baseline venv (benchmarks/requirements-datatrove.txt),
+which ``tools/install_bench.sh`` makes with the Debian text packages.
 
 Agreement: per injected pair, whether the two documents end in one cluster;
 the sides keep different members (ours by its keep rule, the others the first

@@ -39,10 +39,7 @@ documents):
 - datatrove 0.10.1: ``GopherRepetitionFilter``, ``GopherQualityFilter`` and
   ``C4QualityFilter`` (``filter(doc)`` called on each Document, default
   thresholds = Gopher/C4 papers, same as ours), and the three chained, run in a
-  separate venv (see benchmarks/requirements-datatrove.txt):
-
-    python3.11 -m venv ~/.cache/corpusforge/bench-venv
-    ~/.cache/corpusforge/bench-venv/bin/pip install -r benchmarks/requirements-datatrove.txt
+  separate venv (benchmarks/requirements-datatrove.txt; ``tools/install_bench.sh``).
 
   English words come from spaCy's blank "en" tokenizer (no model download);
   Chinese from jieba through spaCy (``language="zh"``).

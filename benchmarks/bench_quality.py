@@ -8,7 +8,7 @@ timed in one run, only the scoring and the decision (no reading, no writing):
   prepare each line, batched ``multilinePredict``, scores, labels, rejected rows, stats);
 - datatrove 0.10.1: ``FastTextClassifierFilter(model, keep_labels=[("hq", 0.5)],
   newline_replacement=" ")``, ``filter(doc)`` on each Document, in its own venv
-  (benchmarks/requirements-datatrove.txt plus ``fasteners`` and ``fasttext-numpy2-wheel``).
+  (benchmarks/requirements-datatrove.txt; ``tools/install_bench.sh``).
 
 The model is an English classifier trained here from resources/quality with
 ``lowercase: false`` (datatrove feeds the raw text to fastText, newlines replaced;

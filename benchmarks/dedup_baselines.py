@@ -152,7 +152,7 @@ def in_bench_venv(script: str, *args: str) -> tuple[str | None, str]:
     script's ``DATATROVE`` line tag, or None; an error message, or "")."""
     python = BENCH_VENV / "bin" / "python"
     if not python.exists():
-        return None, f"no baseline venv at {BENCH_VENV} (see benchmarks/bench_dedup.py)"
+        return None, f"no baseline venv at {BENCH_VENV} (make it with tools/install_bench.sh)"
     proc = subprocess.run(
         [str(python), "-c", script, *args], capture_output=True, text=True, check=False
     )
