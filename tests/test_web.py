@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
 from collections import Counter
@@ -11,6 +12,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 from web_pages import member_offsets, wet_file
 
+from corpusforge import web
 from corpusforge.web import BYTES_READ, FILE_BYTES, decode_payload, iter_warc, iter_wet
 
 EN_PARAS = [
@@ -232,6 +234,81 @@ def test_a_corrupt_uncompressed_record_resyncs_at_the_next_header(damage):
     new_end = start + len(record)
     assert rows[1].detail.startswith(f"byte offset {start} to {new_end}:")
     assert [r.fields["text"] for r in rows if r.error is None] == [texts[0], *texts[2:]]
+    assert skipped[BYTES_READ] == skipped[FILE_BYTES] == len(broken)
+
+
+# ---------------------------------------------------------------- a file gzipped as one stream
+
+
+def one_stream(n: int) -> tuple[bytes, list[str]]:
+    """A WET file of a warcinfo and ``n`` pages, gzipped whole (not a member per record)."""
+    plain, texts = pages_wet(n, gzip=False)
+    return gzip.compress(plain, mtime=0), texts
+
+
+def rows_of(data: bytes, tmp_path=None) -> tuple[list, Counter]:
+    skipped = Counter()
+    if tmp_path is None:
+        return list(iter_wet(io.BytesIO(data), skipped=skipped)), skipped
+    path = tmp_path / "file.warc.wet.gz"  # a real file: read through its mapping
+    path.write_bytes(data)
+    with path.open("rb") as stream:
+        return list(iter_wet(stream, skipped=skipped)), skipped
+
+
+def test_one_stream_reads_as_members_do():
+    stream, texts = one_stream(6)
+    rows, skipped = rows_of(stream)
+    assert [r.fields["text"] for r in rows] == texts
+    assert [r.row for r in rows] == [2, 3, 4, 5, 6, 7]
+    assert skipped[BYTES_READ] == skipped[FILE_BYTES] == len(stream)
+
+
+def test_a_large_stream_goes_through_a_temporary_file(tmp_path, monkeypatch):
+    stream, texts = one_stream(40)
+    expected = [(r.row, r.fields) for r in rows_of(stream)[0]]
+    monkeypatch.setattr(web, "SPILL_BYTES", 1000)  # the 40 pages are ~12 KB
+    spills = []
+    real = web.tempfile.TemporaryFile
+
+    def counted(*args, **kwargs):
+        handle = real(*args, **kwargs)
+        spills.append(handle)
+        return handle
+
+    monkeypatch.setattr(web.tempfile, "TemporaryFile", counted)
+    rows, skipped = rows_of(stream, tmp_path)
+    assert [(r.row, r.fields) for r in rows] == expected
+    assert [r.fields["text"] for r in rows] == texts
+    assert spills and all(handle.closed for handle in spills)
+    assert skipped[BYTES_READ] == skipped[FILE_BYTES] == len(stream)
+
+
+def test_a_cut_stream_keeps_its_whole_records(tmp_path):
+    stream, texts = one_stream(30)
+    cut = stream[: len(stream) // 2]
+    rows, skipped = rows_of(cut, tmp_path)
+    last = rows[-1]
+    assert last.error == "truncated_record"
+    assert "cut off at end of file" in last.detail and "whole records" in last.detail
+    kept = [r.fields["text"] for r in rows[:-1]]
+    assert 2 <= len(kept) < 30 and kept == texts[: len(kept)]
+    assert all(r.error is None for r in rows[:-1])
+    assert skipped[BYTES_READ] == skipped[FILE_BYTES] == len(cut)
+
+
+def test_a_corrupt_stream_keeps_the_records_before_the_damage():
+    stream, texts = one_stream(30)
+    broken = bytearray(stream)
+    middle = len(stream) // 2
+    for i in range(middle, middle + 200):
+        broken[i] ^= 0x5A
+    rows, skipped = rows_of(bytes(broken))
+    bad = rows[-1]
+    assert bad.error == "unreadable_record" and "corrupt gzip data" in bad.detail
+    kept = [r.fields["text"] for r in rows[:-1]]
+    # the record in which the damage showed and the one before it are not kept
+    assert 2 <= len(kept) < 29 and kept == texts[: len(kept)]
     assert skipped[BYTES_READ] == skipped[FILE_BYTES] == len(broken)
 
 

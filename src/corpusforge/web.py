@@ -42,6 +42,7 @@ import io
 import mmap
 import os
 import re
+import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -71,6 +72,8 @@ META_SNIFF_BYTES = 4096
 MAX_HEADER_BYTES = 1 << 16  # a WARC header longer than this is no header
 _CHUNK = 1 << 20
 _FIRST_CHUNK = 1 << 14
+_SMALL_CHUNK = 1 << 10
+SPILL_BYTES = 64 << 20  # a gzip member larger than this decompresses to a temporary file
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _BLANK = b" \t\r\n"
 FILE_BYTES = "file_bytes"  # keys of ``skipped`` for the byte accounting
@@ -253,34 +256,105 @@ def _split_records(buf: Any) -> Iterator[tuple[int, int, bytes | None, str | Non
         pos = after
 
 
-def _gunzip_member(data: Any, pos: int) -> tuple[bytes | None, int, str]:
-    """(decompressed member, end offset, problem) of the gzip member at ``pos``.
+class _Sink:
+    """Decompressed bytes: in memory up to ``SPILL_BYTES``, then in a temporary file
+    (made only then: a crawl file has tens of thousands of small members)."""
 
-    ``data`` is a memoryview (no copies); the input is fed in chunks that double
-    from 16 KiB, so a small member (one record of a crawl file) costs little.
-    """
+    def __init__(self) -> None:
+        self.held = bytearray()
+        self.spill: IO[bytes] | None = None
+
+    def add(self, out: bytes) -> None:
+        self.held += out
+        if len(self.held) > SPILL_BYTES or (self.spill and len(self.held) >= _CHUNK):
+            if self.spill is None:
+                self.spill = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            self.spill.write(self.held)
+            self.held.clear()
+
+    def close(self) -> None:
+        if self.spill is not None:
+            self.spill.close()
+
+
+def _inflate(data: Any, pos: int, sink: _Sink, first: int, largest: int) -> tuple[int, str]:
+    """Decompress the gzip member at ``pos`` into ``sink``, in input chunks from
+    ``first`` bytes doubling to ``largest``: (end offset, problem)."""
     decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    parts: list[bytes] = []
-    at = pos
-    size = _FIRST_CHUNK
+    at, size = pos, first
     while at < len(data):
         chunk = data[at : at + size]
-        size = min(size * 2, _CHUNK)
+        size = min(size * 2, largest)
         try:
-            parts.append(decomp.decompress(chunk))
+            out = decomp.decompress(chunk, _CHUNK)
+            while True:
+                sink.add(out)
+                if decomp.eof or not (decomp.unconsumed_tail or len(out) == _CHUNK):
+                    break  # this chunk is used up (output may be pending: ask again)
+                out = decomp.decompress(decomp.unconsumed_tail, _CHUNK)
         except zlib.error as exc:
-            return None, at, f"corrupt gzip data ({exc})"
+            return at, f"corrupt gzip data ({exc})"
         if decomp.eof:
-            return b"".join(parts), at + len(chunk) - len(decomp.unused_data), ""
+            return at + len(chunk) - len(decomp.unused_data), ""
         at += len(chunk)
-    return None, len(data), "cut"
+    return len(data), "cut"
+
+
+@contextlib.contextmanager
+def _gunzip_member(data: Any, pos: int) -> Iterator[tuple[Any, int, str]]:
+    """(decompressed bytes, end offset, problem) of the gzip member at ``pos``.
+
+    ``data`` is a memoryview (no copies); the input is fed in chunks that double
+    from 16 KiB, so a small member (one record of a Common Crawl file) costs little.
+    A member that decompresses to more than ``SPILL_BYTES`` (a WARC gzipped as one
+    stream) goes to a temporary file, mapped while its records are read, so memory
+    stays bounded whatever its size. With a problem ("cut" at the end of the file, or
+    corrupt data), the bytes decompressed before it come with it (for corrupt data,
+    those before the 1 KiB of input where zlib noticed it: a second pass finds them).
+    """
+    sink = _Sink()
+    try:
+        end, problem = _inflate(data, pos, sink, _FIRST_CHUNK, _CHUNK)
+        if problem.startswith("corrupt"):
+            sink.close()
+            sink = _Sink()
+            end, problem = _inflate(data, pos, sink, _SMALL_CHUNK, _SMALL_CHUNK)
+        if sink.spill is None:
+            yield sink.held, end, problem
+            return
+        sink.spill.write(sink.held)
+        sink.spill.flush()
+        mapped = mmap.mmap(sink.spill.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            yield mapped, end, problem
+        finally:
+            mapped.close()
+    finally:
+        sink.close()
+
+
+def _whole_records(member: Any, corrupt: bool) -> list[bytes]:
+    """The records at the start of ``member`` (a stream that breaks off later) that
+    were decompressed whole: those before the first span that is no record. After
+    corrupt data the last of them is left out too, since damage can show some bytes
+    after it happened."""
+    records = []
+    for _, _, record, error, _ in _split_records(member):
+        if error:
+            break
+        if record is not None:
+            records.append(record)
+    return records[:-1] if corrupt else records
 
 
 def _gzip_spans(data: Any) -> Iterator[Span]:
     """The records of a gzipped file, member by member, resyncing after corrupt ones.
 
     Records inside a member carry the member's offsets (each member of a Common
-    Crawl file holds one record).
+    Crawl file holds one record). A member that holds several records (a file
+    gzipped as one stream) and breaks off, cut or corrupt, still gives the records
+    decompressed whole before the break (at least two of them, so a one-record
+    member with a bad checksum is never taken); the rest is one row.
     """
     view = memoryview(data)
     try:
@@ -289,29 +363,38 @@ def _gzip_spans(data: Any) -> Iterator[Span]:
         bad_start: int | None = None
         bad_detail = ""
         while pos < n:
-            member, end, problem = _gunzip_member(view, pos)
-            if member is None:
-                nxt = data.find(_GZIP_MAGIC, pos + 1)
-                if bad_start is None:
-                    bad_start, bad_detail = pos, problem
-                if nxt < 0:
-                    if problem == "cut" and bad_start == pos:
-                        detail = f"gzip member at byte offset {pos} is cut off at end of file"
-                        yield Span(pos, n, error="truncated_record", detail=f"{detail} ({n} bytes)")
-                    else:
-                        yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
-                    return
-                pos = nxt
-                continue
-            if bad_start is not None:
-                yield Span(bad_start, pos, error="unreadable_record", detail=bad_detail)
-                bad_start = None
-            for _, _, record, error, detail in _split_records(member):
-                where = f"in the gzip member at byte offset {pos}"
-                if error:
-                    yield Span(pos, end, error="unreadable_record", detail=f"{detail} {where}")
-                elif record is not None:
-                    yield Span(pos, end, data=record)
+            with _gunzip_member(view, pos) as (member, end, problem):
+                if problem:
+                    cut = problem == "cut"
+                    whole = [] if bad_start is not None else _whole_records(member, not cut)
+                    salvaged = ""
+                    if len(whole) >= 2:  # a stream of records, not one record's member
+                        for record in whole:
+                            yield Span(pos, pos, data=record)
+                        salvaged = f" after {len(whole)} whole records"
+                        problem += salvaged
+                    nxt = data.find(_GZIP_MAGIC, pos + 1)
+                    if bad_start is None:
+                        bad_start, bad_detail = pos, problem
+                    if nxt < 0:
+                        if cut and bad_start == pos:
+                            detail = f"gzip member at byte offset {pos} is cut off at end of file"
+                            detail += f" ({n} bytes){salvaged}"
+                            yield Span(pos, n, error="truncated_record", detail=detail)
+                        else:
+                            yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
+                        return
+                    pos = nxt
+                    continue
+                if bad_start is not None:
+                    yield Span(bad_start, pos, error="unreadable_record", detail=bad_detail)
+                    bad_start = None
+                for _, _, record, error, detail in _split_records(member):
+                    where = f"in the gzip member at byte offset {pos}"
+                    if error:
+                        yield Span(pos, end, error="unreadable_record", detail=f"{detail} {where}")
+                    elif record is not None:
+                        yield Span(pos, end, data=record)
             pos = end
         if bad_start is not None:  # pragma: no cover - the loop returns first
             yield Span(bad_start, n, error="unreadable_record", detail=bad_detail)
