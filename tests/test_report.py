@@ -725,3 +725,44 @@ def test_every_figure_has_its_caption_file():
     root = Path(__file__).resolve().parents[1]
     missing = [s.name for s in PLOTS if not (root / "report" / f"{s.name}.rst").is_file()]
     assert not missing, f"report/<name>.rst missing for {missing} (rules/report.smk captions)"
+
+
+def test_quality_figure_draws_the_bound_and_the_bucket_cutoffs():
+    from matplotlib.figure import Figure
+
+    from corpusforge.report.quality import draw_quality
+
+    edges = [i / 10 for i in range(11)]
+    hist = [0, 1, 2, 3, 4, 5, 4, 3, 2, 1]
+    stats = {
+        "engine": "fasttext",
+        "models": {"en": {"kind": "trained"}, "zh": {"kind": "trained"}},
+        "score_edges": edges,
+        "by_lang": {
+            lang: {"scored": 25, "rejected": 3, "min_score": 0.2, "score_hist": hist}
+            for lang in ("en", "zh")
+        },
+        "buckets": {
+            "cutoffs": {
+                "names": ["low", "mid", "high"],
+                "percentiles": [30, 60],
+                "min_docs": 10,
+                "languages": {"en": {"docs": 22, "cutoffs": [0.41, 0.63]}, "zh": {"cutoffs": None}},
+            }
+        },
+    }
+    fig = Figure()
+    draw_quality(fig, {"stages": {"quality": stats}}, pd.DataFrame())
+    en, zh = fig.axes
+
+    def vlines(ax):
+        return sorted(round(float(line.get_xdata()[0]), 2) for line in ax.lines)
+
+    assert vlines(en) == [0.2, 0.41, 0.63]  # min_score, then the cutoffs of mid and high
+    assert {" mid", " high"} <= {text.get_text() for text in en.texts}
+    assert vlines(zh) == [0.2]  # too few documents: no cutoffs
+    # without quality.buckets, only the bound
+    del stats["buckets"]
+    fig = Figure()
+    draw_quality(fig, {"stages": {"quality": stats}}, pd.DataFrame())
+    assert vlines(fig.axes[0]) == [0.2]

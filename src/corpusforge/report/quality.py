@@ -9,7 +9,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-KEPT, REJECTED, BOUND = "#2e7d32", "#c62828", "#212121"
+KEPT, REJECTED, BOUND, CUTOFF = "#2e7d32", "#c62828", "#212121", "#1565c0"
+
+
+def bucket_cutoffs(stats: Mapping[str, Any], lang: str) -> list[tuple[str, float]]:
+    """(bucket above the cutoff, cutoff) of ``quality.buckets`` for one language; none
+    when buckets are off or the language had too few documents for cutoffs."""
+    cutoffs = (stats.get("buckets") or {}).get("cutoffs")
+    if not isinstance(cutoffs, Mapping):
+        return []
+    values = ((cutoffs.get("languages") or {}).get(lang) or {}).get("cutoffs") or []
+    names = list(cutoffs.get("names") or [])[1:]
+    return [(name, float(value)) for name, value in zip(names, values, strict=False)]
 
 
 def quality_description(stats: Mapping[str, Any]) -> str:
@@ -25,7 +36,8 @@ def quality_description(stats: Mapping[str, Any]) -> str:
 
 
 def draw_quality(fig, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
-    """One panel per language: documents per score bin, bins below the bound in red."""
+    """One panel per language: documents per score bin, bins below the bound in red,
+    and the quality bucket cutoffs (``quality.buckets``) as dotted lines."""
     stats = (summary.get("stages") or {}).get("quality") or {}
     by_lang = stats.get("by_lang") or {}
     edges = stats.get("score_edges") or []
@@ -47,6 +59,9 @@ def draw_quality(fig, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
         if isinstance(bound, int | float):
             ax.axvline(bound, color=BOUND, linestyle="--", linewidth=1)
             ax.text(bound, ax.get_ylim()[1] * 0.95, f" min {bound:g}", fontsize=8, va="top")
+        for name, cutoff in bucket_cutoffs(stats, lang):
+            ax.axvline(cutoff, color=CUTOFF, linestyle=":", linewidth=1)
+            ax.text(cutoff, ax.get_ylim()[1] * 0.8, f" {name}", fontsize=7, color=CUTOFF, va="top")
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel("quality_score")
         ax.set_title(
