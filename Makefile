@@ -11,7 +11,7 @@ corpus: install
 
 ## test: run the whole test suite (unit tests, real vLLM, end-to-end workflow, style)
 test: install-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=20
 
 ## lint: the style checks on their own
 lint: install-test
