@@ -51,11 +51,10 @@ def build(workdir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory) -> tuple[Path, Path]:
-    """Two default builds from nothing, one after the other (never two at once)."""
-    first = build(tmp_path_factory.mktemp("build-a"))
-    second = build(tmp_path_factory.mktemp("build-b"))
-    return first, second
+def builds(default_build, tmp_path_factory) -> tuple[Path, Path]:
+    """Two default builds from nothing, one after the other (never two at once): the
+    session's (conftest.default_build) and one of this module's."""
+    return default_build, build(tmp_path_factory.mktemp("build-b"))
 
 
 def final_files(workdir: Path, with_data: bool = False) -> list[str]:

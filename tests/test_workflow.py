@@ -32,11 +32,8 @@ def downstream_rules(workdir: Path, rule: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    workdir = copy_repo(tmp_path_factory.mktemp("build"))
-    proc = smk(workdir, "--cores", "2")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    return workdir
+def built(default_build) -> Path:
+    return default_build
 
 
 def read_jsonl(paths) -> list[dict]:
