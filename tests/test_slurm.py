@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from workflow_util import copy_repo
@@ -234,7 +235,10 @@ def test_a_managed_server_and_its_clients_run_in_one_allocation(slurm, tmp_path_
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     # the clients need neither a GPU nor the engine's memory (docs/cluster.md)
     env = {**CI_ENV, "CORPUSFORGE_SLURM_GPUS": "0", "CORPUSFORGE_SLURM_GENERATE_MEM_MB": "2000"}
-    proc = snakemake(cluster, "--profile", "profiles/slurm", *CI_FLAGS, env=env)
+    # generation only: the corpus through a managed server is test_workflow_serve's, and
+    # the corpus through Slurm is the first test's
+    shards = [f"results/docs/generate/{i:04d}.parquet" for i in range(2)]
+    proc = snakemake(cluster, "--profile", "profiles/slurm", *CI_FLAGS, *shards, env=env)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
     comments = [job["Comment"] for job in slurm_jobs(cluster)]
     # one Slurm job ran the server and both generate jobs (group `generation`)
@@ -244,6 +248,7 @@ def test_a_managed_server_and_its_clients_run_in_one_allocation(slurm, tmp_path_
     pids = [int(p) for p in re.findall(r"ready at \S+ \(pid (\d+)\)", log)]
     assert len(pids) == 1 and "corpusforge.serve: stopping the server" in log
     assert wait_gone(pids[0])
-    finals = list((cluster / "results/final").rglob("corpus-*.jsonl"))
-    assert sum(len(p.read_text().splitlines()) for p in finals) > 0
+    generated = [pd.read_parquet(cluster / shard) for shard in shards]
+    assert sum(len(docs) for docs in generated) > 0
+    assert all((docs["engine"] == "openai").all() for docs in generated)
     assert not (cluster / "results/serve/server.json").exists()
