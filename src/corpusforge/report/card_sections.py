@@ -344,26 +344,6 @@ def _filters_lines(
     return lines
 
 
-def _quality_bucket_lines(stats: Mapping[str, Any]) -> list[str]:
-    """quality.buckets: the percentiles, the bucket names and each language's cutoffs."""
-    buckets = stats.get("buckets") or {}
-    cutoffs = buckets.get("cutoffs")
-    if not isinstance(cutoffs, Mapping):
-        return []
-    per_lang = [
-        f"{lang} {', '.join(f'{c:g}' for c in e['cutoffs']) if e.get('cutoffs') else 'none'}"
-        for lang, e in sorted(cutoffs.get("languages", {}).items())
-    ]
-    return [
-        f"Each document has `quality_bucket`: {' / '.join(cutoffs['names'])} split at the "
-        f"percentiles {', '.join(f'{p:g}' for p in cutoffs['percentiles'])} of its language's "
-        f"kept scores over the whole build (cutoffs: {'; '.join(per_lang) or 'none'}); "
-        f"languages with fewer than {cutoffs['min_docs']} scored documents and documents "
-        "without a score are `unbucketed`.",
-        "",
-    ]
-
-
 def _decontam_lines(stats: Mapping[str, Any], configured: Mapping[str, Any]) -> list[str]:
     n = (stats.get("settings") or {}).get("n") or configured.get("n")
     benchmarks = configured.get("benchmarks") or {}
@@ -458,7 +438,7 @@ def stage_lines(summary: Mapping[str, Any], settings: Mapping[str, Any], stage: 
     elif stage == "decontam":
         lines += _decontam_lines(stats, configured)
     elif stage == "quality":
-        lines += quality_lines(stats) + _quality_bucket_lines(stats)
+        lines += quality_lines(stats)
     elif stage == "mix":
         lines += [target_text(summary) or "The web share of the corpus was not targeted.", ""]
     elif stage in WEB_STAGES:

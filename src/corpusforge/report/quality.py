@@ -109,4 +109,23 @@ def quality_lines(stats: Mapping[str, Any]) -> list[str]:
         ]
     if stats.get("unscored"):
         lines += [f"{stats['unscored']:,} documents had no model for their language.", ""]
-    return lines
+    return lines + _bucket_lines(stats)
+
+
+def _bucket_lines(stats: Mapping[str, Any]) -> list[str]:
+    """quality.buckets: the percentiles, the bucket names and each language's cutoffs."""
+    cutoffs = (stats.get("buckets") or {}).get("cutoffs")
+    if not isinstance(cutoffs, Mapping):
+        return []
+    per_lang = [
+        f"{lang} {', '.join(f'{c:g}' for _, c in bucket_cutoffs(stats, lang)) or 'none'}"
+        for lang in sorted(cutoffs.get("languages", {}))
+    ]
+    return [
+        f"Each document has `quality_bucket`: {' / '.join(cutoffs['names'])} split at the "
+        f"percentiles {', '.join(f'{p:g}' for p in cutoffs['percentiles'])} of its language's "
+        f"kept scores over the whole build (cutoffs: {'; '.join(per_lang) or 'none'}); "
+        f"languages with fewer than {cutoffs['min_docs']} scored documents and documents "
+        "without a score are `unbucketed`.",
+        "",
+    ]
