@@ -44,9 +44,6 @@ def default_build(tmp_path_factory) -> Path:
     """The default config built from nothing in a fresh copy of the repo, once a session:
     test_workflow checks the corpus, test_reproducible builds a second one to compare.
     A test that edits its config puts the file back and checks nothing is left to do."""
-    from workflow_util import copy_repo, smk
+    from workflow_util import build
 
-    workdir = copy_repo(tmp_path_factory.mktemp("default-build"))
-    proc = smk(workdir, "--cores", "2")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    return workdir
+    return build(tmp_path_factory.mktemp("default-build"))

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
-from workflow_util import copy_repo, planned_jobs, smk
+from workflow_util import build, planned_jobs, smk
 
 from corpusforge.io import write_parquet
 from corpusforge.precision import resolve_dtype
@@ -41,13 +41,6 @@ CHROMIUM_FLAGS = [
 ]
 
 pytestmark = pytest.mark.workflow
-
-
-def build(workdir: Path) -> Path:
-    copy_repo(workdir)
-    proc = smk(workdir, "--cores", "2")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    return workdir
 
 
 @pytest.fixture(scope="module")

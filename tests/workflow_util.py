@@ -37,6 +37,14 @@ def smk(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedP
     )
 
 
+def build(workdir: Path) -> Path:
+    """The default config built from nothing in a fresh copy of the repo at ``workdir``."""
+    copy_repo(workdir)
+    proc = smk(workdir, "--cores", "2")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    return workdir
+
+
 def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
     """Rule -> job count from a dry run's "Job stats" table (empty when nothing to do)."""
     text = proc.stdout + proc.stderr
