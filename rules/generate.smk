@@ -6,14 +6,16 @@ GEN_ENGINE = GENERATION["engine"]
 SERVER_MANAGED = GEN_ENGINE == "openai" and GENERATION["server"]["managed"]
 # The `model` field of the documents: the served model name for engine openai.
 GEN_MODEL_NAME = (
-    (GENERATION.get("openai") or {}).get("model") or MODEL["name"]
+    GENERATION["openai"].get("model") or MODEL["name"]
     if GEN_ENGINE == "openai"
     else MODEL["name"]
 )
 # dtype auto, resolved where the workflow is planned (corpusforge.precision).
 ENGINE_DTYPE, _ENGINE_DTYPE_REASON = resolve_dtype(
-    GENERATION["engine_args"].get("dtype", "auto"), gpus=GENERATION["gpus"]
+    GENERATION["engine_args"]["dtype"], gpus=GENERATION["gpus"]
 )
+# vllm.LLM's arguments, for the engine in the job or the managed server's flags
+ENGINE_ARGS = canon({**GENERATION["engine_args"], "dtype": ENGINE_DTYPE})
 if GEN_ENGINE == "vllm" or SERVER_MANAGED:
     PRECISION["engine"] = {"dtype": ENGINE_DTYPE, "reason": _ENGINE_DTYPE_REASON}
 
@@ -56,20 +58,14 @@ rule generate:
         model_name=GEN_MODEL_NAME,
         system_prompt=GENERATION["system_prompt"],
         sampling=canon(GENERATION["sampling"]),
-        engine_args=(
-            canon({**GENERATION["engine_args"], "dtype": ENGINE_DTYPE})
-            if GEN_ENGINE == "vllm"
-            else {}
-        ),
-        # the managed server's model and dtype decide the texts too
+        engine_args=ENGINE_ARGS if GEN_ENGINE == "vllm" else {},
+        # the managed server's model and engine settings decide the texts too
         server=(
-            canon(
-                {
-                    "model": GEN_MODEL_NAME,
-                    "dtype": ENGINE_DTYPE,
-                    "args": GENERATION["server"]["args"],
-                }
-            )
+            {
+                "model": GEN_MODEL_NAME,
+                "engine_args": ENGINE_ARGS,
+                "args": GENERATION["server"]["args"],
+            }
             if SERVER_MANAGED
             else {}
         ),
@@ -104,7 +100,7 @@ if SERVER_MANAGED:
             gpu=GENERATION["gpus"],
         params:
             served_name=GEN_MODEL_NAME,
-            dtype=ENGINE_DTYPE,
+            engine_args=ENGINE_ARGS,
             args=GENERATION["server"]["args"],
             startup_timeout=GENERATION["server"]["startup_timeout"],
             cpu_kvcache_gib=GENERATION["cpu_kvcache_gib"],

@@ -36,6 +36,7 @@ import pytest
 from corpusforge import serve
 from corpusforge.engines import (
     OpenAIEngine,
+    ServerDown,
     api_key_from_env,
     failed_output,
     make_engine,
@@ -59,6 +60,7 @@ from corpusforge.generate_job import GPUMissing, run_job, runs_on_gpu
 from corpusforge.io import read_parquet, write_parquet
 from corpusforge.precision import resolve_dtype
 from corpusforge.records import REJECT_COLUMNS, REJECT_SCHEMA
+from corpusforge.schema import with_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 # The dtype auto resolves to on this machine's CPU (corpusforge.precision).
@@ -514,6 +516,88 @@ def test_openai_engine_retries_records_errors_and_fails_the_job(
     assert len(docs) == 7 and list(rejects["reason"]) == ["empty_generation"]
 
 
+class CrashedEngineServer:
+    """vLLM's server after its engine core died: every chat request answers 500 and
+    ``/health`` 503 (``healthy``: /health 200, a passing 500)."""
+
+    def __init__(self, healthy: bool = False) -> None:
+        self.posts = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if healthy and self.path == "/health" else 503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                server.posts += 1
+                data = json.dumps({"error": {"message": "EngineCore encountered an issue"}})
+                self.send_response(500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data.encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+SERVER_LOG_TAIL = """\
+(EngineCore) ERROR EngineCore encountered a fatal error.
+Traceback (most recent call last):
+  File "gpu_model_runner.py", line 2101, in _bookkeeping_sync
+    gen.set_offset(gen.get_offset() - 4)
+RuntimeError: CPU Generator does not use offset
+INFO:     127.0.0.1:40112 - "POST /v1/chat/completions HTTP/1.1" 500 Internal Server Error
+"""
+
+
+@pytest.mark.parametrize("healthy", [False, True], ids=["dead", "alive"])
+def test_a_job_whose_managed_server_died_fails_at_once_naming_its_error(
+    tmp_path: Path, no_proxy: None, healthy: bool
+):
+    server = CrashedEngineServer(healthy)
+    log_file = tmp_path / "logs/serve_model/server.log"
+    log_file.parent.mkdir(parents=True)
+    log_file.write_text(SERVER_LOG_TAIL)
+    info_file = tmp_path / "serve/server.json"
+    info_file.parent.mkdir()
+    info_file.write_text(json.dumps({"base_url": server.base_url, "log_file": str(log_file)}))
+    prompt_file = tmp_path / "prompts.parquet"
+    write_parquet(prompts(24, [f"ok prompt {i}" for i in range(24)]), prompt_file)
+    client = {"concurrency": 4, "timeout": 5, "max_retries": 3, "retry_backoff": 0.01}
+    spec = job(tmp_path, "0000", prompt_file, None, engine="openai", openai=client,
+               sampling={"max_tokens": 8, "seed": 1}, max_failure_rate=1.0)  # fmt: skip
+    spec["input"]["server"] = str(info_file)
+    try:
+        if healthy:  # a 500 from a live server is retried as before, prompt by prompt
+            run_job(as_smk(spec))
+            assert server.posts == 24 * 4
+            rejects = read_parquet(spec["output"]["rejected"])
+            assert len(rejects) == 24 and rejects["detail"].str.contains("HTTP 500").all()
+            return
+        with pytest.raises(ServerDown) as down:
+            run_job(as_smk(spec))
+    finally:
+        server.stop()
+    message = str(down.value)
+    assert "RuntimeError: CPU Generator does not use offset" in message
+    assert f"log: {log_file}" in message and "/health: 503" in message
+    assert server.posts <= 4  # the requests in flight, none retried
+    assert not any(Path(p).exists() for p in spec["output"].values())
+
+
 # ---------------------------------------------------------------- real vLLM, offline
 
 # Short chat prompts in English and Chinese, and one far over max_model_len.
@@ -621,9 +705,10 @@ def vllm_server(smollm2_dir, tmp_path_factory) -> Iterator[str]:
         served_name="smollm2-test",
         info_file=info_file,
         log_file=folder / "server.log",
-        args=["--max-model-len", "2048", "--enforce-eager", "--no-enable-chunked-prefill",
-              "--distributed-executor-backend", "uni"],
-        dtype=CPU_DTYPE,
+        # the schema's engine defaults, as rule serve_model turns them into flags
+        engine_args={**with_defaults("generation", {"sampling": {}})["engine_args"],
+                     "dtype": CPU_DTYPE},
+        args=["--distributed-executor-backend", "uni"],
         env={**env, "OMP_NUM_THREADS": "1"},
         watch_pid=os.getpid(),
     )  # fmt: skip

@@ -121,3 +121,34 @@ def test_the_build_process_is_the_nearest_snakemake_ancestor(tmp_path):
     assert found == fake_pid  # above the shell in between
     # without any Snakemake above (pytest here), the parent is watched
     assert serve.build_pid() == os.getppid()
+
+
+def test_engine_args_become_the_servers_flags_and_server_args_add_to_them():
+    engine_args = {"max_model_len": 2048, "enforce_eager": True, "dtype": "float32",
+                   "enable_chunked_prefill": False, "max_num_seqs": None,
+                   "limit_mm_per_prompt": {"image": 0}}  # fmt: skip
+    assert serve.engine_flags(engine_args) == [
+        "--dtype", "float32", "--no-enable-chunked-prefill", "--enforce-eager",
+        "--limit-mm-per-prompt", '{"image": 0}', "--max-model-len", "2048",
+    ]  # fmt: skip
+    cmd = serve.server_command("/m", "smol", 8001, engine_args, ["--max-num-seqs", "8"])
+    assert cmd[cmd.index("--port") + 1] == "8001" and cmd[-2:] == ["--max-num-seqs", "8"]
+    assert cmd.index("--no-enable-chunked-prefill") < cmd.index("--max-num-seqs")
+
+
+@pytest.mark.vllm
+def test_vllms_own_parser_reads_the_flags_as_the_engine_args():
+    """The flags mean to vLLM's server what the engine arguments mean to vllm.LLM."""
+    from vllm.entrypoints.launchers.cli_args import make_arg_parser
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    from corpusforge.schema import with_defaults
+
+    engine_args = {**with_defaults("generation", {"sampling": {}})["engine_args"]}
+    engine_args |= {"dtype": "float32", "max_num_seqs": 16}
+    cmd = serve.server_command("/models/m", "smol", 8001, engine_args, ["--max-model-len", "1024"])
+    parsed = make_arg_parser(FlexibleArgumentParser()).parse_args(cmd[3:])
+    assert parsed.model == "/models/m" and parsed.served_model_name == ["smol"]
+    assert parsed.enable_chunked_prefill is False and parsed.enforce_eager is True
+    assert parsed.dtype == "float32" and parsed.max_num_seqs == 16
+    assert parsed.max_model_len == 1024  # server.args given again: the last one counts

@@ -32,12 +32,15 @@ def workdir(tmp_path_factory) -> Path:
     dest = copy_repo(tmp_path_factory.mktemp("serve"))
     path = dest / "config/config.yaml"
     config = yaml.safe_load(path.read_text())
-    config["seeds"]["default"]["sample"] = {"n": 6}
+    # 12 prompts of ~500 tokens per shard, all in flight at once: the server's batches
+    # go past max_model_len tokens, where vLLM would split a prefill (issue #21)
+    config["seeds"]["default"]["sample"] = {"n": 24}
     generation = config["generation"]
     generation["sampling"]["max_tokens"] = 32
+    # the README's example: engine settings from generation.engine_args, args only add
     generation["engine"] = "openai"
-    generation["server"] = {"managed": True}
-    generation["openai"] = {"concurrency": 4, "timeout": 120}
+    generation["server"] = {"managed": True, "args": ["--max-num-seqs", "64"]}
+    generation["openai"] = {"concurrency": 64, "timeout": 300}
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return dest
 
@@ -62,7 +65,12 @@ def test_a_killed_build_leaves_no_server_and_the_rerun_builds_through_one(workdi
             time.sleep(0.5)
         info = json.loads(info_file.read_text())
         assert info["base_url"].startswith("http://127.0.0.1:")
-        time.sleep(3)  # the generate jobs have started sending requests
+        # a generate job is about to send its requests
+        job_logs = results / "logs/generate"
+        while not any("engine openai" in p.read_text() for p in job_logs.glob("*.log")):
+            assert build.poll() is None, output.read_text()[-5000:]
+            assert time.monotonic() < deadline, "no generate job started"
+            time.sleep(0.2)
     finally:
         if build.poll() is None:
             os.killpg(build.pid, signal.SIGKILL)
@@ -92,6 +100,8 @@ def test_a_killed_build_leaves_no_server_and_the_rerun_builds_through_one(workdi
     assert serve.wait_gone(pids[0])
     assert "stopping the server (info file removed)" in log
     assert re.search(r"dtype (bfloat16|float32) \(auto: ", log)
+    assert "--no-enable-chunked-prefill" in log
+    assert "CPU Generator does not use offset" not in log
 
 
 def test_the_managed_server_rules_lint_clean(workdir):

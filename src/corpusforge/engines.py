@@ -21,17 +21,16 @@ import importlib.metadata
 import logging
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .generate import chat_messages, render_chat, sampling_kwargs
+from .schema import with_defaults
 
 log = logging.getLogger("corpusforge.generate")
 
 ENGINES = ("vllm", "openai")
-# Keyword arguments of vllm.LLM that the CPU default build needs; config overrides them.
-VLLM_DEFAULT_ARGS = {"enforce_eager": True, "max_model_len": 2048}
 # Environment variables that change vLLM's numerics on the CPU (cache size, threads).
 VLLM_ENV_KEYS = ("VLLM_CPU_KVCACHE_SPACE", "OMP_NUM_THREADS")
 # Sampling keys of the OpenAI chat API; the others go in the request body as
@@ -66,6 +65,10 @@ def _output(
         "completion_tokens": int(completion_tokens),
         "error": error,
     }
+
+
+class ServerDown(RuntimeError):
+    """The server behind an OpenAI engine is gone: no request can succeed any more."""
 
 
 def failed_output(error: str, prompt_tokens: int = 0) -> dict[str, Any]:
@@ -134,7 +137,9 @@ class VllmEngine:
     ) -> None:
         self.model_path = str(model_path)
         self.sampling = dict(sampling)
-        self.engine_args = {**VLLM_DEFAULT_ARGS, **(engine_args or {})}
+        # generation.engine_args with the schema's defaults for what it leaves out
+        filled = with_defaults("generation", {"sampling": {}, "engine_args": engine_args or {}})
+        self.engine_args = filled["engine_args"]
         self.engine_args.setdefault("seed", int(self.sampling.get("seed", 0)))
         self.system_prompt = system_prompt
         self.llm = llm
@@ -251,6 +256,11 @@ class OpenAIEngine:
     times, waiting ``retry_backoff * 2**attempt`` seconds (or the server's
     ``Retry-After``), capped at two minutes, with jitter. Other errors (400, 401,
     404, ...) are not retried. Either way the prompt comes back with ``error`` set.
+
+    ``down`` (the build's own server: :func:`corpusforge.serve.down_check`) is asked
+    after a connection error or a 5xx whether the server is down; if it is, the
+    whole call raises :class:`ServerDown` with its answer, instead of failing every
+    remaining prompt after its retries.
     """
 
     name = "openai"
@@ -266,8 +276,10 @@ class OpenAIEngine:
         timeout: float = 600.0,
         max_retries: int = 5,
         retry_backoff: float = 2.0,
+        down: Callable[[], str | None] | None = None,
     ) -> None:
         self.base_url = base_url
+        self.down = down
         self.model = model
         self.sampling = dict(sampling)
         self.system_prompt = system_prompt
@@ -328,10 +340,13 @@ class OpenAIEngine:
                     problem = f"timed out after {self.timeout:g} s"
                 except openai.APIConnectionError as exc:
                     problem = f"connection error: {exc}"
+                    await self._check_server()
                 except openai.APIStatusError as exc:
                     problem = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
                     if exc.status_code not in RETRY_STATUSES and exc.status_code < 500:
                         return failed_output(f"{problem} (not retried)")
+                    if exc.status_code >= 500:
+                        await self._check_server()
                     retry_after = _retry_after(exc.response.headers.get("retry-after"))
                 except Exception as exc:  # a malformed answer: record it, do not retry
                     return failed_output(f"bad response: {type(exc).__name__}: {exc}"[:400])
@@ -342,6 +357,13 @@ class OpenAIEngine:
                 log.warning("request failed (%s); retry %d in %.1f s", problem, attempt + 1, wait)
                 await asyncio.sleep(wait)
         return failed_output(f"{problem} (gave up after {self.max_retries + 1} attempts)")
+
+    async def _check_server(self) -> None:
+        if self.down is None:
+            return
+        reason = await asyncio.to_thread(self.down)
+        if reason:
+            raise ServerDown(reason)
 
     @staticmethod
     def _record(response: Any) -> dict[str, Any]:
@@ -384,14 +406,17 @@ def make_engine(
     engine_args: dict[str, Any] | None = None,
     openai_cfg: dict[str, Any] | None = None,
     model_name: str | None = None,
+    down: Callable[[], str | None] | None = None,
 ) -> VllmEngine | OpenAIEngine:
-    """The engine the ``generation`` config section asks for."""
+    """The engine the ``generation`` config section asks for (``down``: see
+    :class:`OpenAIEngine`)."""
     if engine == "vllm":
         if not model_path:
             raise ValueError("generation.engine vllm needs the model folder")
         return VllmEngine(model_path, sampling, engine_args, system_prompt)
     if engine == "openai":
-        cfg = dict(openai_cfg or {})
+        cfg = with_defaults("generation", {"sampling": {}, "openai": dict(openai_cfg or {})})
+        cfg = cfg["openai"]
         if not cfg.get("base_url"):
             raise ValueError("generation.openai.base_url is required with engine openai")
         return OpenAIEngine(
@@ -400,9 +425,10 @@ def make_engine(
             sampling=sampling,
             system_prompt=system_prompt,
             api_key_env=cfg.get("api_key_env"),
-            concurrency=cfg.get("concurrency", 64),
-            timeout=cfg.get("timeout", 600.0),
-            max_retries=cfg.get("max_retries", 5),
-            retry_backoff=cfg.get("retry_backoff", 2.0),
+            concurrency=cfg["concurrency"],
+            timeout=cfg["timeout"],
+            max_retries=cfg["max_retries"],
+            retry_backoff=cfg["retry_backoff"],
+            down=down,
         )
     raise ValueError(f"generation.engine: {engine!r} is not one of {list(ENGINES)}")

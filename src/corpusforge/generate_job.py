@@ -20,10 +20,10 @@ from . import generate as gen
 from .devices import VISIBLE, default_lock_dir, gpu_hardware_present, gpu_slots
 from .engines import make_engine
 from .io import read_parquet, write_json, write_parquet
-from .precision import AUTO, resolve_dtype
+from .precision import resolve_dtype
 from .records import REJECT_SCHEMA
 from .runtime import logged
-from .serve import read_server_url
+from .serve import down_check, read_server_url
 
 log = logging.getLogger("corpusforge.generate")
 
@@ -62,8 +62,8 @@ def job_settings(config: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "max_failure_rate": float(generation["max_failure_rate"]),
         "allow_cpu_fallback": bool(generation["allow_cpu_fallback"]),
-        "openai": dict(generation.get("openai") or {}),
-        "requested_dtype": generation["engine_args"].get("dtype", AUTO),
+        "openai": dict(generation["openai"]),
+        "requested_dtype": generation["engine_args"]["dtype"],
     }
 
 
@@ -101,10 +101,12 @@ def run_job(smk: Any, engine_factory: Callable[..., gen.Engine] | None = None) -
             if not on_gpu:
                 gen.configure_cpu_threads(smk.threads)
                 engine_args = {**gen.CPU_ENGINE_ARGS, **engine_args}
-            log_dtype(engine_args.get("dtype", AUTO), settings["requested_dtype"], on_gpu)
+            log_dtype(engine_args["dtype"], settings["requested_dtype"], on_gpu)
         server = getattr(smk.input, "server", None)
-        if server:
+        down = None
+        if server:  # the build's own server: a dead one fails the job at once
             openai_cfg["base_url"] = read_server_url(server)
+            down = down_check(server)
         prompts = read_parquet(smk.input.prompts)
         chunk_dir = gen.chunk_dir_for(smk.output.docs, shard)
         engine = (engine_factory or make_engine)(
@@ -115,6 +117,7 @@ def run_job(smk: Any, engine_factory: Callable[..., gen.Engine] | None = None) -
             engine_args=engine_args,
             openai_cfg=openai_cfg,
             model_name=params.model_name,
+            down=down,
         )
         log.info(
             "shard %s: %d prompts, engine %s, chunks in %s",

