@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -32,8 +33,24 @@ def clean_env(monkeypatch):
     monkeypatch.setenv("CORPUSFORGE_GPU_WAIT", "30")
 
 
+class ReportWaiting(logging.Handler):
+    """Puts ("waiting", ...) on the queue when the job finds every slot busy."""
+
+    def __init__(self, queue):
+        super().__init__()
+        self.queue = queue
+
+    def emit(self, record):
+        if "busy, waiting" in record.getMessage():
+            self.queue.put(("waiting", None, time.monotonic()))
+
+
 def hold(n, devices, lock_dir, queue, release, timeout=30.0):
-    """Child: take n slots, report (ids, CUDA_VISIBLE_DEVICES, time), hold until released."""
+    """Child: take n slots, report (ids, CUDA_VISIBLE_DEVICES, time), hold until released;
+    reports ("waiting", ...) first when it has to wait for a slot."""
+    logger = logging.getLogger("corpusforge.devices")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(ReportWaiting(queue))
     try:
         with gpu_slots(n, devices=devices, lock_dir=lock_dir, timeout=timeout, poll=0.05) as ids:
             queue.put((ids, os.environ.get(VISIBLE), time.monotonic()))
@@ -80,7 +97,7 @@ def test_concurrent_jobs_get_distinct_devices_and_a_third_waits_for_a_free_one(t
         assert visible == ids[0]  # the engine would see only its own GPU
     # both held: a third job waits...
     third = start(1, ["0", "1"], lock_dir)
-    time.sleep(1.0)
+    assert third[1].get(timeout=30)[0] == "waiting"  # it found both slots taken
     assert third[1].empty()
     # ...until the second finishes, then takes exactly the freed device
     freed_at = time.monotonic()
@@ -158,7 +175,7 @@ def test_a_multi_gpu_job_waits_without_sitting_on_a_gpu(tmp_path):
     big = start(2, devices, lock_dir)
     assert sorted(big[1].get(timeout=30)[0]) == ["0", "1"]
     waiting = start(2, devices, lock_dir)  # only "2" is free: must wait...
-    time.sleep(0.5)
+    assert waiting[1].get(timeout=30)[0] == "waiting"
     assert waiting[1].empty()
     # ...without holding "2" meanwhile: a one-GPU job gets it at once
     assert take(1, devices=devices, lock_dir=lock_dir, timeout=2) == ["2"]
