@@ -57,5 +57,6 @@ rule clean:
     threads: 1
     params:
         settings=CLEAN,
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/clean.py"

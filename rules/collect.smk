@@ -21,5 +21,6 @@ rule collect:
         "../envs/generate.yaml"
     params:
         shards=config["shards"],
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/collect.py"

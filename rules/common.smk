@@ -2,6 +2,7 @@
 
 import copy
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -43,7 +44,15 @@ os.environ.update(
 )
 
 from corpusforge.fetch import local_file, source_file_name
-from corpusforge.seed_files import globbed, is_file_list, read_file_list
+from corpusforge.seed_files import (
+    globbed,
+    is_file_list,
+    listed_at_parse_time,
+    listed_file,
+    parse_time_file,
+    parse_time_listing,
+    read_file_list,
+)
 
 RESULTS = config["results"]
 SHARDS = [f"{i:04d}" for i in range(config["shards"])]
@@ -150,17 +159,42 @@ def seed_paths_file(wildcards):
     return out(f"downloads/{wildcards.seed}/{download_name(wildcards.seed)}")
 
 
+def seed_file_list(seed):
+    """The list checkpoint seed_files wrote for a seed of many files."""
+    return checkpoints.seed_files.get(seed=seed).output[0]
+
+
+def names_pattern(names):
+    """A wildcard pattern matching exactly these names (none: nothing)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+# A list known while the workflow is parsed (a glob, paths, a local paths file) is
+# used as it is; only a remote paths file waits for the checkpoint. Snakemake
+# re-evaluates the jobs behind a finished checkpoint again and again while it plans
+# (10,000 files: minutes), so the files' jobs depend on it only when they must.
+
+
 def seed_files_of(seed):
-    """The files of a seed of many files, once checkpoint seed_files has run."""
-    return read_file_list(checkpoints.seed_files.get(seed=seed).output[0])
+    """The files of a seed of many files (after checkpoint seed_files for a remote
+    paths file)."""
+    src = seed_source(seed)
+    if listed_at_parse_time(src):
+        return parse_time_listing(src, f"seeds.{seed}.source")
+    return read_file_list(seed_file_list(seed))
 
 
 def seed_file_entry(wildcards):
     """One listed file: {name, url | path[, sha256, retries]}."""
-    for entry in seed_files_of(wildcards.seed):
-        if entry["name"] == wildcards.file:
-            return canon(entry)
-    raise WorkflowError(f"seed {wildcards.seed} lists no file {wildcards.file!r}")
+    src = seed_source(wildcards.seed)
+    if listed_at_parse_time(src):
+        key = f"seeds.{wildcards.seed}.source"
+        entry = parse_time_file(src, key, wildcards.file)
+    else:
+        entry = listed_file(seed_file_list(wildcards.seed), wildcards.file)
+    if entry is None:
+        raise WorkflowError(f"seed {wildcards.seed} lists no file {wildcards.file!r}")
+    return canon(entry)
 
 
 def seed_part_file(wildcards):
@@ -233,6 +267,10 @@ DOCUMENT_SEEDS = [s for s in SEEDS if _DOCUMENT_KIND[s]] if COLLECTS else []
 PROMPT_SEEDS = [s for s in SEEDS if not _DOCUMENT_KIND[s]] if GENERATES else []
 UNUSED_SEEDS = [s for s in SEEDS if s not in DOCUMENT_SEEDS + PROMPT_SEEDS]
 SEEDS = sorted(DOCUMENT_SEEDS + PROMPT_SEEDS)
+# Seeds of many files, by when their list is known (rules/seed.smk).
+_LISTED_SEEDS = [s for s in SEEDS if is_file_list(seed_source(s))]
+PARSED_LISTED_SEEDS = [s for s in _LISTED_SEEDS if listed_at_parse_time(seed_source(s))]
+REMOTE_LISTED_SEEDS = [s for s in _LISTED_SEEDS if s not in PARSED_LISTED_SEEDS]
 if UNUSED_SEEDS:
     print(
         f"corpusforge: mode {MODE} does not read seeds {', '.join(UNUSED_SEEDS)} "

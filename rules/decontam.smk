@@ -73,5 +73,6 @@ rule decontam:
     threads: 1
     params:
         settings=DECONTAM,
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/decontam.py"

@@ -23,5 +23,6 @@ rule filters:
     threads: 1
     params:
         settings=FILTERS,
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/filters.py"

@@ -55,5 +55,6 @@ rule langid:
     params:
         settings=LANGID_SETTINGS,
         model=LANGID_MODEL,
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/langid.py"

@@ -23,5 +23,6 @@ rule line_corrections:
     threads: 1
     params:
         settings={k: v for k, v in LINE_CORRECTIONS.items() if k != "enabled"},
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/line_corrections.py"

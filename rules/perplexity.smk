@@ -102,6 +102,7 @@ rule perplexity_score:
     threads: PPL.cfg["threads"]
     params:
         models=PPL.model_paths(),
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/perplexity.py"
 
@@ -142,6 +143,7 @@ rule perplexity_bucket:
     conda:
         "../envs/perplexity.yaml"
     params:
+        batch_rows=config["batch_rows"],
         models=PPL.langs,
         unscored=PPL.cfg["unscored"],
         drop_tail=PPL.cfg["drop_tail"],

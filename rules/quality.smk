@@ -103,6 +103,7 @@ if "quality" in DOC_STAGES:
         params:
             settings=canon(QL.settings()),
             models=QL.model_paths(),
+            batch_rows=config["batch_rows"],
         script:
             "../scripts/quality.py"
 

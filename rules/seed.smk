@@ -2,8 +2,9 @@
 many files (a glob, a list of paths, a paths file such as Common Crawl's
 wet.paths.gz; see corpusforge.seed_files).
 
-A seed of many files is built in four steps: checkpoint seed_files writes the list
-of its files (for a paths file, after download_seed fetched it), each remote file
+A seed of many files is built in four steps: the list of its files is written
+(rule list_seed_files when it is known at parse time; checkpoint seed_files for a
+remote paths file, after download_seed fetched it), each remote file
 is fetched by its own download_seed_file job (resumable), each file is read by its
 own ingest_seed_file job, and ingest_seed gathers the parts into the seed's
 records. The list is a checkpoint because the files of a paths file are known
@@ -37,13 +38,38 @@ rule download_seed:
 
 
 checkpoint seed_files:
-    """The files of a seed of many files (glob, paths or paths file), in order."""
+    """The files of a seed of many files listed by a remote paths file, in order
+    (known once the paths file is fetched)."""
     input:
         paths_file=seed_paths_file,
     output:
         out("seed/{seed}/files.json"),
     log:
         log_path("seed_files", "{seed}"),
+    wildcard_constraints:
+        seed=names_pattern(REMOTE_LISTED_SEEDS),
+    conda:
+        "../envs/web.yaml"
+    params:
+        source=lambda wc: seed_source(wc.seed),
+        listed=seed_listed,
+        key=lambda wc: f"seeds.{wc.seed}.source",
+    script:
+        "../scripts/seed_files.py"
+
+
+rule list_seed_files:
+    """The files of a seed of many files known while the workflow is parsed (glob,
+    paths, local paths file), written for the record; the files' jobs do not wait
+    for it."""
+    input:
+        paths_file=seed_paths_file,
+    output:
+        out("seed/{seed}/files.json"),
+    log:
+        log_path("seed_files", "{seed}"),
+    wildcard_constraints:
+        seed=names_pattern(PARSED_LISTED_SEEDS),
     conda:
         "../envs/web.yaml"
     params:
@@ -118,5 +144,8 @@ rule ingest_seed:
     params:
         seed=seed_ingest_params,
         files=seed_part_names,
+        # the records are written sharded (row groups per shard, io.write_sharded)
+        shards=config["shards"],
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/ingest_seed.py"

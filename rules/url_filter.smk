@@ -55,5 +55,6 @@ rule url_filter:
     threads: 1
     params:
         settings={k: v for k, v in URL_FILTER.items() if k != "enabled"},
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/url_filter.py"

@@ -14,4 +14,5 @@ with logged(snakemake.log[0]):
         snakemake.output.rejected,
         snakemake.output.stats,
         snakemake.threads,
+        snakemake.params.batch_rows,
     )

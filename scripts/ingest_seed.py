@@ -10,4 +10,6 @@ with logged(snakemake.log[0]):
         snakemake.params.seed,
         snakemake.params.files,
         snakemake.output,
+        shards=snakemake.params.shards,
+        batch_rows=snakemake.params.batch_rows,
     )

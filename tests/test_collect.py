@@ -128,3 +128,31 @@ def test_collect_job_writes_the_shard_and_no_rejects(tmp_path, smollm2_dir):
     assert len(docs) == 14 and list(docs.columns) == COLUMNS
     assert read_parquet(out["rejected"]).empty
     assert read_json(out["stats"]) == stats and stats["shard"] == "0000" and stats["kept"] == 14
+
+
+def test_a_streamed_collect_job_writes_the_documents_of_one_pass(tmp_path):
+    """Seeds written sharded (ingest_seed) are read a row group at a time and merged
+    with the generated documents by id: the same documents, stats and order as
+    collect_shard over everything at once, for small and large batches."""
+    from corpusforge.io import write_sharded
+
+    gen = pd.concat([generated()] * 1).assign(id=[stable_id("gen", i) for i in range(2)])
+    write_parquet(gen, tmp_path / "generated.parquet")
+    one, two = seeds(40), seeds(33).assign(source="other")
+    two["id"] = two["seed_id"] = [stable_id("other", i) for i in range(33)]
+    for name, records in (("one", one), ("two", two)):
+        write_sharded(records, tmp_path / f"{name}.parquet", 3, batch_rows=4)
+    expected, expected_stats = collect_shard(gen, pd.concat([one, two]), 2, 3, words)
+    for batch_rows in (4, 1000):
+        out = {name: str(tmp_path / f"out{batch_rows}" / name) for name in ("d", "r", "s")}
+        stats = collect_job(
+            str(tmp_path / "generated.parquet"),
+            [str(tmp_path / "one.parquet"), str(tmp_path / "two.parquet")],
+            "0002", 3, None, out["d"], out["r"], out["s"], batch_rows=batch_rows,
+            count=words,
+        )  # fmt: skip
+        write_parquet(expected, tmp_path / "expected.parquet", schema=SCHEMA)
+        pd.testing.assert_frame_equal(
+            read_parquet(out["d"]), read_parquet(tmp_path / "expected.parquet")
+        )
+        assert stats == {**expected_stats, "shard": "0002"}

@@ -24,7 +24,7 @@ here: the stage only joins and labels.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -54,6 +54,11 @@ def seed_documents(
 ) -> pd.DataFrame:
     """The seed rows of one shard as documents with the stage's columns."""
     rows = select_shard(seeds, shard, num_shards, "seed_id") if len(seeds) else seeds
+    return web_documents(rows, count_tokens)
+
+
+def web_documents(rows: pd.DataFrame, count_tokens: TokenCounter) -> pd.DataFrame:
+    """Seed rows (of one shard, in id order) as documents with the stage's columns."""
     docs = pd.DataFrame(index=range(len(rows)), columns=COLUMNS, dtype=object)
     if rows.empty:
         return docs
@@ -64,6 +69,20 @@ def seed_documents(
     docs["origin"] = WEB
     docs["prompt_lang"] = rows["lang"].astype(object) if "lang" in rows.columns else None
     docs["completion_tokens"] = count_tokens(rows["text"].tolist())
+    return docs
+
+
+def generated_documents(generated: pd.DataFrame) -> pd.DataFrame:
+    """A shard's generated documents with the stage's columns and their origin."""
+    gen = generated.reindex(columns=COLUMNS).astype(object)
+    gen["origin"] = gen["origin"].where(gen["origin"].notna(), GENERATED)
+    return gen
+
+
+def _finish(docs: pd.DataFrame) -> pd.DataFrame:
+    docs = docs[COLUMNS].sort_values("id", kind="stable").reset_index(drop=True)
+    for column in ("prompt_tokens", "completion_tokens"):
+        docs[column] = pd.array(docs[column].tolist(), dtype="Int64")
     return docs
 
 
@@ -83,19 +102,13 @@ def collect_shard(
     parts = []
     n_generated = 0
     if generated is not None:
-        gen = generated.reindex(columns=COLUMNS).astype(object)
-        gen["origin"] = gen["origin"].where(gen["origin"].notna(), GENERATED)
+        gen = generated_documents(generated)
         n_generated = len(gen)
         parts.append(gen)
     web = seed_documents(seeds, shard, num_shards, count_tokens)
     parts.append(web)
-    docs = pd.concat([p for p in parts if len(p)] or [web], ignore_index=True)
-    docs = docs[COLUMNS].sort_values("id", kind="stable").reset_index(drop=True)
-    for column in ("prompt_tokens", "completion_tokens"):
-        docs[column] = pd.array(docs[column].tolist(), dtype="Int64")
-    dupes = docs["id"][docs["id"].duplicated()]
-    if len(dupes):
-        raise ValueError(f"collect: document ids seen twice: {sorted(dupes)[:5]}")
+    docs = _finish(pd.concat([p for p in parts if len(p)] or [web], ignore_index=True))
+    _check_unique(docs["id"])
     stats = stage_stats(
         STAGE,
         n_generated + len(web),
@@ -111,6 +124,41 @@ def origin_stats(docs: pd.DataFrame) -> dict[str, Any]:
     return {"by_origin": origin_shares(docs, "completion_tokens")}
 
 
+def _check_unique(ids: pd.Series, before: str | None = None) -> None:
+    """Ids in order must be unique (``before``: the last id of the previous batch)."""
+    dupes = ids[ids.duplicated()].tolist()
+    if before is not None and len(ids) and ids.iloc[0] == before:
+        dupes.append(before)
+    if dupes:
+        raise ValueError(f"collect: document ids seen twice: {sorted(set(dupes))[:5]}")
+
+
+def shard_stream(
+    generated: pd.DataFrame | None,
+    seeds: Sequence[str],
+    shard: int,
+    num_shards: int,
+    count_tokens: TokenCounter,
+    batch_rows: int,
+) -> Iterator[pd.DataFrame]:
+    """The documents of :func:`collect_shard`, in the same order, as a stream of
+    batches: each seed's rows of the shard are read a row group at a time
+    (``io.iter_shard``), their tokens counted, and the seeds and the shard's
+    generated documents merged by id."""
+    from .io import iter_shard, merge_by_id
+
+    streams: list[Iterable[pd.DataFrame]] = []
+    if generated is not None and len(generated):
+        gen = generated_documents(generated).sort_values("id", kind="stable")
+        streams.append(gen.iloc[lo : lo + batch_rows] for lo in range(0, len(gen), batch_rows))
+    for path in seeds:
+        streams.append(
+            web_documents(rows, count_tokens) for rows in iter_shard(path, shard, num_shards)
+        )
+    for block in merge_by_id(streams):
+        yield _finish(block)
+
+
 def collect_job(
     generated: str | None,
     seeds: Sequence[str],
@@ -121,22 +169,34 @@ def collect_job(
     out_rejected: str,
     out_stats: str,
     threads: int | None = None,
+    batch_rows: int = 10_000,
+    count: TokenCounter | None = None,
 ) -> dict[str, Any]:
     """The job of rule collect for one shard: the shard's generated documents (file
     ``generated``, None in a web build) and seed documents (of ``seeds``), token
     counts with the tokenizer folder ``tokenizer`` (corpusforge.tokenizer, in
-    ``threads`` threads); nothing is rejected."""
-    from .io import read_parquet, read_parquets, write_json, write_parquet
+    ``threads`` threads); nothing is rejected. Streamed: the job holds a batch of
+    each seed's rows (and the shard's generated documents), not the seeds.
+    ``count``: a token counter to use instead of the tokenizer's."""
+    from .io import ParquetSink, read_parquet, write_json, write_parquet
     from .records import REJECT_SCHEMA, rejects_frame
 
-    docs, stats = collect_shard(
-        read_parquet(generated) if generated else None,
-        read_parquets(seeds),
-        int(shard),
-        shards,
-        token_counter(tokenizer, threads),
+    gen = read_parquet(generated) if generated else None
+    count = count or token_counter(tokenizer, threads)
+    amounts, last = [], None
+    with ParquetSink(out_docs, schema=SCHEMA) as sink:
+        for docs in shard_stream(gen, seeds, int(shard), shards, count, batch_rows):
+            _check_unique(docs["id"], last)
+            last = docs["id"].iloc[-1]
+            sink.add(docs)
+            amounts.append(docs[["origin", "completion_tokens"]])
+        if last is None:
+            sink.add(_finish(pd.DataFrame(columns=COLUMNS)))
+    kept = pd.concat(amounts, ignore_index=True) if amounts else pd.DataFrame(columns=COLUMNS)
+    # nothing is rejected here: every document in is kept
+    stats = stage_stats(
+        STAGE, len(kept), len(kept), pd.DataFrame(columns=["reason"]), **origin_stats(kept)
     )
-    write_parquet(docs, out_docs, schema=SCHEMA)
     write_parquet(rejects_frame([]), out_rejected, schema=REJECT_SCHEMA)
     stats = {**stats, "shard": shard}
     write_json(stats, out_stats)

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,14 @@ def atomic_output(path: PathLike, suffix: str = "") -> Iterator[Path]:
 
 def write_parquet(frame: pd.DataFrame, path: PathLike, schema: pa.Schema | None = None) -> None:
     """Write ``frame`` as one Parquet file, atomically and reproducibly."""
+    write_table(_arrow(frame, schema), path)
+
+
+def _arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
+    """A DataFrame as an Arrow table without pandas metadata (the index layout and
+    library versions would make the bytes depend on the machine)."""
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-    # pandas metadata embeds the index layout and library versions; keep only data.
-    write_table(table.replace_schema_metadata(None), path)
+    return table.replace_schema_metadata(None)
 
 
 def write_table(table: pa.Table, path: PathLike) -> None:
@@ -138,6 +143,214 @@ def path_lists(named: Mapping[str, Any]) -> dict[str, list[str]]:
 StageStep = Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]]
 
 
+class ParquetSink:
+    """One Parquet output written a batch at a time, atomically, with memory bounded
+    by the batch.
+
+    A single batch is written exactly as :func:`write_parquet` writes a frame (the
+    same bytes). Several batches go to part files beside the output first; at the
+    end their schemas are unified (a column that is all null in one batch takes the
+    type it has in the others, ints meeting floats become floats, as one frame of
+    all the rows would have it) and the parts are copied, one row group each, into
+    the output. Use as a context manager: on an exception nothing is published.
+    """
+
+    def __init__(self, path: PathLike, schema: pa.Schema | None = None) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self.parts: list[Path] = []
+        self.first: pa.Table | None = None
+        self.rows = 0
+        self._dir: tempfile.TemporaryDirectory | None = None
+
+    def add(self, frame: pd.DataFrame) -> None:
+        table = _arrow(frame, self.schema)
+        self.rows += table.num_rows
+        if self.first is None and not self.parts:
+            self.first = table
+            return
+        if self._dir is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._dir = tempfile.TemporaryDirectory(
+                prefix=f".{self.path.name}.", dir=self.path.parent
+            )
+        if self.first is not None:
+            self._spill(self.first)
+            self.first = None
+        self._spill(table)
+
+    def _spill(self, table: pa.Table) -> None:
+        part = Path(self._dir.name) / f"{len(self.parts):06d}.parquet"
+        pq.write_table(table, part, compression="zstd", use_dictionary=False)
+        self.parts.append(part)
+
+    def close(self) -> None:
+        if not self.parts:
+            if self.first is None:  # nothing added: no rows, the schema's columns
+                empty = self.schema or pa.schema([])
+                self.first = empty.empty_table().replace_schema_metadata(None)
+            write_table(self.first, self.path)
+            return
+        schemas = [pq.read_schema(part).remove_metadata() for part in self.parts]
+        unified = pa.unify_schemas(schemas, promote_options="permissive")
+        with (
+            atomic_output(self.path) as tmp,
+            pq.ParquetWriter(tmp, unified, compression="zstd", use_dictionary=False) as out,
+        ):
+            for part in self.parts:
+                out.write_table(_conform(pq.read_table(part), unified))
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        self._cleanup()
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns in its order and types (missing ones null)."""
+    columns = [
+        table.column(field.name).cast(field.type)
+        if field.name in table.column_names
+        else pa.nulls(table.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def iter_parquet_frames(path: PathLike, batch_rows: int | None) -> Iterator[pd.DataFrame]:
+    """The rows of a Parquet file as DataFrames of at most ``batch_rows`` rows (None:
+    the whole file as one), in file order, each with a fresh RangeIndex; a file
+    without rows gives one empty frame with its columns."""
+    handle = pq.ParquetFile(path)
+    if batch_rows is None or handle.metadata.num_rows <= batch_rows:
+        yield handle.read().to_pandas().reset_index(drop=True)
+        return
+    for batch in handle.iter_batches(batch_size=batch_rows):
+        yield pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
+
+
+# Key of the file metadata that maps each shard to its row groups (write_sharded).
+SHARD_ROW_GROUPS = b"corpusforge.shard_row_groups"
+
+
+def write_sharded(
+    frame: pd.DataFrame,
+    path: PathLike,
+    shards: int,
+    batch_rows: int,
+    schema: pa.Schema | None = None,
+) -> None:
+    """Write records sharded from the start: rows in (shard, id) order, each shard's
+    rows in row groups of at most ``batch_rows``, and the file's metadata naming
+    each shard's row groups, so a shard's job reads its own rows alone
+    (:func:`iter_shard`), a batch at a time, already in id order."""
+    from .records import shard_of
+
+    shard = frame["id"].map(lambda rid: shard_of(rid, shards)) if len(frame) else []
+    ordered = frame.assign(_shard=shard).sort_values(["_shard", "id"], kind="stable")
+    counts = ordered["_shard"].value_counts().to_dict() if len(frame) else {}
+    table = _arrow(ordered.drop(columns="_shard"), schema)
+    groups: list[list[int]] = []
+    start = group = 0
+    slices = []
+    for index in range(shards):
+        rows = int(counts.get(index, 0))
+        first = group
+        for lo in range(start, start + rows, batch_rows):
+            slices.append(table.slice(lo, min(batch_rows, start + rows - lo)))
+            group += 1
+        groups.append([first, group])
+        start += rows
+    meta = {SHARD_ROW_GROUPS: json.dumps({"shards": shards, "row_groups": groups}).encode()}
+    table = table.replace_schema_metadata(meta)
+    with (
+        atomic_output(path) as tmp,
+        pq.ParquetWriter(tmp, table.schema, compression="zstd", use_dictionary=False) as out,
+    ):
+        for piece in slices:
+            out.write_table(piece, row_group_size=max(1, piece.num_rows))
+        if not slices:
+            out.write_table(table)
+
+
+def iter_shard(path: PathLike, shard: int, shards: int) -> Iterator[pd.DataFrame]:
+    """The rows of ``shard`` (of ``shards``) in a Parquet file of records, in id order:
+    a row group at a time from a file :func:`write_sharded` wrote for that many
+    shards; from any other file, its rows of the shard selected and sorted (the
+    shard read whole)."""
+    from .records import select_shard
+
+    handle = pq.ParquetFile(path)
+    meta = handle.schema_arrow.metadata or {}
+    layout = json.loads(meta[SHARD_ROW_GROUPS]) if SHARD_ROW_GROUPS in meta else None
+    if layout and layout["shards"] == shards:
+        first, end = layout["row_groups"][shard]
+        for group in range(first, end):
+            yield _frame(handle.read_row_group(group))
+        return
+    frame = _frame(handle.read())
+    yield select_shard(frame, shard, shards) if len(frame) else frame
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    return table.replace_schema_metadata(None).to_pandas().reset_index(drop=True)
+
+
+def merge_by_id(streams: Sequence[Iterable[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
+    """Merge streams of frames, each in ``id`` order, into one stream in ``id`` order
+    (equal ids in stream order), a block at a time: every block holds the rows up to
+    the smallest last id among the streams' current frames, so memory stays within
+    one frame per stream."""
+    iters = [iter(stream) for stream in streams]
+
+    def pull(i: int) -> pd.DataFrame | None:
+        for frame in iters[i]:
+            if len(frame):
+                return frame.reset_index(drop=True)
+        return None
+
+    heads = [pull(i) for i in range(len(iters))]
+    while any(head is not None for head in heads):
+        live = [i for i, head in enumerate(heads) if head is not None]
+        bound = min(heads[i]["id"].iloc[-1] for i in live)
+        parts = []
+        for i in live:
+            head = heads[i]
+            cut = int(head["id"].searchsorted(bound, side="right"))
+            if cut:
+                parts.append(head.iloc[:cut].assign(_stream=i))
+            heads[i] = head.iloc[cut:].reset_index(drop=True) if cut < len(head) else pull(i)
+        block = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        block = block.sort_values(["id", "_stream"], kind="stable").drop(columns="_stream")
+        yield block.reset_index(drop=True)
+
+
+def ids_sorted(path: PathLike, batch_rows: int = 1 << 16) -> bool:
+    """Whether the ``id`` column of a Parquet file is in ascending order (streamed)."""
+    import pyarrow.compute as pc
+
+    last = None
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=["id"]):
+        ids = batch.column(0)
+        if len(ids) == 0:
+            continue
+        if last is not None and pc.less(ids[0], last).as_py():
+            return False
+        if len(ids) > 1 and not pc.all(pc.less_equal(ids[:-1], ids[1:])).as_py():
+            return False
+        last = ids[len(ids) - 1]
+    return True
+
+
 def run_doc_stage(
     step: StageStep,
     docs_path: PathLike,
@@ -145,15 +358,32 @@ def run_doc_stage(
     out_rejected: PathLike,
     out_stats: PathLike,
     shard: str | None = None,
+    batch_rows: int | None = None,
 ) -> dict:
     """The job of a per-shard document stage: read the shard's documents, run
-    ``step`` (documents -> kept, rejected rows, stats) and write the three outputs."""
-    from .records import REJECT_SCHEMA
+    ``step`` (documents -> kept, rejected rows, stats) and write the three outputs.
 
-    docs = read_parquet(docs_path)
-    kept, rejects, stats = step(docs)
-    write_parquet(kept, out_docs)
-    write_parquet(rejects, out_rejected, schema=REJECT_SCHEMA)
+    With ``batch_rows`` the shard is streamed: ``step`` runs on batches of at most
+    that many documents, in id order, and the outputs are written batch by batch,
+    so the job's memory follows the batch, not the shard. Every step handed here
+    treats each document on its own and returns its rows sorted by id, so the
+    documents and rejected rows are those of one call over the whole shard; the
+    batches' stats are merged as shards' are (``stats.merge``: counts summed). A
+    shard whose ids are out of order (none a stage writes) is read whole.
+    """
+    from .records import REJECT_SCHEMA
+    from .stats.merge import merge_stats
+
+    if batch_rows is not None and not ids_sorted(docs_path):
+        batch_rows = None
+    per_batch = []
+    with ParquetSink(out_docs) as kept_sink, ParquetSink(out_rejected, REJECT_SCHEMA) as rej_sink:
+        for docs in iter_parquet_frames(docs_path, batch_rows):
+            kept, rejects, stats = step(docs)
+            kept_sink.add(kept)
+            rej_sink.add(rejects)
+            per_batch.append(stats)
+    stats = per_batch[0] if len(per_batch) == 1 else merge_stats(per_batch)
     if shard is not None:
         stats = {**stats, "shard": shard}
     write_json(stats, out_stats)

@@ -58,7 +58,8 @@ def logged(log_file: str | os.PathLike[str] | None) -> Iterator[logging.Logger]:
 def doc_stage_job(smk: Any, make_step: Callable[[], StageStep]) -> dict:
     """A script adapter's whole body for a per-shard document stage rule: log to the
     rule's log, build the step from the rule's params (``make_step``, called inside
-    the log so config errors land there), run it over ``input.docs``, write
+    the log so config errors land there), run it over ``input.docs`` (in batches of
+    ``params.batch_rows`` documents where the rule sets it), write
     ``output.docs|rejected|stats``."""
     from .io import run_doc_stage
 
@@ -71,6 +72,7 @@ def doc_stage_job(smk: Any, make_step: Callable[[], StageStep]) -> dict:
             smk.output.rejected,
             smk.output.stats,
             shard=smk.wildcards.shard,
+            batch_rows=getattr(smk.params, "batch_rows", None),
         )
         log.info(
             "%s: kept %d of %d; rejected %s",

@@ -23,8 +23,11 @@ seed's ``sample`` is drawn over all of them.
 
 from __future__ import annotations
 
+import functools
 import glob as globbing
 import gzip
+import json
+import os
 import posixpath
 import urllib.parse
 from collections import Counter
@@ -288,11 +291,62 @@ def list_job(
     return files
 
 
+def listed_at_parse_time(source: Mapping[str, Any]) -> bool:
+    """Whether a seed's files are known while the workflow is parsed: a glob, a list
+    of paths, or a local paths file (a remote paths file is known once fetched)."""
+    return is_file_list(source) and (
+        "glob" in source or "paths" in source or "path" in source["paths_file"]
+    )
+
+
+def parse_time_listing(source: Mapping[str, Any], key: str) -> list[dict[str, str]]:
+    """The files of a seed whose list is known at parse time, as checkpoint
+    seed_files lists them (``list_job``)."""
+    files, _ = _parse_time_index(json.dumps(source, sort_keys=True), key)
+    return list(files)
+
+
+def parse_time_file(source: Mapping[str, Any], key: str, name: str) -> dict[str, str] | None:
+    return _parse_time_index(json.dumps(source, sort_keys=True), key)[1].get(name)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_time_index(source_json: str, key: str) -> tuple[tuple, dict[str, dict]]:
+    source = json.loads(source_json)
+    if "glob" in source:
+        listed = globbed(source["glob"], key)
+    elif "paths" in source:
+        listed = list(source["paths"])
+    else:
+        listed, _ = read_paths_file(source["paths_file"]["path"])
+    files = tuple(file_list(source, listed, key))
+    return files, {entry["name"]: entry for entry in files}
+
+
 def read_file_list(path: str | Path) -> list[dict[str, str]]:
     """The files checkpoint seed_files listed."""
+    return list(_indexed_list(*_stamp(path))[0])
+
+
+def listed_file(path: str | Path, name: str) -> dict[str, str] | None:
+    """The entry of file ``name`` in the list at ``path`` (None if it lists none)."""
+    return _indexed_list(*_stamp(path))[1].get(name)
+
+
+def _stamp(path: str | Path) -> tuple[str, int, int]:
+    info = os.stat(path)
+    return str(path), info.st_mtime_ns, info.st_size
+
+
+@functools.lru_cache(maxsize=8)
+def _indexed_list(path: str, _mtime_ns: int, _size: int) -> tuple[tuple, dict[str, dict]]:
+    """A file list read once while it is unchanged, with its entries by name: the
+    workflow asks for it from every listed file's job while it plans, so a crawl of
+    10,000 files would otherwise read the list 10,000 times and search it each time."""
     from .io import read_json
 
-    return read_json(path)["files"]
+    files = tuple(read_json(path)["files"])
+    return files, {entry["name"]: entry for entry in files}
 
 
 def ingest_part_job(path: str, name: str, seed: str, cfg: Mapping[str, Any], outputs: Any) -> dict:
@@ -314,12 +368,20 @@ def ingest_part_job(path: str, name: str, seed: str, cfg: Mapping[str, Any], out
 
 
 def ingest_seed_job(
-    inputs: Mapping[str, Any], seed: str, cfg: Mapping[str, Any], names: Sequence[str], outputs
+    inputs: Mapping[str, Any],
+    seed: str,
+    cfg: Mapping[str, Any],
+    names: Sequence[str],
+    outputs,
+    shards: int = 1,
+    batch_rows: int = 10_000,
 ) -> dict:
     """The job of rule ingest_seed: a seed's records, rejected rows and stats, from its
     one file (input ``file``) or from the ingested parts of its many files (inputs
-    ``records``, ``rejected`` and ``stats``, in the order of ``names``)."""
-    from .io import read_json, read_parquet, write_json, write_parquet
+    ``records``, ``rejected`` and ``stats``, in the order of ``names``). The records
+    are written sharded (``io.write_sharded``: each of the ``shards`` shards' rows in
+    row groups of at most ``batch_rows``), so each shard's job reads its own rows."""
+    from .io import read_json, read_parquet, write_json, write_parquet, write_sharded
     from .records import REJECT_SCHEMA
     from .seed import ingest_file
 
@@ -334,7 +396,7 @@ def ingest_seed_job(
             )
         ]
         records, rejects, stats = gather(parts, spec)
-    write_parquet(records, outputs.records)
+    write_sharded(records, outputs.records, shards, batch_rows)
     write_parquet(rejects, outputs.rejected, schema=REJECT_SCHEMA)
     write_json(stats, outputs.stats)
     return stats

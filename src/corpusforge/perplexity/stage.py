@@ -18,7 +18,14 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
-from ..io import read_json, read_parquet, run_doc_stage, write_json, write_parquet
+from ..io import (
+    ParquetSink,
+    iter_parquet_frames,
+    read_json,
+    read_parquet,
+    run_doc_stage,
+    write_json,
+)
 from .buckets import assign_buckets, configured_cutoffs, corpus_perplexities, gather_cutoffs
 from .scoring import LanguageModel, score_frame
 from .training import describe_pretrained, train_language_model
@@ -80,10 +87,18 @@ def load_models(models: Mapping[str, Mapping[str, PathLike]]) -> dict[str, Langu
 
 
 def score_shard(
-    docs: PathLike, models: Mapping[str, Mapping[str, PathLike]], out: PathLike, threads: int = 1
+    docs: PathLike,
+    models: Mapping[str, Mapping[str, PathLike]],
+    out: PathLike,
+    threads: int = 1,
+    batch_rows: int | None = None,
 ) -> None:
-    """Score one shard with the models of its languages."""
-    write_parquet(score_frame(read_parquet(docs), load_models(models), threads), out)
+    """Score one shard with the models of its languages, ``batch_rows`` documents at
+    a time (None: the whole shard at once)."""
+    loaded = load_models(models)
+    with ParquetSink(out) as sink:
+        for frame in iter_parquet_frames(docs, batch_rows):
+            sink.add(score_frame(frame, loaded, threads))
 
 
 def _language_columns(path: PathLike) -> list[str]:
@@ -135,6 +150,7 @@ def bucket_shard(
     out_rejected: PathLike,
     out_stats: PathLike,
     shard: str | None = None,
+    batch_rows: int | None = None,
 ) -> dict:
     """Bucket one scored shard: kept documents, rejected rows and stats."""
     step = partial(
@@ -144,7 +160,9 @@ def bucket_shard(
         unscored=unscored,
         drop_tail=drop_tail,
     )
-    return run_doc_stage(step, scored, out_docs, out_rejected, out_stats, shard=shard)
+    return run_doc_stage(
+        step, scored, out_docs, out_rejected, out_stats, shard=shard, batch_rows=batch_rows
+    )
 
 
 def run_rule(
@@ -174,7 +192,7 @@ def run_rule(
             outputs.meta,
         )
     elif rule == "perplexity_score":
-        score_shard(inputs.docs, params.models, outputs.scored, threads)
+        score_shard(inputs.docs, params.models, outputs.scored, threads, params.batch_rows)
     elif rule == "perplexity_cutoffs":
         write_cutoffs(
             params.models,
@@ -195,6 +213,7 @@ def run_rule(
             outputs.rejected,
             outputs.stats,
             shard=wildcards.shard,
+            batch_rows=params.batch_rows,
         )
     else:
         raise ValueError(f"rules/perplexity.smk has no rule {rule!r}")
