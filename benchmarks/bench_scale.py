@@ -121,18 +121,20 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/corpusforge-bench-scale"))
+    parser.add_argument("--batch-rows", type=int, help="batch_rows (default: the schema's)")
     parser.add_argument("--same-as-unbatched", action="store_true")
     args = parser.parse_args()
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
     cpu = names[0] if names else platform.processor()
-    print(f"CPU: {cpu}; cores used: {args.cores}; shards: {args.shards}")
+    print(f"CPU: {cpu}; cores: {args.cores}; shards: {args.shards}; batch_rows: {args.batch_rows}")
     runs = []
     for n in args.docs:
         work = args.work / f"n{n}"
         work.mkdir(parents=True, exist_ok=True)
         write_corpus(n, work)
-        run = build(work, "streamed", web_config(work / "docs.jsonl", args.shards), args.cores)
+        cfg = web_config(work / "docs.jsonl", args.shards, args.batch_rows)
+        run = build(work, "streamed", cfg, args.cores)
         runs.append(run)
         print(f"{n:,} documents: wall {run['wall']:.0f} s, CPU {run['cpu']:.0f} s", flush=True)
     print(table(args.docs, runs))

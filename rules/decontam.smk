@@ -52,7 +52,7 @@ rule decontam_index:
     params:
         settings=DECONTAM,
     script:
-        "../scripts/decontam.py"
+        "../scripts/decontam_index.py"
 
 
 rule decontam:

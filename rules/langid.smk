@@ -32,7 +32,7 @@ rule download_langid_model:
     params:
         source=LANGID_MODEL.get("source"),
     script:
-        "../scripts/langid.py"
+        "../scripts/download_langid_model.py"
 
 
 rule langid:

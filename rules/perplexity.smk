@@ -61,7 +61,7 @@ rule train_lm:
         reference_format=lambda wc: PPL.reference_format(wc.lang),
         text_field=lambda wc: PPL.text_field(wc.lang),
     script:
-        "../scripts/perplexity.py"
+        "../scripts/train_lm.py"
 
 
 rule describe_lm:
@@ -82,7 +82,7 @@ rule describe_lm:
         reference_format=lambda wc: PPL.reference_format(wc.lang),
         text_field=lambda wc: PPL.text_field(wc.lang),
     script:
-        "../scripts/perplexity.py"
+        "../scripts/describe_lm.py"
 
 
 rule perplexity_score:
@@ -104,7 +104,7 @@ rule perplexity_score:
         models=PPL.model_paths(),
         batch_rows=config["batch_rows"],
     script:
-        "../scripts/perplexity.py"
+        "../scripts/perplexity_score.py"
 
 
 rule perplexity_cutoffs:
@@ -124,7 +124,7 @@ rule perplexity_cutoffs:
         models_cfg=canon(PPL.cfg["models"]),
         cutoffs=canon(PPL.cfg["cutoffs"]),
     script:
-        "../scripts/perplexity.py"
+        "../scripts/perplexity_cutoffs.py"
 
 
 rule perplexity_bucket:
@@ -148,4 +148,4 @@ rule perplexity_bucket:
         unscored=PPL.cfg["unscored"],
         drop_tail=PPL.cfg["drop_tail"],
     script:
-        "../scripts/perplexity.py"
+        "../scripts/perplexity_bucket.py"

@@ -77,7 +77,7 @@ rule prepare_quality_model:
         repo_id=QL.hf.get("repo_id"),
         revision=QL.hf.get("revision"),
     script:
-        "../scripts/quality.py"
+        "../scripts/prepare_quality_model.py"
 
 
 if "quality" in DOC_STAGES:
@@ -125,7 +125,7 @@ if "quality" in DOC_STAGES and QL.buckets:
         params:
             buckets=canon(QL.buckets),
         script:
-            "../scripts/quality.py"
+            "../scripts/quality_cutoffs.py"
 
     rule quality_bucket:
         """quality_bucket per document from its language's cutoffs."""
@@ -143,4 +143,4 @@ if "quality" in DOC_STAGES and QL.buckets:
         conda:
             "../envs/quality.yaml"
         script:
-            "../scripts/quality.py"
+            "../scripts/quality_bucket.py"

@@ -1,6 +1,5 @@
-"""Snakemake adapter for rules quality, quality_cutoffs, quality_bucket and
-prepare_quality_model (see corpusforge.quality.jobs)."""
+"""Snakemake adapter for rule quality (see corpusforge.quality.jobs)."""
 
-from corpusforge.quality.jobs import run_rule
+from corpusforge.quality.jobs import quality_job
 
-run_rule(snakemake)
+quality_job(snakemake)

@@ -85,7 +85,14 @@ NOT_CALLED = {
     **{
         (script, name): "seed/document quality uses corpusforge.perplexity's language "
         "and reference helpers, never its SentencePiece/KenLM scoring"
-        for script in ("build_prompts.py", "quality.py", "train_quality.py")
+        for script in (
+            "build_prompts.py",
+            "quality.py",
+            "quality_cutoffs.py",
+            "quality_bucket.py",
+            "prepare_quality_model.py",
+            "train_quality.py",
+        )
         for name in ("kenlm", "sentencepiece")
     },
 }

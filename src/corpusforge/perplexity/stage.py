@@ -6,7 +6,7 @@
   perplexity_cutoffs  gather the cutoffs per language
   perplexity_bucket   bucket one shard: docs, rejected rows, stats
 
-``run_rule`` picks the job by the rule's name (scripts/perplexity.py); rule
+Each rule has its own script (scripts/<rule>.py) calling one function here; rule
 download_lm_file runs scripts/download.py.
 """
 
@@ -163,57 +163,3 @@ def bucket_shard(
     return run_doc_stage(
         step, scored, out_docs, out_rejected, out_stats, shard=shard, batch_rows=batch_rows
     )
-
-
-def run_rule(
-    rule: str, inputs: Any, outputs: Any, params: Any, wildcards: Any, threads: int
-) -> None:
-    """The job of one rule of rules/perplexity.smk, given Snakemake's named files and params."""
-    if rule == "train_lm":
-        train_lm(
-            wildcards.lang,
-            inputs.reference,
-            outputs.sp,
-            outputs.lm,
-            outputs.meta,
-            params.training,
-            params.reference_format,
-            params.text_field,
-            threads,
-        )
-    elif rule == "describe_lm":
-        describe_lm(
-            wildcards.lang,
-            inputs.sp,
-            inputs.lm,
-            inputs.get("reference"),
-            params.reference_format,
-            params.text_field,
-            outputs.meta,
-        )
-    elif rule == "perplexity_score":
-        score_shard(inputs.docs, params.models, outputs.scored, threads, params.batch_rows)
-    elif rule == "perplexity_cutoffs":
-        write_cutoffs(
-            params.models,
-            inputs.meta,
-            inputs.get("scored", []),
-            params.cutoffs,
-            params.models_cfg,
-            outputs.cutoffs,
-        )
-    elif rule == "perplexity_bucket":
-        bucket_shard(
-            inputs.scored,
-            inputs.cutoffs,
-            params.models,
-            params.unscored,
-            params.drop_tail,
-            outputs.docs,
-            outputs.rejected,
-            outputs.stats,
-            shard=wildcards.shard,
-            batch_rows=params.batch_rows,
-        )
-    else:
-        raise ValueError(f"rules/perplexity.smk has no rule {rule!r}")

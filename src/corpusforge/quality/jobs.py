@@ -43,50 +43,53 @@ def train_job(smk: Any) -> None:
         write_json(meta, smk.output.meta)
 
 
-def run_rule(smk: Any) -> None:
-    """Rules quality, quality_cutoffs, quality_bucket and prepare_quality_model (rule
-    download_quality_file runs scripts/download.py)."""
-    if smk.rule == "quality":
-        cfg = settings(smk.params.settings)
-        stack = contextlib.ExitStack()
+def quality_job(smk: Any) -> None:
+    """Rule quality: score one shard, reject what is below its language's bound."""
+    cfg = settings(smk.params.settings)
+    stack = contextlib.ExitStack()
 
-        def make_step():
-            scorer = stack.enter_context(
-                scorer_for(
-                    cfg, smk.params.models, smk.threads, smk.config.get("results", "results")
-                )
-            )
-            return quality_step(scorer, cfg)
+    def make_step():
+        results = smk.config.get("results", "results")
+        scorer = stack.enter_context(scorer_for(cfg, smk.params.models, smk.threads, results))
+        return quality_step(scorer, cfg)
 
-        with stack:
-            doc_stage_job(smk, make_step)
-        return
+    with stack:
+        doc_stage_job(smk, make_step)
+
+
+def cutoffs_job(smk: Any) -> None:
+    """Rule quality_cutoffs: per-language score cutoffs over every scored shard."""
+    from .buckets import write_cutoffs
+
     with logged(smk.log[0]) as log:
-        if smk.rule == "quality_cutoffs":
-            from .buckets import write_cutoffs
+        cutoffs = write_cutoffs(smk.input.scored, smk.params.buckets, smk.output.cutoffs)
+        for lang, entry in cutoffs["languages"].items():
+            log.info("%s: %d scored documents, cutoffs %s", lang, entry["docs"], entry["cutoffs"])
 
-            cutoffs = write_cutoffs(smk.input.scored, smk.params.buckets, smk.output.cutoffs)
-            for lang, entry in cutoffs["languages"].items():
-                log.info(
-                    "%s: %d scored documents, cutoffs %s", lang, entry["docs"], entry["cutoffs"]
-                )
-        elif smk.rule == "quality_bucket":
-            from .buckets import bucket_shard
 
-            stats = bucket_shard(
-                smk.input.scored,
-                smk.input.stats,
-                smk.input.cutoffs,
-                smk.output.docs,
-                smk.output.stats,
-            )
-            log.info("buckets per language: %s", stats["buckets"]["by_lang"])
-        else:
-            from pathlib import Path
+def bucket_job(smk: Any) -> None:
+    """Rule quality_bucket: each scored document's quality_bucket."""
+    from .buckets import bucket_shard
 
-            from ..model import download_hf
+    with logged(smk.log[0]) as log:
+        stats = bucket_shard(
+            smk.input.scored,
+            smk.input.stats,
+            smk.input.cutoffs,
+            smk.output.docs,
+            smk.output.stats,
+        )
+        log.info("buckets per language: %s", stats["buckets"]["by_lang"])
 
-            download_hf(smk.params.repo_id, smk.params.revision, Path(smk.output[0]))
+
+def prepare_model_job(smk: Any) -> None:
+    """Rule prepare_quality_model: the hf engine's model at its pinned revision."""
+    from pathlib import Path
+
+    from ..model import download_hf
+
+    with logged(smk.log[0]):
+        download_hf(smk.params.repo_id, smk.params.revision, Path(smk.output[0]))
 
 
 def seed_selector(
