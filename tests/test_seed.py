@@ -407,3 +407,23 @@ def test_the_audit_fails_a_file_whose_records_do_not_cover_it():
     short = {**good, "in": 2, "kept": 1}
     problems = audit_seed_counts([{**stats, "files": {"a.wet.gz": short}}]).problems
     assert "seed cc: its files add up to in=2, not 3" in problems
+
+
+def test_the_readers_defaults_are_the_schemas():
+    """No default lives twice: SeedSpec's field defaults (used when code builds one
+    directly) and those OpenAIEngine's arguments equal the schema's."""
+    import dataclasses
+    import inspect
+
+    from corpusforge.engines import OpenAIEngine
+    from corpusforge.schema import definition_defaults, with_defaults
+
+    fields = {f.name: f for f in dataclasses.fields(SeedSpec)}
+    for key, value in definition_defaults("seed").items():
+        field = fields[key]
+        own = field.default_factory() if callable(field.default_factory) else field.default
+        assert own == value, key
+    assert SeedSpec.from_config("x", {}).columns == {"text": "text"}
+    openai = with_defaults("generation", {"sampling": {}})["openai"]
+    arguments = inspect.signature(OpenAIEngine).parameters
+    assert openai and {k: arguments[k].default for k in openai} == openai

@@ -62,6 +62,15 @@ def defaults(section: str) -> dict[str, Any]:
     }
 
 
+def definition_defaults(name: str) -> dict[str, Any]:
+    """The schema's defaults of the own keys of ``definitions/<name>`` (e.g. ``seed``:
+    one entry of ``seeds``)."""
+    properties = _schema()["definitions"][name].get("properties", {})
+    return {
+        key: copy.deepcopy(sub["default"]) for key, sub in properties.items() if "default" in sub
+    }
+
+
 def full_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """A whole config with the schema's defaults filled in, validated."""
     instance = copy.deepcopy(dict(cfg))

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 from .cjk import is_han
 from .records import RawRow, rejects_frame, stable_id, stage_stats, unit_hash
+from .schema import definition_defaults
 
 STAGE = "seed"
 FORMATS = ("parquet", "jsonl", "csv", "warc", "wet")
@@ -97,16 +98,18 @@ class SeedSpec:
 
     @classmethod
     def from_config(cls, name: str, cfg: dict[str, Any]) -> SeedSpec:
-        columns = {"text": "text", **(cfg.get("columns") or {})}
+        """A ``seeds.<name>`` entry, with the schema's defaults where it leaves a key
+        out (the field defaults above equal them: tests/test_seed.py checks)."""
+        full = {**definition_defaults("seed"), **cfg}
         return cls(
             name=name,
-            kind=cfg.get("kind", "extracts"),
-            format=cfg.get("format"),
-            compression=cfg.get("compression", "auto"),
-            columns=columns,
-            lang=cfg.get("lang", "auto"),
-            csv_delimiter=cfg.get("csv_delimiter"),
-            sample=cfg.get("sample"),
+            kind=full["kind"],
+            format=full.get("format"),
+            compression=full["compression"],
+            columns={**definition_defaults("seed")["columns"], **(cfg.get("columns") or {})},
+            lang=full["lang"],
+            csv_delimiter=full.get("csv_delimiter"),
+            sample=full.get("sample"),
         )
 
 
