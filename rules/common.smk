@@ -44,6 +44,8 @@ os.environ.update(
 )
 
 from corpusforge.fetch import local_file, source_file_name
+from corpusforge.precision import resolve_dtype
+from corpusforge.quality.layout import QualityLayout
 from corpusforge.seed_files import (
     globbed,
     is_file_list,
@@ -58,6 +60,28 @@ RESULTS = config["results"]
 SHARDS = [f"{i:04d}" for i in range(config["shards"])]
 SEEDS = sorted(config["seeds"])
 MODEL = config["model"]
+
+# dtype auto, resolved where the workflow is planned (corpusforge.precision):
+# bfloat16 on GPUs and on CPUs with native bfloat16, else float32; the resolved
+# values are what rules prepare_model, generate and serve_model depend on, and
+# what the manifest records with the reason.
+MODEL_DTYPE, _MODEL_DTYPE_REASON = resolve_dtype(
+    MODEL["dtype"], gpus=config["generation"]["gpus"]
+)
+ENGINE_DTYPE, _ENGINE_DTYPE_REASON = resolve_dtype(
+    config["generation"]["engine_args"]["dtype"], gpus=config["generation"]["gpus"]
+)
+
+
+def precision():
+    """The dtypes resolved from `auto`, and why: the model's, and the engine's where
+    vLLM runs here (in the job or as the build's own server)."""
+    generation = config["generation"]
+    engine = generation["engine"] == "vllm" or generation["server"]["managed"]
+    found = {"model": {"dtype": MODEL_DTYPE, "reason": _MODEL_DTYPE_REASON}}
+    if engine:
+        found["engine"] = {"dtype": ENGINE_DTYPE, "reason": _ENGINE_DTYPE_REASON}
+    return canon(found)
 
 
 wildcard_constraints:
@@ -287,10 +311,11 @@ if COLLECTS and not DOCUMENT_SEEDS:
     raise WorkflowError(
         f"mode {MODE}: no seed of kind documents (set `seeds.<name>.kind: documents`)"
     )
-# Every file the build fetches from a url or hf source, by config key (the stage
-# files add theirs). The manifest records the sha256 of each (files.downloads),
-# also of what a source without a pinned sha256 gave.
-DOWNLOADS = {
+# Every seed file the build fetches from a url or hf source, by config key; the
+# stages that fetch files name theirs in their rules file (<STAGE>_DOWNLOADS) and
+# rules/report.smk gathers those of the stages that run. The manifest records the
+# sha256 of each (files.downloads), also of what a source without a pinned sha256 gave.
+SEED_DOWNLOADS = {
     download_key(seed): out(f"downloads/{seed}/{download_name(seed)}")
     for seed in SEEDS
     if seed_remote(seed)
@@ -304,6 +329,8 @@ CLEAN = canon(config["clean"])  # schema defaults filled in
 CLEAN_RUN = bool(set(CLEAN["apply_to"]) & set(ORIGINS))
 QUALITY = canon(config["quality"])  # schema defaults filled in
 SEED_QUALITY = GENERATES and config["prompts"]["seed_quality"]["mode"] != "none"
+# The quality stage's file layout; also the seed scorer's (prompts.seed_quality).
+QL = QualityLayout(QUALITY, out)
 # Web stages with `enabled: auto` (the default) run where documents they apply to
 # exist: the URL filter where pages with URLs can exist (modes web and both); line
 # corrections and paragraph dedup where documents of their apply_to origins exist.
@@ -354,7 +381,17 @@ def docs_of(stage):
 
 
 def upstream(stage):
-    """The documents a document stage reads: those of the stage before it."""
+    """The documents a document stage reads: those of the stage before it in
+    DOC_STAGES. For a stage that does not run in this build, an input function that
+    fails if a job of it is ever asked for (none is: nothing reads its output)."""
+    if stage not in DOC_STAGES:
+
+        def not_in_build(wildcards):
+            raise WorkflowError(
+                f"stage {stage} does not run in this build (DOC_STAGES)"
+            )
+
+        return not_in_build
     return docs_of(DOC_STAGES[DOC_STAGES.index(stage) - 1])
 
 

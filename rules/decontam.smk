@@ -9,13 +9,12 @@ DECONTAM_FILES = {
     name: local_file(bench["source"], out(f"decontam/benchmarks/{name}"), "data")
     for name, bench in sorted(DECONTAM_BENCHMARKS.items())
 }
-DOWNLOADS.update(
-    {
-        f"decontam.benchmarks.{name}.source": DECONTAM_FILES[name]
-        for name, bench in DECONTAM_BENCHMARKS.items()
-        if "path" not in bench["source"]
-    }
-)
+# What download rules fetch, by config key (the manifest records them).
+DECONTAM_DOWNLOADS = {
+    f"decontam.benchmarks.{name}.source": DECONTAM_FILES[name]
+    for name, bench in DECONTAM_BENCHMARKS.items()
+    if "path" not in bench["source"]
+}
 
 
 rule download_benchmark:

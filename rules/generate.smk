@@ -10,14 +10,9 @@ GEN_MODEL_NAME = (
     if GEN_ENGINE == "openai"
     else MODEL["name"]
 )
-# dtype auto, resolved where the workflow is planned (corpusforge.precision).
-ENGINE_DTYPE, _ENGINE_DTYPE_REASON = resolve_dtype(
-    GENERATION["engine_args"]["dtype"], gpus=GENERATION["gpus"]
-)
-# vllm.LLM's arguments, for the engine in the job or the managed server's flags
+# vllm.LLM's arguments (ENGINE_DTYPE: auto resolved, common.smk), for the engine in
+# the job or the managed server's flags
 ENGINE_ARGS = canon({**GENERATION["engine_args"], "dtype": ENGINE_DTYPE})
-if GEN_ENGINE == "vllm" or SERVER_MANAGED:
-    PRECISION["engine"] = {"dtype": ENGINE_DTYPE, "reason": _ENGINE_DTYPE_REASON}
 
 
 rule generate:
@@ -76,33 +71,31 @@ rule generate:
         "../scripts/generate.py"
 
 
-if SERVER_MANAGED:
+rule serve_model:
+    """Start vLLM's OpenAI-compatible server for the build (corpusforge.serve).
 
-    rule serve_model:
-        """Start vLLM's OpenAI-compatible server for the build (corpusforge.serve).
-
-        Its output is a temp() file with the server's address: Snakemake deletes
-        it when the last generate job is done, and the server's supervisor then
-        stops the server; it also stops it when the Snakemake process ends
-        (failed, interrupted or killed build)."""
-        input:
-            model=model_dir(),
-        output:
-            server=temp(out("serve/server.json")),
-        log:
-            log_path("serve_model", "server"),
-        group:
-            "generation"
-        conda:
-            "../envs/generate.yaml"
-        threads: GENERATION["server"]["threads"]
-        resources:
-            gpu=GENERATION["gpus"],
-        params:
-            served_name=GEN_MODEL_NAME,
-            engine_args=ENGINE_ARGS,
-            args=GENERATION["server"]["args"],
-            startup_timeout=GENERATION["server"]["startup_timeout"],
-            cpu_kvcache_gib=GENERATION["cpu_kvcache_gib"],
-        script:
-            "../scripts/serve_model.py"
+    Its output is a temp() file with the server's address: Snakemake deletes
+    it when the last generate job is done, and the server's supervisor then
+    stops the server; it also stops it when the Snakemake process ends
+    (failed, interrupted or killed build)."""
+    input:
+        model=model_dir(),
+    output:
+        server=temp(out("serve/server.json")),
+    log:
+        log_path("serve_model", "server"),
+    group:
+        "generation"
+    conda:
+        "../envs/generate.yaml"
+    threads: GENERATION["server"]["threads"]
+    resources:
+        gpu=GENERATION["gpus"],
+    params:
+        served_name=GEN_MODEL_NAME,
+        engine_args=ENGINE_ARGS,
+        args=GENERATION["server"]["args"],
+        startup_timeout=GENERATION["server"]["startup_timeout"],
+        cpu_kvcache_gib=GENERATION["cpu_kvcache_gib"],
+    script:
+        "../scripts/serve_model.py"

@@ -12,8 +12,12 @@ try:
     LANGID_MODEL_FILE = str(_langid.model_path(LANGID_MODEL, out("models-langid")))
 except _langid.LangIdError as exc:  # e.g. the model's package is not installed
     raise WorkflowError(str(exc)) from None
-if not {"url", "hf"}.isdisjoint(LANGID_MODEL.get("source") or {}):
-    DOWNLOADS["langid.model.source"] = LANGID_MODEL_FILE
+# What download_langid_model fetches, by config key (the manifest records it).
+LANGID_DOWNLOADS = (
+    {"langid.model.source": LANGID_MODEL_FILE}
+    if not {"url", "hf"}.isdisjoint(LANGID_MODEL.get("source") or {})
+    else {}
+)
 # Every langid setting the kept documents depend on (the model aside).
 LANGID_SETTINGS = canon({key: value for key, value in LANGID.items() if key != "model"})
 

@@ -1,14 +1,6 @@
 """Model preparation: a Hugging Face folder vLLM can load offline."""
 
-from corpusforge.precision import resolve_dtype
-
-# dtype auto: bfloat16 on GPUs and on CPUs with native bfloat16, else float32
-# (corpusforge.precision); the resolved value is what the rules depend on.
-MODEL_DTYPE, _MODEL_DTYPE_REASON = resolve_dtype(
-    MODEL["dtype"], gpus=config["generation"]["gpus"]
-)
-# What the manifest records about precision (rules/generate.smk adds the engine's).
-PRECISION = {"model": {"dtype": MODEL_DTYPE, "reason": _MODEL_DTYPE_REASON}}
+# MODEL_DTYPE (auto resolved) is in common.smk.
 
 
 rule prepare_model:

@@ -11,13 +11,9 @@ Without quality.buckets (the default) rule quality writes the stage's documents 
 stats; with it, quality/scored/{shard}.parquet|json, which quality_bucket finishes.
 
 The same models score the seed extracts when prompts.seed_quality is set (rules/prompts.smk).
-QUALITY (the section, schema defaults filled in) and SEED_QUALITY are in common.smk; file
-layout in corpusforge.quality.layout.QualityLayout.
+QUALITY (the section, schema defaults filled in), SEED_QUALITY and QL (the file layout,
+corpusforge.quality.layout.QualityLayout) are in common.smk.
 """
-
-from corpusforge.quality.layout import QualityLayout
-
-QL = QualityLayout(QUALITY, out)
 
 
 rule download_quality_file:
@@ -80,35 +76,34 @@ rule prepare_quality_model:
         "../scripts/prepare_quality_model.py"
 
 
-if "quality" in DOC_STAGES:
-
-    rule quality:
-        """Score every document; reject those below their language's min_score."""
-        input:
-            docs=upstream("quality"),
-            models=QL.model_files,
-        output:
-            docs=QL.scored("parquet") if QL.buckets else docs_of("quality"),
-            rejected=rejected("quality"),
-            stats=QL.scored("json") if QL.buckets else stage_stats("quality"),
-        log:
-            log_path("quality"),
-        benchmark:
-            bench_path("quality")
-        conda:
-            "../envs/quality.yaml"
-        threads: QL.threads
-        resources:
-            gpu=QL.gpus,
-        params:
-            settings=canon(QL.settings()),
-            models=QL.model_paths(),
-            batch_rows=config["batch_rows"],
-        script:
-            "../scripts/quality.py"
+rule quality:
+    """Score every document; reject those below their language's min_score."""
+    input:
+        docs=upstream("quality"),
+        models=QL.model_files,
+    output:
+        docs=QL.scored("parquet") if QL.buckets else docs_of("quality"),
+        rejected=rejected("quality"),
+        stats=QL.scored("json") if QL.buckets else stage_stats("quality"),
+    log:
+        log_path("quality"),
+    benchmark:
+        bench_path("quality")
+    conda:
+        "../envs/quality.yaml"
+    threads: QL.threads
+    resources:
+        gpu=QL.gpus,
+    params:
+        settings=canon(QL.settings()),
+        models=QL.model_paths(),
+        batch_rows=config["batch_rows"],
+    script:
+        "../scripts/quality.py"
 
 
-if "quality" in DOC_STAGES and QL.buckets:
+# With quality.buckets, rule quality scores and these finish the stage.
+if QL.buckets:
 
     rule quality_cutoffs:
         """Per-language score cutoffs over the kept documents of every shard."""

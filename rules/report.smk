@@ -137,6 +137,17 @@ rule dataset_card:
         "../scripts/dataset_card.py"
 
 
+def manifest_downloads():
+    """Every file the build fetches from a url or hf source, by config key: the seeds'
+    and those of the stages that run (each names its own in its rules file)."""
+    found = {**SEED_DOWNLOADS, **LANGID_DOWNLOADS}
+    if "url_filter" in DOC_STAGES:
+        found.update(URL_FILTER_DOWNLOADS)
+    if "decontam" in DOC_STAGES:
+        found.update(DECONTAM_DOWNLOADS)
+    return found
+
+
 rule manifest:
     """Provenance: resolved config and its hash, packages, checksums, git commit."""
     input:
@@ -144,7 +155,7 @@ rule manifest:
         card=out("final/README.md"),
         summary=out("stats/summary.json"),
         seeds=SEED_FILES,
-        downloads=sorted(DOWNLOADS.values()),  # url/hf sources (rules/common.smk)
+        downloads=sorted(manifest_downloads().values()),  # url/hf sources
         templates=PROMPT_TEMPLATES,
         models=lambda wildcards: resolve_inputs(
             GENERATION_MODEL + STAGE_MODEL_INPUTS, wildcards
@@ -166,6 +177,6 @@ rule manifest:
     params:
         config=canon(config),
         # the dtypes resolved from `auto`, and why (rules/model.smk, generate.smk)
-        precision=canon(PRECISION),
+        precision=precision(),
     script:
         "../scripts/manifest.py"

@@ -10,13 +10,12 @@ URL_LIST_FILES = {
     name: local_file(item["source"], out(f"url_filter/lists/{name}"), "list.txt")
     for name, item in sorted(URL_FILTER["lists"].items())
 }
-DOWNLOADS.update(
-    {
-        f"url_filter.lists.{name}.source": URL_LIST_FILES[name]
-        for name, item in URL_FILTER["lists"].items()
-        if "path" not in item["source"]
-    }
-)
+# What download rules fetch, by config key (the manifest records them).
+URL_FILTER_DOWNLOADS = {
+    f"url_filter.lists.{name}.source": URL_LIST_FILES[name]
+    for name, item in URL_FILTER["lists"].items()
+    if "path" not in item["source"]
+}
 
 
 rule download_url_list:
