@@ -80,7 +80,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import bench_dedup  # noqa: E402
 from bench_dedup import CACHE, in_bench_venv, write_docs  # noqa: E402
 from clean_pages import EN_SITE_LINES, SITE_LINES  # noqa: E402
-from test_clean import clean_config  # noqa: E402
+from test_clean import clean_config, outcomes  # noqa: E402
 
 from corpusforge.clean import clean_docs, settings  # noqa: E402
 from corpusforge.clean.chinese import Converter  # noqa: E402
@@ -98,6 +98,19 @@ KINDS = {
     "site_lines": 12,
     "garbled": 4,
 }
+# --mix web: mostly plain pages, each defect now and then (our assumption of a crawl
+# after text extraction, not a measured rate).
+WEB_KINDS = {
+    "en": 42,
+    "zh": 32,
+    "en_mojibake": 1,
+    "zh_mojibake": 1,
+    "zh_traditional": 8,
+    "contacts": 6,
+    "site_lines": 9,
+    "garbled": 1,
+}
+MIXES = {"defects": KINDS, "web": WEB_KINDS}
 ACCENTS = ["café", "naïve", "résumé", "Zoë’s", "“quoted”", "— an aside —", "coöperate"]
 DT_EMAILS = ("email@example.com", "firstname.lastname@example.org")
 DT_IPS = ("22.214.171.124", "126.96.36.199", "188.8.131.52", "184.108.40.206")
@@ -147,16 +160,18 @@ def contact_lines(rng: random.Random, zh: bool) -> list[str]:
     ]
 
 
-def make_corpus(n: int, seed: int) -> pd.DataFrame:
+def make_corpus(
+    n: int, seed: int, mix: dict[str, int] = KINDS, length: tuple[int, int] = (2, 6)
+) -> pd.DataFrame:
     rng = random.Random(seed)
     pools = {lang: paragraphs(lang) for lang in ("en", "zh")}
     s2t = Converter("s2t")
-    kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=n)
+    kinds = rng.choices(list(mix), weights=list(mix.values()), k=n)
     texts = []
     for kind in kinds:
         zh = kind.startswith("zh") or kind == "garbled"
         zh = zh or (kind in ("contacts", "site_lines") and rng.random() < 0.5)
-        paras = rng.sample(pools["zh" if zh else "en"], rng.randint(2, 6))
+        paras = rng.sample(pools["zh" if zh else "en"], rng.randint(*length))
         if kind == "en_mojibake":
             paras = [p.replace(" ", f" {rng.choice(ACCENTS)} ", 1) for p in paras]
         if kind == "contacts":
@@ -281,15 +296,63 @@ def compare(step: str, ours_out: list[str], theirs: list[str], kinds: list[str])
         print(f"      {kinds[i]}: {first_difference(ours_out[i], theirs[i])}")
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def fast_vs_reference(frame: pd.DataFrame) -> None:
+    """The stage with its pre-checks (``settings(..., fast=True)``, what the workflow
+    runs) against every measure in full (``fast=False``, the code before them), on
+    the same documents: docs per CPU-second and how many outputs are identical."""
+    docs = frame[["id", "seed_id", "origin", "text"]]
+    runs = {}
+    for fast in (False, True):
+        cleaner = settings(clean_config(), fast=fast)
+        cpu, wall = time.process_time(), time.perf_counter()
+        kept, rejects, stats = clean_docs(docs, cleaner)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        runs[fast] = (outcomes(kept, rejects), stats, cpu, wall)
+    (ref, ref_stats, ref_cpu, _), (new, new_stats, new_cpu, _) = runs[False], runs[True]
+    same = sum(ref[i] == new.get(i) for i in ref)
+    print(f"\nstage, pre-checks vs reference ({cpu_model()}):")
+    for name, (_, _, cpu, wall) in (("reference", runs[False]), ("pre-checks", runs[True])):
+        rates = f"{len(docs) / cpu:9,.0f} docs/CPU-s {len(docs) / wall:9,.0f} docs/s wall"
+        print(f"  {name:10} {rates}")
+    print(
+        f"  speed-up {ref_cpu / new_cpu:.2f}x per CPU-second; {same} of {len(ref)} outputs "
+        f"identical (text, clean, pii, reason, detail); stats identical: {ref_stats == new_stats}"
+    )
+    by_kind = frame.set_index("id")["kind"]
+    for i in [i for i in ref if ref[i] != new.get(i)][:3]:
+        print(f"    differs: {i} ({by_kind[i]}) {ref[i]!r:.200} vs {new.get(i)!r:.200}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="defects")
+    parser.add_argument(
+        "--paragraphs", type=int, nargs=2, default=(2, 6), metavar=("MIN", "MAX"),
+        help="paragraphs per document (12 30: about 900 English words)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--only-stage", action="store_true", help="only the stage, pre-checks vs reference"
+    )
     args = parser.parse_args()
-    frame = make_corpus(args.docs, args.seed)
+    frame = make_corpus(args.docs, args.seed, MIXES[args.mix], tuple(args.paragraphs))
     texts, kinds = frame["text"].tolist(), frame["kind"].tolist()
     chars = sum(map(len, texts))
-    print(f"{len(texts)} documents, {chars / 1e6:.2f} M characters, kinds {KINDS}")
+    print(
+        f"{len(texts)} documents, {chars / 1e6:.2f} M characters, "
+        f"{args.paragraphs[0]}-{args.paragraphs[1]} paragraphs, kinds {MIXES[args.mix]}"
+    )
+    fast_vs_reference(frame)
+    if args.only_stage:
+        return
     mine = ours(texts, frame)
     others = {tool: baseline(tool, texts) for tool in ("datatrove", "data-juicer")}
     print(f"\n{'step':8} {'tool':12} {'docs/CPU-s':>11} {'docs/s wall':>12} {'ours/theirs':>12}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .chinese import HAN
+from .prefilter import any_of
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -54,10 +55,16 @@ class FlaggedWords:
     en_phrases: re.Pattern | None
     zh_terms: re.Pattern | None
     max_ratio: Mapping[str, float]
+    fast: bool = True
+    # Any English entry as a substring: a lower-cased text without one has no hit
+    en_any: re.Pattern | None = None
 
     @classmethod
     def from_lists(
-        cls, lists: Mapping[str, tuple[str, ...]], max_ratio: Mapping[str, float]
+        cls,
+        lists: Mapping[str, tuple[str, ...]],
+        max_ratio: Mapping[str, float],
+        fast: bool = True,
     ) -> FlaggedWords:
         en = lists.get("en", ())
         return cls(
@@ -65,6 +72,8 @@ class FlaggedWords:
             en_phrases=_alternation((w for w in en if not WORD.fullmatch(w)), words=True),
             zh_terms=_alternation(lists.get("zh", ()), words=False),
             max_ratio=dict(max_ratio),
+            fast=fast,
+            en_any=any_of(en) if en else None,
         )
 
     def measure(self, text: str, chinese: bool, han: int) -> tuple[str, int, float] | None:
@@ -77,10 +86,17 @@ class FlaggedWords:
             return "zh", hits, hits / han
         if not self.en_words and self.en_phrases is None:
             return None
+        if self.fast and self.en_any is not None and not self.en_any.search(lower):
+            # no word or phrase of the list in the text: no hit; the share, 0, is
+            # only compared with the bound when the text has a word
+            return ("en", 0, 0.0) if WORD.search(lower) else None
         words = WORD.findall(lower)
         if not words:
             return None
-        hits = sum(w in self.en_words for w in words)
+        if self.fast:
+            hits = sum(map(self.en_words.__contains__, words))
+        else:
+            hits = sum(w in self.en_words for w in words)
         if self.en_phrases is not None:
             hits += sum(len(WORD.findall(m.group())) for m in self.en_phrases.finditer(lower))
         return "en", hits, hits / len(words)
