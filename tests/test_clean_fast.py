@@ -26,14 +26,15 @@ from ftfy.badness import MOJIBAKE_CATEGORIES, badness
 from test_clean import clean_config, docs, outcomes
 
 from corpusforge.clean import clean_docs, settings
-from corpusforge.clean.chinese import chinese_han, script_of
+from corpusforge.clean.chinese import Pinyin, chinese_han, script_of
 from corpusforge.clean.pii import find_and_mask
 from corpusforge.clean.prefilter import Keywords, required
 from corpusforge.clean.text import (
     MOJIBAKE_CHARS,
+    WHITESPACE,
     Boilerplate,
+    Garbled,
     Repair,
-    garbled_measures,
     normalize_whitespace,
 )
 
@@ -146,13 +147,23 @@ def test_each_step_with_pre_checks_gives_the_reference_values():
     texts = corpus(400, seed=11)
     repair = {fast: Repair.from_config(cfg["unicode"], fast) for fast in (False, True)}
     boiler = {fast: Boilerplate(200, (), fast) for fast in (False, True)}
+    short_lines = {fast: Boilerplate(20, (), fast) for fast in (False, True)}
+    names = ("replacement_chars", "private_use_chars", "mojibake", "script_mixes")
+    garbled = [
+        {fast: Garbled(dict.fromkeys(names, bound), fast) for fast in (False, True)}
+        for bound in (0.0, 0.0005, 0.01, 1.0)
+    ]
     for text in texts:
         assert repair[True](text) == repair[False](text)
         assert normalize_whitespace(text, True) == normalize_whitespace(text)
-        assert garbled_measures(text, True) == garbled_measures(text)
+        for by_fast in garbled:
+            assert by_fast[True].verdict(text) == by_fast[False].verdict(text)
         assert find_and_mask(text, fast=True) == find_and_mask(text, fast=False)
         assert chinese_han(text) == (script_of(text).chinese, script_of(text).han)
+        for pinyin in (Pinyin("reject", 0.05, 1), Pinyin("reject", 0.05, 3)):
+            assert pinyin.syllables(text, True) == pinyin.syllables(text, False)
         assert boiler[True](text) == boiler[False](text)
+        assert short_lines[True](text) == short_lines[False](text)
 
 
 def test_every_ftfy_mojibake_match_has_a_listed_character():
@@ -197,6 +208,12 @@ def test_required_strings_are_in_every_match():
         assert match and any(s.lower() in match.group().lower() for s in found)
     assert required(re.compile(r"\w+|abc")) is None
     assert required(re.compile(r"(?:x)?\d")) is None
+
+
+def test_whitespace_list_is_pythons():
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    assert "".join(re.findall(r"\s", every)) == WHITESPACE
+    assert "".join(ch for ch in every if ch.isspace()) == WHITESPACE
 
 
 def test_ftfy_version_is_the_checked_one():

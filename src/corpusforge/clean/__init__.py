@@ -107,7 +107,7 @@ class Cleaner:
             if rec["boilerplate_lines"]:
                 chinese, han = chinese_han(out.text, self.fast)
         if self.pinyin is not None and chinese:
-            rec["pinyin_syllables"], share = self.pinyin.share(out.text, han)
+            rec["pinyin_syllables"], share = self.pinyin.share(out.text, han, self.fast)
             if share > self.pinyin.max_share:
                 detail = f"pinyin share {share:.4g} > {self.pinyin.max_share}"
                 if self.pinyin.mode == "reject":

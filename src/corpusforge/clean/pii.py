@@ -119,6 +119,8 @@ SEARCH_NAMES = ("email", "id_number", "phone", "card", "ip6", "ip4")
 # 8 digits, maybe split by " " or "-" after 4: in every id_number (17 in a row), card
 # (13 to 19 in a row, or 4 + 4 + ..., or 4 + 6 + 5) and Chinese mobile (3 + 4 + 4)
 EIGHT_DIGITS = re.compile(r"\d{4}[ -]?\d{4}")
+E164_START = re.compile(r"\+\d")  # in every E.164 number
+EMAIL_AT = re.compile(r"@[A-Za-z0-9]")  # in every email address
 MOBILE = re.compile(r"1[3-9]\d[ -]?\d{4}[ -]?\d{4}")  # in every Chinese mobile number
 DOTTED = re.compile(r"\.\d{1,3}\.\d{1,3}\.")  # in every IPv4 address
 COLONS = re.compile(r":[0-9A-Fa-f]{0,4}:")  # in every IPv6 address (2 groups at least)
@@ -128,9 +130,10 @@ def _worth_searching(text: str) -> dict[str, bool]:
     """Which patterns of SEARCHES can match ``text`` (False: none of its matches)."""
     eight = EIGHT_DIGITS.search(text) is not None
     return {
-        "email": "@" in text,
+        "email": "@" in text and EMAIL_AT.search(text) is not None,
         "id_number": eight,
-        "phone": ("+" in text) or (eight and MOBILE.search(text) is not None),
+        "phone": ("+" in text and E164_START.search(text) is not None)
+        or (eight and MOBILE.search(text) is not None),
         "card": eight,
         "ip6": ":" in text and COLONS.search(text) is not None,
         "ip4": "." in text and DOTTED.search(text) is not None,

@@ -68,7 +68,7 @@ class Keywords:
     """
 
     def __init__(self, strings: Iterable[str]) -> None:
-        strings = sorted(set(strings))
+        strings = _fewest(strings)
         if any("\n" in s for s in strings):
             raise ValueError("Keywords: a string with a newline")
         self.folded = any_of(strings, re.IGNORECASE)
@@ -103,6 +103,14 @@ class Keywords:
             done = match.start()
             found.add(line)
         return found
+
+
+def _fewest(strings: Iterable[str]) -> list[str]:
+    """Strings as few and short as can be with the same use: a text with one of
+    ``strings`` has one of these. Blanks at either end go (what is left is in the
+    text too), and a string holding another goes (the other is in the text too)."""
+    stripped = {s.strip() or s for s in strings}
+    return sorted(s for s in stripped if not any(t != s and t in s for t in stripped))
 
 
 def _cased(ch: str) -> bool:

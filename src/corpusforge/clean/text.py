@@ -27,9 +27,11 @@ expensive step is skipped where a cheap check proves it would change nothing.
   regex contains a character of :data:`MOJIBAKE_CHARS`), so its output is the
   input. Checked against ftfy 6.3 (:data:`FTFY_CHECKED`); with another version
   ftfy always runs.
-- ``mojibake``: ftfy's badness is 0 without a character of :data:`MOJIBAKE_CHARS`.
-- ``script_mixes``: two letters of different scripts include one that is not CJK,
-  so a text without any such letter has none.
+- ``mojibake`` and ``script_mixes`` are first bounded by counts of the characters
+  their matches need (:meth:`Garbled._bounded`): every match of ftfy's badness regex
+  has a character of :data:`MOJIBAKE_CHARS`, and of two letters of different
+  scripts one is not CJK. The measure itself only runs when the bound is over
+  ``clean.garbled``'s.
 - boilerplate: lines are only matched when the document contains one of the
   strings every site pattern needs (:mod:`.prefilter`), then only those lines.
 """
@@ -39,14 +41,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import ftfy
 from ftfy import chardata
 from ftfy import fixes as ftfy_fixes
-from ftfy.badness import BADNESS_RE, badness
+from ftfy.badness import BADNESS_RE, badness, is_bad
 
 from .prefilter import Keywords, any_of, required
 
@@ -60,7 +62,12 @@ NON_BLANK = re.compile(r"\S")
 # than " " and newline, two blanks in a row (" " or newline then " ", " " then
 # newline, three newlines), or whitespace at the start or end. A text without any
 # is its own normal form.
-OTHER_BLANK = re.compile(r"[^\S\n ]")
+# Python's whitespace (str.isspace, re's \s) ends at U+3000 (test_clean_fast checks).
+WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+# A zero-width character or a blank other than " " and newline: one listed class,
+# much faster to scan for than [^\S\n ].
+ODD_SPACE = re.compile(f"[{re.escape(WHITESPACE.replace(' ', '').replace(chr(10), ''))}"
+                       "\u200b\u2060\ufeff]")  # fmt: skip
 
 
 def _whitespace_normal(text: str) -> bool:
@@ -71,8 +78,7 @@ def _whitespace_normal(text: str) -> bool:
         or " \n" in text
         or "\n " in text
         or "\n\n\n" in text
-        or ZERO_WIDTH.search(text)
-        or OTHER_BLANK.search(text)
+        or ODD_SPACE.search(text)
     )
 
 
@@ -177,7 +183,7 @@ def ftfy_triggers(config: ftfy.TextFixerConfig) -> re.Pattern:
     return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
 
 
-_TRIGGERS: dict[ftfy.TextFixerConfig, re.Pattern] = {}
+_TRIGGERS: dict[ftfy.TextFixerConfig, tuple[re.Pattern, re.Pattern]] = {}
 
 
 def fix_text(text: str, config: ftfy.TextFixerConfig) -> str:
@@ -186,24 +192,35 @@ def fix_text(text: str, config: ftfy.TextFixerConfig) -> str:
     ``ftfy.fix_text`` fixes each line (up to and with its newline) on its own, with
     one exception: under ``unescape_html="auto"``, a line with "<" turns HTML
     unescaping off for the lines after it; a text with "<" is therefore given to
-    ftfy whole. Otherwise a line without a trigger character, in normal form, is
-    kept as it is, and ftfy fixes the others one by one. (ftfy also cuts lines
-    longer than ``max_decode_length``: such a text is given to ftfy whole too.)
+    ftfy whole. Otherwise a line ftfy would not change is kept as it is, and ftfy
+    fixes the others one by one. (ftfy also cuts lines longer than
+    ``max_decode_length``: such a text is given to ftfy whole too.)
+
+    A line is unchanged when it is in normal form and no fix acts on it: it has no
+    trigger character of the fixes but two, and for those two, HTML unescaping
+    finds no entity (``HTML_ENTITY_RE``, which starts with "&") and the mojibake
+    fix finds nothing bad (``is_bad``, which needs one of MOJIBAKE_CHARS).
     """
     if not ftfy.__version__.startswith(FTFY_CHECKED) or len(text) > config.max_decode_length:
         return ftfy.fix_text(text, config)
-    triggers = _TRIGGERS.get(config)
-    if triggers is None:
-        triggers = _TRIGGERS[config] = ftfy_triggers(config)
+    if config not in _TRIGGERS:
+        others = config._replace(unescape_html=False, fix_encoding=False)
+        _TRIGGERS[config] = ftfy_triggers(config), ftfy_triggers(others)
+    triggers, others = _TRIGGERS[config]
     form = config.normalization
-
-    def unchanged(part: str) -> bool:
-        return not triggers.search(part) and (form is None or unicodedata.is_normalized(form, part))
-
-    if unchanged(text):
+    if not triggers.search(text) and (form is None or unicodedata.is_normalized(form, text)):
         return text
     if config.unescape_html == "auto" and "<" in text:
         return ftfy.fix_text(text, config)
+
+    def unchanged(line: str) -> bool:
+        return not (
+            others.search(line)
+            or (config.unescape_html and "&" in line and chardata.HTML_ENTITY_RE.search(line))
+            or (config.fix_encoding and _MOJIBAKE_CHAR.search(line) and is_bad(line))
+            or (form is not None and not unicodedata.is_normalized(form, line))
+        )
+
     lines = text.split("\n")
     last = len(lines) - 1
     out = []
@@ -249,31 +266,14 @@ _ANY_GARBLED_CHAR = re.compile(
 assert all(not ch.isascii() for ch in MOJIBAKE_CHARS)
 
 
-def garbled_measures(text: str, fast: bool = False) -> dict[str, float]:
-    """Each measure of :data:`MEASURES` as a share of the non-blank characters
-    (``fast``: the same values, expensive measures skipped where they are 0)."""
-    if not fast:
-        chars = len(NON_BLANK.findall(text)) or 1
-        return {
-            "replacement_chars": text.count("\ufffd") / chars,
-            "private_use_chars": len(PRIVATE_USE.findall(text)) / chars,
-            "mojibake": badness(text) / chars,
-            "script_mixes": len(SCRIPT_MIX.findall(text)) / chars,
-        }
-    replacement = text.count("\ufffd")
-    if text.isascii() or not _ANY_GARBLED_CHAR.search(text):  # each of these is not ASCII
-        private = mojibake = mixes = 0
-    else:
-        private = len(PRIVATE_USE.findall(text))
-        mojibake = badness(text) if _MOJIBAKE_CHAR.search(text) else 0
-        mixes = len(SCRIPT_MIX.findall(text)) if NOT_CJK_LETTER.search(text) else 0
-    # 0 / any count is 0.0; str.split() and \S share Python's one definition of whitespace
-    chars = (sum(map(len, text.split())) or 1) if replacement or private or mojibake or mixes else 1
+def garbled_measures(text: str) -> dict[str, float]:
+    """Each measure of :data:`MEASURES` as a share of the non-blank characters."""
+    chars = len(NON_BLANK.findall(text)) or 1
     return {
-        "replacement_chars": replacement / chars,
-        "private_use_chars": private / chars,
-        "mojibake": mojibake / chars,
-        "script_mixes": mixes / chars,
+        "replacement_chars": text.count("\ufffd") / chars,
+        "private_use_chars": len(PRIVATE_USE.findall(text)) / chars,
+        "mojibake": badness(text) / chars,
+        "script_mixes": len(SCRIPT_MIX.findall(text)) / chars,
     }
 
 
@@ -286,11 +286,42 @@ class Garbled:
 
     def verdict(self, text: str) -> tuple[str, str] | None:
         """(measure, detail) of the first measure over its bound, else None."""
-        for name, value in garbled_measures(text, self.fast).items():
+        measures = self._bounded(text) if self.fast else garbled_measures(text).items()
+        for name, value in measures:
             bound = self.bounds[name]
             if value > bound:
                 return name, f"{name} {value:.4g} > {bound} ({MEASURES[name]} per character)"
         return None
+
+    def _bounded(self, text: str) -> Iterator[tuple[str, float]]:
+        """garbled_measures' values in order, or a value no larger where that is
+        enough to know it is not over its bound: the two expensive measures are
+        first bounded by counts of the characters their matches need. A badness
+        match has one of MOJIBAKE_CHARS (matches do not overlap: at most one match
+        per such character); a script mix is a letter next to a letter of another
+        script, one of them not CJK (at most two mixes per such letter)."""
+        suspects = not text.isascii() and _ANY_GARBLED_CHAR.search(text) is not None
+        replacement = text.count("\ufffd")
+        if not (suspects or replacement):
+            yield from dict.fromkeys(MEASURES, 0.0).items()  # 0 whatever the characters
+            return
+        # str.split() and \S share Python's one definition of whitespace
+        chars = sum(map(len, text.split())) or 1
+        yield "replacement_chars", replacement / chars
+        yield "private_use_chars", (len(PRIVATE_USE.findall(text)) if suspects else 0) / chars
+        for name, count, most in (
+            ("mojibake", badness, lambda t: len(_MOJIBAKE_CHAR.findall(t))),
+            ("script_mixes", lambda t: len(SCRIPT_MIX.findall(t)), _two_per_letter),
+        ):
+            upper = most(text) if suspects else 0
+            if not upper or upper / chars <= self.bounds[name]:
+                yield name, upper / chars  # the measure is at most this
+            else:
+                yield name, count(text) / chars
+
+
+def _two_per_letter(text: str) -> int:
+    return 2 * len(NOT_CJK_LETTER.findall(text))
 
 
 # ---------------------------------------------------------------- boilerplate lines
@@ -356,6 +387,7 @@ class Boilerplate:
             found = required(pattern)
             needed = None if found is None or needed is None else needed | found
         newline = needed and any("\n" in s for s in needed)
+        self.fast = fast
         self.pre_check = Keywords(needed) if fast and needed and not newline else None
 
     def kind_of(self, line: str) -> str | None:
@@ -369,16 +401,21 @@ class Boilerplate:
 
     def __call__(self, text: str) -> tuple[str, Counter]:
         """(text without boilerplate lines, lines removed by kind)."""
-        lines = None
-        if self.pre_check is None:
-            lines = text.split("\n")
+        lines = text.split("\n")
+        if not self.fast:
             kinds = [self.kind_of(line) for line in lines]
-        else:
-            hits = self.pre_check.lines_with(text)
-            if not hits:
+        else:  # kind_of only looks at lines of at most max_line_chars
+            limit = self.max_line_chars
+            short = [i for i, line in enumerate(lines) if len(line.strip()) <= limit]
+            if self.pre_check is not None and short:
+                # the lines among them with a keyword every site pattern needs
+                found = self.pre_check.lines_with("\n".join(lines[i] for i in short))
+                short = [short[j] for j in sorted(found)]
+            if not short:
                 return text, Counter()  # no line can match: what remove_lines returns
-            lines = text.split("\n")
-            kinds = [self.kind_of(line) if i in hits else None for i, line in enumerate(lines)]
+            kinds = [None] * len(lines)
+            for i in short:
+                kinds[i] = self.kind_of(lines[i])
         kept, removed, _ = remove_lines(text, lines, kinds)
         return kept, removed
 
