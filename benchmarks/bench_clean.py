@@ -86,6 +86,11 @@ from corpusforge.clean import clean_docs, settings  # noqa: E402
 from corpusforge.clean.chinese import Converter  # noqa: E402
 from corpusforge.clean.pii import find_and_mask, luhn_valid  # noqa: E402
 from corpusforge.clean.text import Repair  # noqa: E402
+from corpusforge.filters import apply_filters  # noqa: E402
+from corpusforge.filters import settings as filter_settings  # noqa: E402
+from corpusforge.line_corrections import correct_docs  # noqa: E402
+from corpusforge.line_corrections import settings as line_settings  # noqa: E402
+from corpusforge.schema import with_defaults  # noqa: E402
 
 DJ_VENV = CACHE / "dj-venv"
 KINDS = {
@@ -303,31 +308,65 @@ def cpu_model() -> str:
     return "unknown CPU"
 
 
-def fast_vs_reference(frame: pd.DataFrame) -> None:
-    """The stage with its pre-checks (``settings(..., fast=True)``, what the workflow
-    runs) against every measure in full (``fast=False``, the code before them), on
-    the same documents: docs per CPU-second and how many outputs are identical."""
-    docs = frame[["id", "seed_id", "origin", "text"]]
+def row_outcomes(kept: pd.DataFrame, rejects: pd.DataFrame, columns: list[str]) -> dict:
+    """Every document's result by id: the kept row's ``columns`` or (reason, detail)."""
+    found = {row["id"]: ("kept", *(repr(row[c]) for c in columns)) for _, row in kept.iterrows()}
+    for _, row in rejects.iterrows():
+        found[row["id"]] = ("rejected", row["reason"], row["detail"])
+    return found
+
+
+def compare_paths(name: str, docs: pd.DataFrame, run, results) -> pd.DataFrame:
+    """Run ``run(docs, fast)`` both ways: docs per CPU-second, identical outputs."""
     runs = {}
     for fast in (False, True):
-        cleaner = settings(clean_config(), fast=fast)
         cpu, wall = time.process_time(), time.perf_counter()
-        kept, rejects, stats = clean_docs(docs, cleaner)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        runs[fast] = (outcomes(kept, rejects), stats, cpu, wall)
-    (ref, ref_stats, ref_cpu, _), (new, new_stats, new_cpu, _) = runs[False], runs[True]
-    same = sum(ref[i] == new.get(i) for i in ref)
-    print(f"\nstage, pre-checks vs reference ({cpu_model()}):")
-    for name, (_, _, cpu, wall) in (("reference", runs[False]), ("pre-checks", runs[True])):
-        rates = f"{len(docs) / cpu:9,.0f} docs/CPU-s {len(docs) / wall:9,.0f} docs/s wall"
-        print(f"  {name:10} {rates}")
+        out = run(docs, fast)
+        runs[fast] = (out, time.process_time() - cpu, time.perf_counter() - wall)
+    (ref, ref_cpu, ref_wall), (new, new_cpu, new_wall) = runs[False], runs[True]
+    ref_docs, new_docs = results(*ref[:2]), results(*new[:2])
+    same = sum(ref_docs[i] == new_docs.get(i) for i in ref_docs)
     print(
-        f"  speed-up {ref_cpu / new_cpu:.2f}x per CPU-second; {same} of {len(ref)} outputs "
-        f"identical (text, clean, pii, reason, detail); stats identical: {ref_stats == new_stats}"
+        f"  {name:17} reference {len(docs) / ref_cpu:7,.0f} docs/CPU-s, pre-checks "
+        f"{len(docs) / new_cpu:7,.0f} docs/CPU-s: {ref_cpu / new_cpu:.2f}x; {same} of "
+        f"{len(ref_docs)} outputs identical, stats identical: {ref[2] == new[2]} "
+        f"(wall {ref_wall:.1f} s vs {new_wall:.1f} s)"
     )
-    by_kind = frame.set_index("id")["kind"]
-    for i in [i for i in ref if ref[i] != new.get(i)][:3]:
-        print(f"    differs: {i} ({by_kind[i]}) {ref[i]!r:.200} vs {new.get(i)!r:.200}")
+    for i in [i for i in ref_docs if ref_docs[i] != new_docs.get(i)][:3]:
+        print(f"    differs: {i} {ref_docs[i]!r:.200} vs {new_docs.get(i)!r:.200}")
+    return new[0]
+
+
+def fast_vs_reference(frame: pd.DataFrame) -> None:
+    """Each stage with its pre-checks (``settings(..., fast=True)``, what the workflow
+    runs) against the reference (``fast=False``: every measure in full, the code
+    before the pre-checks), on the same documents, in the workflow's order: clean,
+    then line corrections and the heuristic filters on the documents clean kept.
+    Printed: docs per CPU-second each way and how many outputs are identical (clean:
+    text, clean record, pii counts, reason, detail; the others: text and their
+    columns, or reason and detail)."""
+    print(f"\nstages, pre-checks vs reference ({cpu_model()}, {len(frame)} documents):")
+    cfg = clean_config()
+    kept = compare_paths(
+        "clean",
+        frame[["id", "seed_id", "origin", "text"]],
+        lambda docs, fast: clean_docs(docs, settings(cfg, fast=fast)),
+        outcomes,
+    )
+    lc_cfg = with_defaults("line_corrections", {})
+    compare_paths(
+        "line_corrections",
+        kept[["id", "seed_id", "origin", "text"]],
+        lambda docs, fast: correct_docs(docs, line_settings(lc_cfg, fast)),
+        lambda k, r: row_outcomes(k, r, ["text", "corrected_lines", "corrected_chars"]),
+    )
+    f_cfg = with_defaults("filters", {})
+    compare_paths(
+        "filters",
+        kept[["id", "seed_id", "origin", "text"]],
+        lambda docs, fast: apply_filters(docs, filter_settings(f_cfg, fast)),
+        lambda k, r: row_outcomes(k, r, ["text", "filter_lines_removed"]),
+    )
 
 
 def main() -> None:
@@ -340,7 +379,9 @@ def main() -> None:
         help="paragraphs per document (12 30: about 900 English words)",
     )  # fmt: skip
     parser.add_argument(
-        "--only-stage", action="store_true", help="only the stage, pre-checks vs reference"
+        "--only-stages",
+        action="store_true",
+        help="only the stages with pre-checks vs the reference (no other tools)",
     )
     args = parser.parse_args()
     frame = make_corpus(args.docs, args.seed, MIXES[args.mix], tuple(args.paragraphs))
@@ -351,7 +392,7 @@ def main() -> None:
         f"{args.paragraphs[0]}-{args.paragraphs[1]} paragraphs, kinds {MIXES[args.mix]}"
     )
     fast_vs_reference(frame)
-    if args.only_stage:
+    if args.only_stages:
         return
     mine = ours(texts, frame)
     others = {tool: baseline(tool, texts) for tool in ("datatrove", "data-juicer")}

@@ -145,9 +145,9 @@ def find_and_mask(
 ) -> tuple[str, Counter]:
     """(text with every found value of ``kinds`` replaced by its placeholder, counts by kind)."""
     found: Counter = Counter()
-    if "@" not in text and ":" not in text and not _HAS_DIGIT.search(text):
+    worth = _worth_searching(text) if fast else None  # covers the check below
+    if not fast and "@" not in text and ":" not in text and not _HAS_DIGIT.search(text):
         return text, found
-    worth = _worth_searching(text) if fast else None
     for (kind, pattern, check, needle), name in zip(SEARCHES, SEARCH_NAMES, strict=True):
         if kind not in kinds or (needle is not None and needle not in text):
             continue

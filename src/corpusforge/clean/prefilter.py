@@ -68,7 +68,7 @@ class Keywords:
     """
 
     def __init__(self, strings: Iterable[str]) -> None:
-        strings = _fewest(strings)
+        strings = fewest(strings)
         if any("\n" in s for s in strings):
             raise ValueError("Keywords: a string with a newline")
         self.folded = any_of(strings, re.IGNORECASE)
@@ -105,7 +105,7 @@ class Keywords:
         return found
 
 
-def _fewest(strings: Iterable[str]) -> list[str]:
+def fewest(strings: Iterable[str]) -> list[str]:
     """Strings as few and short as can be with the same use: a text with one of
     ``strings`` has one of these. Blanks at either end go (what is left is in the
     text too), and a string holding another goes (the other is in the text too)."""
