@@ -3,18 +3,19 @@
 :func:`required` reads a compiled pattern's syntax tree (Python's own parser) and
 returns a set of strings such that *every* match of the pattern contains at least
 one of them. A text (or line) that contains none of them cannot match, so the
-expensive search can be skipped with no change to any result. It is derived from
-the pattern itself, not written by hand, so a pattern edited later (or a user's
-``clean.boilerplate.extra_patterns``) still gets a correct pre-check, or none.
+expensive search can be skipped with no change to any result (:class:`Keywords`
+makes that check fast). It is derived from the pattern itself, not written by
+hand, so a pattern edited later (or a user's ``clean.boilerplate.extra_patterns``)
+still gets a correct pre-check, or none.
 
 How the set is found, for a sequence of pattern elements: every element that must
 match (a literal run, a character class without negation or categories, a group,
 a branch whose every alternative has a set, a repeat of at least one) gives a set;
 any one of them is a valid answer, and ``cost`` picks the most selective. Anything
 else (``\\w``, ``.``, lookarounds, optional parts) gives nothing and is skipped.
-Under ``re.IGNORECASE`` only literal runs are used, and :func:`any_of` compiles the
-answer with the same flags, so a character matches the pre-check exactly when it
-matches the literal in the pattern.
+Under ``re.IGNORECASE`` only literal runs are used, and the check folds case as
+``re`` does (:class:`Keywords`), so a character matches the pre-check exactly when
+it matches the literal in the pattern.
 """
 
 from __future__ import annotations
@@ -49,12 +50,6 @@ def any_of(strings: Iterable[str], flags: int = 0) -> re.Pattern:
     """One compiled alternation of ``strings`` (longest first), with ``flags``."""
     ordered = sorted(set(strings), key=lambda s: (-len(s), s))
     return re.compile("|".join(map(re.escape, ordered)), flags)
-
-
-def pre_check(pattern: re.Pattern, cost=longest_first) -> re.Pattern | None:
-    """The compiled pre-check of ``pattern`` (None: none possible)."""
-    found = required(pattern, cost)
-    return None if found is None else any_of(found, pattern.flags & re.IGNORECASE)
 
 
 class Keywords:
