@@ -263,7 +263,8 @@ NOT_CJK_LETTER = re.compile(f"[{''.join(c for n, c in _SCRIPTS.items() if n != '
 _ANY_GARBLED_CHAR = re.compile(
     "|".join(p.pattern for p in (PRIVATE_USE, _MOJIBAKE_CHAR, NOT_CJK_LETTER))
 )
-assert all(not ch.isascii() for ch in MOJIBAKE_CHARS)
+if any(ch.isascii() for ch in MOJIBAKE_CHARS):  # Garbled's ASCII shortcut relies on it
+    raise RuntimeError("ftfy's badness regex needs an ASCII character: update clean.text")
 
 
 def garbled_measures(text: str) -> dict[str, float]:
