@@ -73,6 +73,8 @@ PIECES = [
     "Mail me at j.doe@example.org or +1 (555) 010-9999; mobile 138 1234 5678.",
     "ID 11010519491231002X and card 4111-1111-1111-1111; Amex 3782 822463 10005.",
     "Servers 8.8.8.8, 10.0.0.1, 2001:4860:4860::8888 and fe80::1; time 10:30:45.",
+    "IPv6 written out 2001:4860:4860:0:0:0:0:8888, with IPv4 64:ff9b:1:2:3:4:8.8.8.8",
+    "std::vector, a::b and 1:2:3:4:5 are no addresses; nor is ab:cd:ef:12:34:56",
     "fullwidth digits １３８１２３４５６７８ and ４１１１１１１１１１１１１１１１",
     "version 1.2.3.4 and ratio 3:4:5 and 12345678 and 1234 5678",
     # site lines, matching and near misses, case folding

@@ -123,11 +123,14 @@ E164_START = re.compile(r"\+\d")  # in every E.164 number
 EMAIL_AT = re.compile(r"@[A-Za-z0-9]")  # in every email address
 MOBILE = re.compile(r"1[3-9]\d[ -]?\d{4}[ -]?\d{4}")  # in every Chinese mobile number
 DOTTED = re.compile(r"\.\d{1,3}\.\d{1,3}\.")  # in every IPv4 address
-COLONS = re.compile(r":[0-9A-Fa-f]{0,4}:")  # in every IPv6 address (2 groups at least)
+# A valid IPv6 address (only valid ones are masked) has "::" or, written out, 8 groups
+# or 6 and an IPv4 address: ":" and 5 groups of 1-4 hex digits, each with its ":".
+SIX_GROUPS = re.compile(r":(?:[0-9A-Fa-f]{1,4}:){5}")
 
 
 def _worth_searching(text: str) -> dict[str, bool]:
-    """Which patterns of SEARCHES can match ``text`` (False: none of its matches)."""
+    """Which patterns of SEARCHES can mask something in ``text`` (False: none of
+    its matches, or for IPv6 none that ipaddress accepts, which alone are masked)."""
     eight = EIGHT_DIGITS.search(text) is not None
     return {
         "email": "@" in text and EMAIL_AT.search(text) is not None,
@@ -135,7 +138,7 @@ def _worth_searching(text: str) -> dict[str, bool]:
         "phone": ("+" in text and E164_START.search(text) is not None)
         or (eight and MOBILE.search(text) is not None),
         "card": eight,
-        "ip6": ":" in text and COLONS.search(text) is not None,
+        "ip6": ":" in text and ("::" in text or SIX_GROUPS.search(text) is not None),
         "ip4": "." in text and DOTTED.search(text) is not None,
     }
 
