@@ -11,11 +11,12 @@ clean kept; docs per CPU-second each way, the ratio, and how many outputs are
 byte-identical (clean: text, clean record, pii counts, reason, detail; the others:
 text and their columns or reason and detail), with the CPU model. One run
 (2026-12-06, AMD EPYC, 2 cores shared with other jobs), reference -> pre-checks:
-- ``--docs 2000 --mix web --paragraphs 12 30`` (7.64 M characters): clean 227 ->
-  1,062 (4.68x), line_corrections 744 -> 5,384 (7.23x), filters 160 -> 351 (2.20x);
-  2,000 of 2,000 and 1,979 of 1,979 outputs identical, stats identical.
-- ``--docs 2000`` (defect mix, 1.52 M characters): clean 885 -> 2,289 (2.59x),
-  line_corrections 4,628 -> 20,834 (4.50x), filters 871 -> 1,806 (2.07x); all
+- ``--docs 2000 --mix web --paragraphs 12 30`` (7.64 M characters): clean 237 ->
+  1,174 (4.96x), line_corrections 1,040 -> 5,658 (5.44x), filters 224 -> 411
+  (1.84x); 2,000 of 2,000 and 1,979 of 1,979 outputs identical, stats identical.
+  (Earlier runs under more load: clean 4.68x, and 4.59x with ``--seed 1``.)
+- ``--docs 2000`` (defect mix, 1.52 M characters): clean 877 -> 2,472 (2.82x),
+  line_corrections 4,799 -> 21,801 (4.54x), filters 1,040 -> 1,660 (1.60x); all
   outputs identical. Most of clean's time there is ftfy repairing real mojibake.
 ``--only-stages`` stops there; without it the comparison with the other tools
 follows (the numbers below are from before the pre-checks).
