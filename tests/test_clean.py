@@ -54,6 +54,18 @@ def cleaner(**sections):
     return settings(clean_config(**sections))
 
 
+def outcomes(kept: pd.DataFrame, rejects: pd.DataFrame) -> dict[str, tuple]:
+    """Every document's result of a clean_docs run by id: what was kept (text,
+    clean record, pii counts) or why it was rejected (reason, detail, text)."""
+    found = {
+        row.id: ("kept", row.text, json.dumps(row.clean), json.dumps(row.pii))
+        for row in kept.itertuples()
+    }
+    for row in rejects.itertuples():
+        found[row.id] = ("rejected", row.reason, row.detail, row.text)
+    return found
+
+
 def docs(*texts: str, origin: str = "web") -> pd.DataFrame:
     ids = [f"{i:016x}" for i in range(len(texts))]
     return pd.DataFrame(

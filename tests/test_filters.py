@@ -415,3 +415,47 @@ def test_skip_names_must_be_rules():
         resolved({"skip": {"en": [name]}})
     # whole rule sets and the default per-language skips are names too
     assert resolved({"skip": {"en": ["c4", "slimpajama.min_chars"]}}).skip["en"]
+
+
+def test_fast_measures_give_the_reference_outputs():
+    """settings(fast=True), what the workflow runs, and the reference (fast=False)
+    agree on every document: texts with repeated lines, paragraphs and n-grams of
+    every length, bullets, ellipses, code, CJK, no lang column and a lang column."""
+    import random
+
+    from corpusforge.filters import (
+        apply_filters,
+        dup_ngram_char_fraction,
+        dup_ngram_char_fractions,
+    )
+
+    rng = random.Random(5)
+    odd = ["• item one", "- item two", "Wait for it...", "x = {1: 2}", "#tag #tag2 #tag3"]
+    odd += ["lorem ipsum dolor sit amet", "Ok.", "", "ａｂｃ　１２３！"]
+    pool = [*EN_LINES, *ZH_LINES, *odd]
+    texts = []
+    for _ in range(250):
+        lines = rng.choices(pool, k=rng.randint(1, 25))
+        if rng.random() < 0.4:  # repeats: whole lines and runs of words
+            lines += rng.choices(lines, k=rng.randint(1, 8))
+            words = " ".join(lines).split()
+            start = rng.randrange(len(words) or 1)
+            lines.append(" ".join(words[start : start + rng.randint(2, 14)] * 3))
+        texts.append(rng.choice(["\n", "\n\n"]).join(lines))
+    for text in texts:
+        words = text.split()
+        total = sum(map(len, words))
+        sizes = [5, 6, 7, 8, 9, 10, 12]
+        assert dup_ngram_char_fractions(words, sizes, total) == {
+            n: dup_ngram_char_fraction(words, n, total) for n in sizes
+        }
+    langs = [rng.choice(["en", "zh", None]) for _ in texts]
+    for cfg, with_lang in (({}, False), ({}, True), ({"skip": {"en": ["c4"]}}, True)):
+        frame = pd.DataFrame({"id": range(len(texts)), "origin": "web", "text": texts})
+        if with_lang:
+            frame["lang"] = langs
+        full = with_defaults("filters", cfg)
+        ref = apply_filters(frame, settings(full, fast=False))
+        new = apply_filters(frame, settings(full, fast=True))
+        assert ref[0].equals(new[0]) and ref[1].equals(new[1]) and ref[2] == new[2]
+        assert ref[1]["reason"].nunique() >= 3  # the texts fail several rules

@@ -165,3 +165,81 @@ def test_clean_site_lines_and_corrections_do_not_overlap(lc):
         {"x": 1},
         1,
     )
+
+
+# Lines for the pre-check test: interface words and near misses, menus, CJK, cases.
+MIXED_LINES = [
+    "12 likes",
+    "1.2k views",
+    "Comments (3)",
+    "点赞 35",
+    "阅读 1.2万",
+    "35人点赞",
+    "Share",
+    "Sign in | Register",
+    "Share on Facebook",
+    "Sign in to comment",
+    "Sign in to comment.",
+    "点赞 分享 收藏",
+    "返回顶部",
+    "Home | News | Sports | Contact",
+    "首页 > 新闻 > 国内",
+    "Moreover, the plants grow well in pots.",
+    "Read more",
+    "Continue reading »",
+    "The full story, in six parts: read more",
+    "… 查看更多",
+    "SHARE THIS",
+    "LOG IN",
+    "Home",
+    "News",
+    "Sports",
+    "关于我们",
+    "联系",
+    "A",
+    "OK",
+    "1234",
+    "12-34 56",
+    "$ 12.50",
+    "WARNING: KEEP OUT OF REACH",
+    "Title Case Heading",
+    "word",
+    "x",
+    "qq空间 微博 微信",
+    "分享一个简单的做法：先把番茄切成小块，再放进锅里。",
+    "Twitter · Facebook · Reddit",
+    "Login with Google to continue",
+    "subscribe now for updates",
+    "e-mail | print | top",
+    "views_count 12",
+    "Ｓｈａｒｅ",
+    "Ǳ title",
+    "register",
+    "prev / next / more",
+]
+
+
+def test_pre_checks_give_the_reference_kinds():
+    """The fast kind tests (cheap ones first) and the reference order agree on every
+    line and document, with RefinedWeb's extra kinds on or off."""
+    import random
+
+    rng = random.Random(3)
+    pool = [*MIXED_LINES, *PROSE.split("\n"), *WARC_EN, *next(iter(GOOD_ZH.values())).split("\n")]
+    texts = [
+        rng.choice(["\n", "\n\n", "\n \n"]).join(rng.choices(pool, k=rng.randint(1, 12)))
+        for _ in range(300)
+    ]
+    all_kinds = {"kinds": ["counter", "interface", "navigation", "numeric", "uppercase",
+                           "single_word"]}  # fmt: skip
+    for cfg in ({}, all_kinds, {"kinds": ["navigation"], "max_line_words": 3}):
+        full = with_defaults("line_corrections", cfg)
+        ref, new = settings(full, fast=False), settings(full, fast=True)
+        for line in pool:
+            assert new.kind_of(line.strip() or "x") == ref.kind_of(line.strip() or "x"), line
+        for text in texts:
+            assert new.correct(text) == ref.correct(text)
+        frame = pd.DataFrame({"id": range(len(texts)), "origin": "web", "text": texts})
+        ref_out, new_out = correct_docs(frame, ref), correct_docs(frame, new)
+        assert ref_out[0].equals(new_out[0]) and ref_out[1].equals(new_out[1])
+        assert ref_out[2] == new_out[2]

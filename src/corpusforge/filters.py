@@ -40,6 +40,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +111,12 @@ class Settings:
     c4: Mapping[str, Any]
     slimpajama: Mapping[str, Any]
     bad_words: tuple[str, ...] = ()
+    # The same results with less Python per character and word (False: the
+    # reference, for tests and benchmarks/bench_filters.py)
+    fast: bool = True
 
 
-def settings(cfg: Mapping[str, Any]) -> Settings:
+def settings(cfg: Mapping[str, Any], fast: bool = True) -> Settings:
     """The ``filters`` config section as the rules use it.
 
     ``cfg`` comes with the schema's defaults filled in (config/schema; outside the
@@ -147,6 +151,7 @@ def settings(cfg: Mapping[str, Any]) -> Settings:
         c4=c4,
         slimpajama=dict(cfg["slimpajama"]),
         bad_words=bad_words,
+        fast=fast,
     )
 
 
@@ -174,7 +179,15 @@ def load_word_list(path: str | Path) -> tuple[str, ...]:
 # ---------------------------------------------------------------- measures
 
 
-def is_cjk_text(text: str) -> bool:
+def is_cjk_text(text: str, fast: bool = False) -> bool:
+    if fast:  # each distinct character judged once, weighted by its count
+        han = letters = 0
+        for ch, count in Counter(text[:5000]).items():
+            if ch.isalpha():
+                letters += count
+                if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af":
+                    han += count
+        return bool(letters) and han / letters > 0.3
     han = letters = 0
     for ch in text[:5000]:
         if ch.isalpha():
@@ -209,18 +222,28 @@ def _dup_fractions(items: list[str]) -> tuple[float, float]:
     return dup / len(items), (dup_chars / total if total else 0.0)
 
 
-def top_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float:
+def top_ngram_char_fraction(
+    words: list[str], n: int, total_chars: int, fast: bool = False
+) -> float:
     """Characters in the most frequent n-gram (times its count) / characters in words."""
     if len(words) < n or not total_chars:
         return 0.0
     counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
+    if fast:  # the largest count, then the largest n-gram of that count
+        count = max(counts.values())
+        if count < 2:
+            return 0.0
+        gram = max(g for g, c in counts.items() if c == count)
+        return sum(map(len, gram)) * count / total_chars
     gram, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     if count < 2:
         return 0.0
     return sum(len(w) for w in gram) * count / total_chars
 
 
-def dup_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float:
+def dup_ngram_char_fraction(
+    words: list[str], n: int, total_chars: int, fast: bool = False
+) -> float:
     """Characters of words covered by a repeat of an earlier n-gram / all.
 
     The first occurrence of an n-gram is not a duplicate; its repeats are, and a
@@ -229,7 +252,18 @@ def dup_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float
     """
     if len(words) < n or not total_chars:
         return 0.0
-    seen: set[tuple[str, ...]] = set()
+    if fast:
+        grams = list(zip(*(words[i:] for i in range(n)), strict=False))
+        seen: set[tuple[str, ...]] = set(grams)
+        if len(seen) == len(grams):
+            return 0.0  # no n-gram repeats: nothing covered
+        seen = set()
+        add = seen.add
+        covered = bytearray(len(words))
+        for start in [i for i, gram in enumerate(grams) if gram in seen or add(gram)]:
+            covered[start : start + n] = b"\x01" * n
+        return sum(map(len, compress(words, covered))) / total_chars
+    seen = set()
     covered = bytearray(len(words))
     for start, gram in enumerate(zip(*(words[i:] for i in range(n)), strict=False)):
         if gram in seen:
@@ -237,6 +271,43 @@ def dup_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float
         else:
             seen.add(gram)
     return sum(len(w) for w, c in zip(words, covered, strict=True) if c) / total_chars
+
+
+def dup_ngram_char_fractions(
+    words: list[str], sizes: list[int], total_chars: int
+) -> dict[int, float]:
+    """:func:`dup_ngram_char_fraction` for several n at once. A repeat of an earlier
+    (n+k)-gram starts where a repeat of an earlier n-gram does, so the starts of
+    repeated n-grams, grouped by n-gram, are refined by the next words instead of
+    hashing every (n+k)-gram again."""
+    sizes = sorted(set(sizes))
+    found = dict.fromkeys(sizes, 0.0)
+    if not sizes or len(words) < sizes[0] or not total_chars:
+        return found
+    first = sizes[0]
+    grams = list(zip(*(words[i:] for i in range(first)), strict=False))
+    counts = Counter(grams)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for start in [i for i, gram in enumerate(grams) if counts[gram] > 1]:
+        groups.setdefault(grams[start], []).append(start)  # starts in order
+    done = first
+    for n in sizes:
+        if n > done:  # group the starts by their n-gram: (done)-gram plus the next words
+            refined: dict[tuple, list[int]] = {}
+            for key, starts in groups.items():
+                for start in starts:
+                    if start + n <= len(words):
+                        refined.setdefault((key, *words[start + done : start + n]), []).append(
+                            start
+                        )
+            groups = {key: starts for key, starts in refined.items() if len(starts) > 1}
+            done = n
+        covered = bytearray(len(words))
+        for starts in groups.values():
+            for start in starts[1:]:  # the first occurrence is no repeat
+                covered[start : start + n] = b"\x01" * n
+        found[n] = sum(map(len, compress(words, covered))) / total_chars
+    return found
 
 
 # ---------------------------------------------------------------- rule sets
@@ -249,7 +320,9 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def check_repetition(text: str, words: list[str], cfg: Mapping[str, Any], skip) -> Verdict:
+def check_repetition(
+    text: str, words: list[str], cfg: Mapping[str, Any], skip, fast: bool = False
+) -> Verdict:
     lines = _lines(text)
     paragraphs = [p.strip() for p in _PARAGRAPHS.split(text) if p.strip()]
     line_frac, line_chars = _dup_fractions(lines)
@@ -264,24 +337,37 @@ def check_repetition(text: str, words: list[str], cfg: Mapping[str, Any], skip) 
         rule = f"gopher_repetition.{name}"
         if rule not in skip and value > bound:
             return rule, f"{name} {_fmt(value)} > {bound}"
-    total = sum(len(w) for w in words)
+    total = sum(map(len, words)) if fast else sum(len(w) for w in words)
     ngram_rules = (
         ("top", "top", top_ngram_char_fraction),
         ("dup", "duplicate", dup_ngram_char_fraction),
     )
+    dups = None
     for key, label, measure in ngram_rules:
         for n, bound in cfg[f"max_{key}_ngram_char_fraction"].items():
             rule = f"gopher_repetition.{key}_{n}gram_char_fraction"
             if rule in skip:
                 continue
-            value = measure(words, n, total)
+            if fast and key == "dup":
+                if dups is None:
+                    dups = dup_ngram_char_fractions(
+                        words, list(cfg["max_dup_ngram_char_fraction"]), total
+                    )
+                value = dups[n]
+            else:
+                value = measure(words, n, total, fast)
             if value > bound:
                 return rule, f"{label} {n}-gram char fraction {_fmt(value)} > {bound}"
     return None
 
 
 def check_quality(
-    text: str, words: list[str], lang: str | None, cfg: Mapping[str, Any], skip
+    text: str,
+    words: list[str],
+    lang: str | None,
+    cfg: Mapping[str, Any],
+    skip,
+    fast: bool = False,
 ) -> Verdict:
     n = len(words)
     rule = "gopher_quality.word_count"
@@ -317,20 +403,27 @@ def check_quality(
             return rule, f"ellipsis-end lines {_fmt(share)} > {cfg['max_ellipsis_lines']}"
     rule = "gopher_quality.alpha_words"
     if rule not in skip:
-        share = sum(any(ch.isalpha() for ch in w) for w in words) / n
+        if fast:  # each distinct word judged once, weighted by its count
+            counts = Counter(words)
+            alpha = sum(c for w, c in counts.items() if any(ch.isalpha() for ch in w))
+            share = alpha / n
+        else:
+            share = sum(any(ch.isalpha() for ch in w) for w in words) / n
         if share < cfg["min_alpha_words"]:
             return rule, f"words with a letter {_fmt(share)} < {cfg['min_alpha_words']}"
     rule = "gopher_quality.stop_words"
     stop = (cfg.get("stop_words") or {}).get(lang or "en")
     if rule not in skip and stop:
         stop_set = set(stop)
-        found = {w.lower() for w in words} & stop_set
+        found = {w.lower() for w in (set(words) if fast else words)} & stop_set
         if len(found) < cfg["min_stop_words"]:
             return rule, f"distinct stop words {len(found)} < {cfg['min_stop_words']}"
     return None
 
 
-def c4_clean_lines(text: str, cjk: bool, cfg: Mapping[str, Any]) -> tuple[str, Counter]:
+def c4_clean_lines(
+    text: str, cjk: bool, cfg: Mapping[str, Any], fast: bool = False
+) -> tuple[str, Counter]:
     """The C4 line filter: (kept text, lines removed by cause)."""
     removed: Counter = Counter()
     kept: list[str] = []
@@ -346,7 +439,11 @@ def c4_clean_lines(text: str, cjk: bool, cfg: Mapping[str, Any]) -> tuple[str, C
             removed["no_terminal_punctuation"] += 1
         elif len(line_words) < cfg["min_words_per_line"]:
             removed["too_few_words"] += 1
-        elif any(len(w) > cfg["max_word_length"] for w in line_words):
+        elif (
+            max(map(len, line_words), default=0) > cfg["max_word_length"]
+            if fast
+            else any(len(w) > cfg["max_word_length"] for w in line_words)
+        ):
             removed["long_word"] += 1
         elif cfg["remove_javascript"] and "javascript" in lower:
             removed["javascript"] += 1
@@ -376,8 +473,14 @@ def check_c4_document(text: str, cfg: Mapping[str, Any], bad_words, skip) -> Ver
     return None
 
 
-def slim_chars(text: str) -> int:
+def slim_chars(text: str, fast: bool = False) -> int:
     """Characters that are neither whitespace nor punctuation."""
+    if fast:  # each distinct character judged once, weighted by its count
+        return sum(
+            count
+            for ch, count in Counter(text).items()
+            if not ch.isspace() and unicodedata.category(ch)[0] != "P"
+        )
     return sum(1 for ch in text if not ch.isspace() and unicodedata.category(ch)[0] != "P")
 
 
@@ -393,7 +496,8 @@ class Outcome:
 
 def filter_text(text: str, lang: str | None, settings: Settings) -> Outcome:
     """Apply every enabled rule set to one text; first failure wins."""
-    cjk = (lang in settings.cjk_languages) if lang else is_cjk_text(text)
+    fast = settings.fast
+    cjk = (lang in settings.cjk_languages) if lang else is_cjk_text(text, fast)
     lang = lang or ("zh" if cjk else None)
     skip = settings.skip.get(lang or "", frozenset())
     removed: Counter = Counter()
@@ -410,13 +514,13 @@ def filter_text(text: str, lang: str | None, settings: Settings) -> Outcome:
             continue
         verdict: Verdict = None
         if rule_set == "gopher_repetition":
-            verdict = check_repetition(text, get_words(), settings.repetition, skip)
+            verdict = check_repetition(text, get_words(), settings.repetition, skip, fast)
         elif rule_set == "gopher_quality":
-            verdict = check_quality(text, get_words(), lang, settings.quality, skip)
+            verdict = check_quality(text, get_words(), lang, settings.quality, skip, fast)
         elif rule_set == "c4":
             verdict = check_c4_document(text, settings.c4, settings.bad_words, skip)
             if verdict is None:
-                cleaned, removed = c4_clean_lines(text, cjk, settings.c4)
+                cleaned, removed = c4_clean_lines(text, cjk, settings.c4, fast)
                 sentences = count_sentences(cleaned)
                 if not cleaned:
                     verdict = (
@@ -430,7 +534,7 @@ def filter_text(text: str, lang: str | None, settings: Settings) -> Outcome:
                     )
                 text, words = cleaned, None
         elif rule_set == "slimpajama":
-            n = slim_chars(text)
+            n = slim_chars(text, fast)
             if "slimpajama.min_chars" not in skip and n < settings.slimpajama["min_chars"]:
                 verdict = "slimpajama.min_chars", f"chars {n} < {settings.slimpajama['min_chars']}"
         if verdict is not None:

@@ -94,10 +94,47 @@ def _interface_only(low: str) -> bool:
     return not NON_WORD.sub("", TERMS.sub(" ", NUMBERS.sub(" ", low)))
 
 
+# A run of ASCII letters only leaves an interface-only line as a whole word of a term
+# (TERMS matches begin and end where no letter touches) or as a counter's k/m/w
+# (NUMBERS): a line with another run is no interface line.
+ASCII_RUN = re.compile("[a-z]+")
+TERM_WORDS = frozenset(w for term in INTERFACE_TERMS for w in ASCII_RUN.findall(term)) | {
+    "k",
+    "m",
+    "w",
+}
+
+
+# A word character that neither NUMBERS (digits, k m w 万 千 亿 人 次 条) nor a term can
+# take away, nor NON_WORD ("_"): a line with one is no interface line.
+_REMOVABLE = "".join(sorted(set("".join(INTERFACE_TERMS)) | set("kmw万千亿人次条")))
+STRAY = re.compile(f"[^\\W\\d_{re.escape(_REMOVABLE)}]")
+
+
+def _interface_only_fast(low: str) -> bool:
+    """:func:`_interface_only`, first ruling out lines with a character or a word
+    no term has."""
+    if STRAY.search(low):
+        return False
+    for run in ASCII_RUN.findall(low):
+        if run not in TERM_WORDS:
+            return False
+    return _interface_only(low)
+
+
 def _words(line: str) -> int:
     """Whitespace words, where a CJK character counts as half a word."""
     cjk = len(CJK.findall(line))
     return len(CJK.sub(" ", line).split()) + (cjk + 1) // 2
+
+
+def _words_fast(line: str) -> int:
+    """:func:`_words`: an ASCII line has no CJK character; else one pass (subn counts
+    the characters it replaces)."""
+    if line.isascii():
+        return len(line.split())
+    spaced, cjk = CJK.subn(" ", line)
+    return len(spaced.split()) + (cjk + 1) // 2
 
 
 def _very_short(line: str) -> bool:
@@ -105,6 +142,11 @@ def _very_short(line: str) -> bool:
     if cjk:
         return cjk <= 4 and len(line) <= 8
     return len(line.split()) <= 2 and len(line) <= 24
+
+
+def _very_short_fast(line: str) -> bool:
+    """:func:`_very_short`; a line of more than 24 characters never is one."""
+    return len(line) <= 24 and _very_short(line)
 
 
 @dataclass(frozen=True)
@@ -116,19 +158,23 @@ class LineCorrections:
     max_removed_share: float
     max_line_words: int = 10
     nav_min_run: int = 4
+    fast: bool = True  # the same kinds, cheap tests first (False: the reference order)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> LineCorrections:
+    def from_config(cls, cfg: Mapping[str, Any], fast: bool = True) -> LineCorrections:
         return cls(
             apply_to=frozenset(cfg["apply_to"]),
             kinds=frozenset(cfg["kinds"]),
             max_removed_share=float(cfg["max_removed_share"]),
             max_line_words=int(cfg["max_line_words"]),
             nav_min_run=int(cfg["nav_min_run"]),
+            fast=fast,
         )
 
     def kind_of(self, line: str) -> str | None:
         """The kind of one (stripped, non-empty) line on its own, or None."""
+        if self.fast:
+            return self._kind_of_fast(line)
         on = self.kinds
         if "numeric" in on and DIGITS_ONLY.fullmatch(line):
             return "numeric"
@@ -152,6 +198,34 @@ class LineCorrections:
             return "single_word"
         return None
 
+    def _kind_of_fast(self, line: str) -> str | None:
+        """kind_of's tests in its order, each computed only when its kind is on and
+        the cheaper tests before it leave the answer open."""
+        on = self.kinds
+        if "numeric" in on and DIGITS_ONLY.fullmatch(line):
+            return "numeric"
+        if _interface_only_fast(line.lower()):
+            if any(c.isdigit() for c in line):
+                return "counter" if "counter" in on else None
+            return "interface" if "interface" in on else None
+        if "interface" in on and _words_fast(line) <= self.max_line_words:
+            # START_PROMPT begins with ^: match is search at the only place it can be
+            prompt = START_PROMPT.match(line) and not line.endswith(".")
+            if prompt or END_PROMPT.search(line):
+                return "interface"
+        if "navigation" in on and not line.endswith(TERMINAL):
+            items = [item for item in NAV_SPLIT.split(line) if item]
+            if len(items) >= 3 and all(_words_fast(item) <= 3 for item in items):
+                return "navigation"
+        if "uppercase" in on:
+            letters = [c for c in line if c.isalpha()]
+            upper = sum(c.isupper() for c in letters)
+            if len(letters) >= 2 and upper / len(letters) > 0.5:
+                return "uppercase"
+        if "single_word" in on and not CJK.search(line) and len(line.split()) == 1:
+            return "single_word"
+        return None
+
     def kinds_of(self, lines: Sequence[str]) -> list[str | None]:
         """The kind of every line of a document: each line on its own, then runs of
         very short lines (menus)."""
@@ -160,11 +234,12 @@ class LineCorrections:
         if "navigation" not in self.kinds:
             return kinds
         run: list[int] = []
+        short = _very_short_fast if self.fast else _very_short
         for i, line in enumerate(stripped):
             if not line:
                 continue  # blank lines do not break a menu
             # lines removed on their own ("Home", "Share") belong to the menu too
-            if kinds[i] is not None or (_very_short(line) and not line.endswith(TERMINAL)):
+            if kinds[i] is not None or (short(line) and not line.endswith(TERMINAL)):
                 run.append(i)
                 continue
             self._mark_menu(kinds, run)
@@ -185,9 +260,10 @@ class LineCorrections:
         return new, removed, chars, total
 
 
-def settings(cfg: Mapping[str, Any]) -> LineCorrections:
-    """The ``line_corrections`` section (schema defaults filled in), checked."""
-    return LineCorrections.from_config(cfg)
+def settings(cfg: Mapping[str, Any], fast: bool = True) -> LineCorrections:
+    """The ``line_corrections`` section (schema defaults filled in), checked
+    (``fast=False``: every test of every line, the reference for tests and benchmarks)."""
+    return LineCorrections.from_config(cfg, fast)
 
 
 def correct_docs(

@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from ..records import origins, reject_records, stage_outcome
-from .chinese import Converter, Pinyin, script_of
+from .chinese import Converter, Pinyin, chinese_han
 from .pii import KINDS, find_and_mask
 from .text import Boilerplate, Garbled, Repair
 from .words import FlaggedWords, WordListError, read_word_list
@@ -74,6 +74,7 @@ class Cleaner:
     pinyin: Pinyin | None = None
     flagged: FlaggedWords | None = None
     described: Mapping[str, Any] = field(default_factory=dict)
+    fast: bool = True  # pre-checks before the expensive measures (False: the reference)
 
     def clean_text(self, text: str) -> Outcome:
         """Run every step over one text; the first rejection stops it."""
@@ -84,7 +85,7 @@ class Cleaner:
         if not out.text.strip():
             return out.reject("empty_text", "no text")
         if self.pii_mode is not None:
-            out.text, out.pii = find_and_mask(out.text, self.pii_kinds)
+            out.text, out.pii = find_and_mask(out.text, self.pii_kinds, self.fast)
             if self.pii_mode == "drop" and out.pii:
                 found = ", ".join(f"{k} {out.pii[k]}" for k in KINDS if out.pii[k])
                 return out.reject("pii", f"personal data found ({found})")
@@ -93,8 +94,8 @@ class Cleaner:
             if verdict is not None:
                 out.garbled = verdict[0]
                 return out.reject("garbled_text", verdict[1])
-        script = script_of(out.text)
-        if self.converter is not None and script.chinese:
+        chinese, han = chinese_han(out.text, self.fast)
+        if self.converter is not None and chinese:
             out.text, rec["chars_converted"] = self.converter(out.text)
         if self.boilerplate is not None:
             out.text, out.boilerplate = self.boilerplate(out.text)
@@ -104,18 +105,16 @@ class Cleaner:
                     "empty_text", f"every line was site boilerplate ({rec['boilerplate_lines']})"
                 )
             if rec["boilerplate_lines"]:
-                script = script_of(out.text)
-        if self.pinyin is not None and script.chinese:
-            rec["pinyin_syllables"], share = self.pinyin.share(out.text, script.han)
+                chinese, han = chinese_han(out.text, self.fast)
+        if self.pinyin is not None and chinese:
+            rec["pinyin_syllables"], share = self.pinyin.share(out.text, han, self.fast)
             if share > self.pinyin.max_share:
                 detail = f"pinyin share {share:.4g} > {self.pinyin.max_share}"
                 if self.pinyin.mode == "reject":
                     return out.reject("pinyin_mixed", detail)
                 rec["pinyin_flagged"] = True
         if self.flagged is not None:
-            rec["flagged_words"], detail = self.flagged.verdict(
-                out.text, script.chinese, script.han
-            )
+            rec["flagged_words"], detail = self.flagged.verdict(out.text, chinese, han)
             if detail is not None:
                 return out.reject("flagged_words", detail)
         return out
@@ -146,11 +145,15 @@ def _off(value: Any) -> bool:
     return value in OFF
 
 
-def settings(cfg: Mapping[str, Any], word_files: Mapping[str, str] | None = None) -> Cleaner:
+def settings(
+    cfg: Mapping[str, Any], word_files: Mapping[str, str] | None = None, fast: bool = True
+) -> Cleaner:
     """The steps of a ``clean`` section whose schema defaults are filled in.
 
     ``word_files``: language -> local file of its flagged-word list (the rule's
     inputs, downloads included); without it, a list's ``source.path`` is read.
+    ``fast=False``: every step runs its full measures, no pre-check (the same
+    results, slower: the reference the tests and benchmarks/bench_clean.py use).
     """
     uni, garbled, chinese = cfg["unicode"], cfg["garbled"], cfg["chinese"]
     pii, pinyin, flagged, boiler = (
@@ -159,7 +162,7 @@ def settings(cfg: Mapping[str, Any], word_files: Mapping[str, str] | None = None
         cfg["flagged_words"],
         cfg["boilerplate"],
     )
-    repair = Repair.from_config(uni) if uni["ftfy"] or uni["whitespace"] else None
+    repair = Repair.from_config(uni, fast) if uni["ftfy"] or uni["whitespace"] else None
     converter = None
     if not _off(chinese["convert"]):
         try:
@@ -182,27 +185,32 @@ def settings(cfg: Mapping[str, Any], word_files: Mapping[str, str] | None = None
         pii_mode=None if _off(pii["mode"]) else pii["mode"],
         pii_kinds=tuple(k for k in KINDS if k in pii["kinds"]),
         garbled=(
-            Garbled({name: garbled[f"max_{name}"] for name in GARBLED_MEASURES})
+            Garbled({name: garbled[f"max_{name}"] for name in GARBLED_MEASURES}, fast)
             if garbled["enabled"]
             else None
         ),
         converter=converter,
-        boilerplate=(Boilerplate(boiler["max_line_chars"], extra) if boiler["enabled"] else None),
+        boilerplate=(
+            Boilerplate(boiler["max_line_chars"], extra, fast) if boiler["enabled"] else None
+        ),
         pinyin=(
             None
             if _off(pinyin["mode"])
             else Pinyin(pinyin["mode"], pinyin["max_share"], pinyin["min_run"])
         ),
-        flagged=_flagged(flagged, word_files) if flagged["enabled"] else None,
+        flagged=_flagged(flagged, word_files, fast) if flagged["enabled"] else None,
         described={
             "convert": "off" if converter is None else converter.config,
             "pii_mode": "off" if _off(pii["mode"]) else pii["mode"],
             "pinyin_mode": "off" if _off(pinyin["mode"]) else pinyin["mode"],
         },
+        fast=fast,
     )
 
 
-def _flagged(cfg: Mapping[str, Any], word_files: Mapping[str, str] | None) -> FlaggedWords:
+def _flagged(
+    cfg: Mapping[str, Any], word_files: Mapping[str, str] | None, fast: bool
+) -> FlaggedWords:
     lists = cfg["lists"] or {}
     if not lists:
         raise CleanError("clean.flagged_words.lists: no list (or set flagged_words.enabled: false)")
@@ -223,7 +231,7 @@ def _flagged(cfg: Mapping[str, Any], word_files: Mapping[str, str] | None) -> Fl
     missing = sorted(set(loaded) - set(ratios))
     if missing:
         raise CleanError(f"clean.flagged_words.max_ratio: no bound for {', '.join(missing)}")
-    return FlaggedWords.from_lists(loaded, ratios)
+    return FlaggedWords.from_lists(loaded, ratios, fast)
 
 
 # The measures of clean.garbled, in the order they are checked.

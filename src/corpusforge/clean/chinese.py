@@ -93,6 +93,31 @@ def script_of(text: str) -> Script:
     )
 
 
+# Runs of the same characters: their lengths add up to the count of the characters
+# (one list item per run, not per character: about twice as fast).
+HAN_RUN, KANA_RUN, HANGUL_RUN = (re.compile(f"{p.pattern}+") for p in (HAN, KANA, HANGUL))
+KANA_OR_HANGUL = re.compile(f"{KANA.pattern}|{HANGUL.pattern}")
+
+
+def chinese_han(text: str, fast: bool = True) -> tuple[bool, int]:
+    """(in Chinese script, Han characters): :func:`script_of`'s ``chinese`` and
+    ``han``; ``fast`` counts the rest only when there is a Han character (without,
+    a text is not in Chinese script whatever the other counts)."""
+    if not fast:
+        script = script_of(text)
+        return script.chinese, script.han
+    if text.isascii() or not HAN.search(text):
+        return False, 0
+    other = KANA_OR_HANGUL.search(text) is not None  # usually none: two counts saved
+    script = Script(
+        sum(map(len, HAN_RUN.findall(text))),
+        sum(map(len, KANA_RUN.findall(text))) if other else 0,
+        sum(map(len, HANGUL_RUN.findall(text))) if other else 0,
+        len(LATIN_WORD.findall(text)),
+    )
+    return script.chinese, script.han
+
+
 # ---------------------------------------------------------------- OpenCC
 
 
@@ -165,8 +190,11 @@ class Pinyin:
     max_share: float
     min_run: int
 
-    def syllables(self, text: str) -> int:
-        """Pinyin syllables in tone-marked runs and in runs of ``min_run`` tokens."""
+    def syllables(self, text: str, fast: bool = True) -> int:
+        """Pinyin syllables in tone-marked runs and in runs of ``min_run`` tokens
+        (``fast``: each run of Latin words counted once, the count remembered)."""
+        if fast:
+            return sum(_span_syllables(span, self.min_run) for span in LATIN_RUN.findall(text))
         total = 0
         for span in LATIN_RUN.finditer(text):
             run: list[tuple[int, bool]] = []
@@ -181,11 +209,30 @@ class Pinyin:
         return total
 
     def _run_syllables(self, run: list[tuple[int, bool]]) -> int:
-        if len(run) >= self.min_run or any(marked for _, marked in run):
-            return sum(count for count, _ in run)
-        return 0
+        return _run_syllables(run, self.min_run)
 
-    def share(self, text: str, han: int) -> tuple[int, float]:
+    def share(self, text: str, han: int, fast: bool = True) -> tuple[int, float]:
         """(pinyin syllables, their share of syllables + Han characters)."""
-        count = self.syllables(text)
+        count = self.syllables(text, fast)
         return count, (count / (count + han) if count else 0.0)
+
+
+def _run_syllables(run: list[tuple[int, bool]], min_run: int) -> int:
+    if len(run) >= min_run or any(marked for _, marked in run):
+        return sum(count for count, _ in run)
+    return 0
+
+
+@lru_cache(maxsize=65536)
+def _span_syllables(span: str, min_run: int) -> int:
+    """Pinyin.syllables of one LATIN_RUN match: its tokens, in runs of pinyin tokens."""
+    total = 0
+    run: list[tuple[int, bool]] = []
+    for token in LATIN_WORD.findall(span):
+        found = pinyin_token(token)
+        if found[0]:
+            run.append(found)
+            continue
+        total += _run_syllables(run, min_run)
+        run = []
+    return total + _run_syllables(run, min_run)

@@ -14,9 +14,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .chinese import HAN
+from .prefilter import any_of, fewest
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -54,10 +56,17 @@ class FlaggedWords:
     en_phrases: re.Pattern | None
     zh_terms: re.Pattern | None
     max_ratio: Mapping[str, float]
+    fast: bool = True
+    # The English entries as substrings (fewest): a lower-cased text without one has
+    # no hit. Up to a few dozen, str's own search is faster than one regex.
+    en_any: tuple[str, ...] = ()
 
     @classmethod
     def from_lists(
-        cls, lists: Mapping[str, tuple[str, ...]], max_ratio: Mapping[str, float]
+        cls,
+        lists: Mapping[str, tuple[str, ...]],
+        max_ratio: Mapping[str, float],
+        fast: bool = True,
     ) -> FlaggedWords:
         en = lists.get("en", ())
         return cls(
@@ -65,6 +74,8 @@ class FlaggedWords:
             en_phrases=_alternation((w for w in en if not WORD.fullmatch(w)), words=True),
             zh_terms=_alternation(lists.get("zh", ()), words=False),
             max_ratio=dict(max_ratio),
+            fast=fast,
+            en_any=tuple(fewest(en)),
         )
 
     def measure(self, text: str, chinese: bool, han: int) -> tuple[str, int, float] | None:
@@ -77,13 +88,25 @@ class FlaggedWords:
             return "zh", hits, hits / han
         if not self.en_words and self.en_phrases is None:
             return None
+        if self.fast and self.en_any and not self._any_entry(lower):
+            # no word or phrase of the list in the text: no hit; the share, 0, is
+            # only compared with the bound when the text has a word
+            return ("en", 0, 0.0) if WORD.search(lower) else None
         words = WORD.findall(lower)
         if not words:
             return None
-        hits = sum(w in self.en_words for w in words)
+        if self.fast:
+            hits = sum(map(self.en_words.__contains__, words))
+        else:
+            hits = sum(w in self.en_words for w in words)
         if self.en_phrases is not None:
             hits += sum(len(WORD.findall(m.group())) for m in self.en_phrases.finditer(lower))
         return "en", hits, hits / len(words)
+
+    def _any_entry(self, lower: str) -> bool:
+        if len(self.en_any) <= 64:
+            return any(entry in lower for entry in self.en_any)
+        return _any_pattern(self.en_any).search(lower) is not None
 
     def verdict(self, text: str, chinese: bool, han: int) -> tuple[int, str | None]:
         """(listed words or characters found, rejection detail or None)."""
@@ -96,3 +119,8 @@ class FlaggedWords:
             unit = "characters" if lang == "zh" else "words"
             return hits, f"{lang} flagged {unit} {hits}, share {share:.4g} > {bound}"
         return hits, None
+
+
+@lru_cache(maxsize=8)
+def _any_pattern(entries: tuple[str, ...]) -> re.Pattern:
+    return any_of(entries)
