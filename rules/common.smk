@@ -352,25 +352,28 @@ PARAGRAPHS_RUN = _runs(
 )
 
 # ---------------------------------------------------------------- stages
-# Document stages in data-flow order: each reads the documents of the stage
-# before it from results/docs/<stage>/<shard>.parquet, and export reads the
-# last one. A stage plugs in by adding its name here (and its rule file, which
-# the Snakefile includes when the stage runs).
-DOC_STAGES = [
-    *(["generate"] if GENERATES else []),  # documents from prompts (vLLM)
-    *(["collect"] if COLLECTS else []),  # seed documents join, origin labels
-    *(["url_filter"] if URL_FILTER_RUN else []),  # RefinedWeb domain lists, URL words
-    *(["clean"] if CLEAN_RUN else []),  # ftfy, OpenCC, garbled text, PII, flagged words
-    *(["line_corrections"] if LINE_CORRECTIONS_RUN else []),  # RefinedWeb widget lines
-    "langid",
-    *(["paragraphs"] if PARAGRAPHS_RUN else []),  # CC-NET paragraph dedup
-    *(["quality"] if QUALITY["enabled"] else []),  # model-based quality score
-    *(["filters"] if FILTERS_RUN else []),  # Gopher, C4, SlimPajama rules
-    "perplexity",
-    "dedup",
-    *(["decontam"] if DECONTAM_BENCHMARKS else []),  # benchmark n-gram overlap
-    *(["mix"] if MODE == "both" else []),  # web share of the corpus
+# The document stages in data-flow order, each with whether it runs in this build.
+# This list is the one place a stage is plugged in: the Snakefile includes
+# rules/<stage>.smk for every entry, each stage reads the documents of the running
+# stage before it (results/docs/<stage>/<shard>.parquet), and export reads the
+# last one. A stage that does not run has its rules defined but unreached.
+# Adding a stage: docs/adding-a-stage.md.
+STAGES = [
+    ("generate", GENERATES),  # documents from prompts (vLLM)
+    ("collect", COLLECTS),  # seed documents join, origin labels
+    ("url_filter", URL_FILTER_RUN),  # RefinedWeb domain lists, URL words
+    ("clean", CLEAN_RUN),  # ftfy, OpenCC, garbled text, PII, flagged words
+    ("line_corrections", LINE_CORRECTIONS_RUN),  # RefinedWeb widget lines
+    ("langid", True),  # fastText language ID: lang, lang_score
+    ("paragraphs", PARAGRAPHS_RUN),  # CC-NET paragraph dedup
+    ("quality", QUALITY["enabled"]),  # model-based quality score
+    ("filters", FILTERS_RUN),  # Gopher, C4, SlimPajama rules
+    ("perplexity", True),  # SentencePiece + KenLM, head/middle/tail
+    ("dedup", True),  # exact + MinHash near-duplicates
+    ("decontam", bool(DECONTAM_BENCHMARKS)),  # benchmark n-gram overlap
+    ("mix", MODE == "both"),  # web share of the corpus
 ]
+DOC_STAGES = [stage for stage, runs in STAGES if runs]
 # Stages that make documents; the others clean them.
 SOURCE_STAGES = [s for s in DOC_STAGES if s in ("generate", "collect")]
 CLEANING_STAGES = [s for s in DOC_STAGES if s not in SOURCE_STAGES]

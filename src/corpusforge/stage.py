@@ -1,0 +1,130 @@
+"""The document-stage protocol: a per-shard document stage declared once, in one shape.
+
+A stage is a subclass of :class:`DocStage` that says what it is (``name``, its config
+``section``), what it adds to the documents it keeps (``exempt``: the values of its
+new columns on documents it does not apply to) and how it judges a batch of
+documents (:meth:`DocStage.judge`, returning a :class:`Verdict`). The base owns
+everything else, once for every stage:
+
+- ``apply_to``: documents whose ``origin`` is not in the section's ``apply_to`` pass
+  untouched (counted as ``not_applied``); a section without ``apply_to`` applies to
+  every document;
+- rejection bookkeeping: every document judged not to keep becomes a rejected row
+  with the stage, its reason and detail (``records.reject_records``), so the audit
+  finds it;
+- stats: ``in``, ``kept``, ``rejected``, ``rejected_by_reason`` and the verdict's
+  counters (``records.stage_outcome``), merged over batches and shards;
+- job I/O: rule ``<name>`` runs ``scripts/doc_stage.py``, which builds the stage named
+  in the rule's ``params.stage`` from ``params.settings`` and streams the shard
+  through it in batches of ``params.batch_rows`` (``runtime.doc_stage_job``).
+
+Adding a stage (docs/adding-a-stage.md): one module with the class, one rules file
+``rules/<name>.smk``, one line in ``STAGES`` (rules/common.smk).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from .records import origins, reject_records, stage_outcome
+
+
+@dataclass
+class Verdict:
+    """What a stage says of the documents it was given (one row each, same index):
+    ``keep`` (bool per document), the ``reason`` and ``detail`` of those not kept (one
+    for all, or one per document: Series on the same index), ``columns`` to set on the
+    documents (new columns, or changed ``text``; Series on the same index, or one
+    value for all), and the stage's own ``counters`` for its stats."""
+
+    keep: pd.Series
+    reason: str | pd.Series = ""
+    detail: str | pd.Series = ""
+    columns: Mapping[str, Any] = field(default_factory=dict)
+    counters: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DocStage:
+    """Base of every protocol stage; subclasses set ``name`` and implement ``judge``."""
+
+    name: ClassVar[str]
+    # the config section (its defaults come from the schema); None: no settings
+    section: ClassVar[str | None] = None
+    # the values of the stage's new columns on documents it does not apply to
+    exempt: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(
+        self, cfg: Mapping[str, Any] | None = None, files: Mapping[str, Any] | None = None
+    ):
+        self.cfg = self.settings(dict(cfg or {}))
+        self.files = dict(files or {})
+
+    @classmethod
+    def settings(cls, cfg: dict[str, Any]) -> dict[str, Any]:
+        """The section as the rule passes it (schema defaults filled in); override to
+        add checks that involve several settings."""
+        return cfg
+
+    @property
+    def apply_to(self) -> frozenset[str] | None:
+        value = self.cfg.get("apply_to")
+        return None if value is None else frozenset(value)
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        raise NotImplementedError
+
+    def __call__(self, docs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+        """(kept documents, rejected rows, stats) of a batch of documents."""
+        docs = docs.reset_index(drop=True)
+        if self.apply_to is None:
+            scope = pd.Series(True, index=docs.index)
+        else:
+            scope = origins(docs).isin(self.apply_to)
+        inside, outside = docs[scope], docs[~scope]
+        verdict = (
+            self.judge(inside) if len(inside) else Verdict(pd.Series(True, index=inside.index))
+        )
+        keep = verdict.keep.reindex(inside.index).fillna(False).astype(bool)
+        judged = inside.assign(
+            **{name: _aligned(v, inside.index) for name, v in verdict.columns.items()}
+        )
+        passed = outside.assign(**{name: value for name, value in self.exempt.items()})
+        kept = pd.concat([judged[keep], passed]) if len(passed) else judged[keep]
+        dropped = inside[~keep]
+        rejects = reject_records(
+            dropped, self.name, _picked(verdict.reason, dropped), _picked(verdict.detail, dropped)
+        )
+        return stage_outcome(
+            self.name, docs, kept, rejects, not_applied=len(outside), **verdict.counters
+        )
+
+
+def _aligned(value: Any, index: pd.Index) -> Any:
+    return value.reindex(index) if isinstance(value, pd.Series) else value
+
+
+def _picked(value: str | pd.Series | Sequence[str], rows: pd.DataFrame) -> Any:
+    return value.reindex(rows.index) if isinstance(value, pd.Series) else value
+
+
+def load(path: str) -> type[DocStage]:
+    """The stage class named ``module:Class`` (a rule's ``params.stage``)."""
+    module, _, name = path.partition(":")
+    found = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(found, type) and issubclass(found, DocStage)):
+        raise TypeError(f"params.stage {path!r} is not a corpusforge.stage.DocStage subclass")
+    return found
+
+
+def run_job(smk: Any) -> dict:
+    """The job of a protocol stage's rule: ``params.stage`` over ``input.docs`` (the
+    rule's other named inputs are the stage's ``files``)."""
+    from .runtime import doc_stage_job
+
+    files = {name: path for name, path in smk.input.items() if name != "docs"}
+    return doc_stage_job(smk, lambda: load(smk.params.stage)(smk.params.settings, files))
