@@ -48,6 +48,11 @@ if LINE_CORRECTIONS_RUN:
 include: "rules/langid.smk"  # 6. fastText language ID: lang, lang_score
 
 
+if INDEX_RUN:
+
+    include: "rules/index.smk"  # 6a. documents of earlier builds (dedup index)
+
+
 if PARAGRAPHS_RUN:
 
     include: "rules/paragraphs.smk"  # 6a. CC-NET paragraph dedup over the whole build

@@ -272,6 +272,15 @@ SEED_QUALITY = GENERATES and config["prompts"]["seed_quality"]["mode"] != "none"
 URL_FILTER = canon(config["url_filter"])  # schema defaults filled in
 LINE_CORRECTIONS = canon(config["line_corrections"])
 PARAGRAPHS = canon(config["dedup"]["paragraphs"])
+# dedup.index (corpusforge.dedup.index, rules/index.smk): the index versions this build
+# reads and the one it updates, resolved now so a parameter mismatch fails before any job.
+from corpusforge.dedup.index import DedupIndexError, workflow_index
+
+try:
+    DEDUP_INDEX = canon(workflow_index(config, RESULTS))
+except DedupIndexError as error:
+    raise WorkflowError(str(error)) from None
+INDEX_RUN = bool(DEDUP_INDEX["read"] or DEDUP_INDEX["update"])
 
 
 def _runs(enabled, applies):
@@ -298,6 +307,7 @@ DOC_STAGES = [
     *(["clean"] if CLEAN_RUN else []),  # ftfy, OpenCC, garbled text, PII, flagged words
     *(["line_corrections"] if LINE_CORRECTIONS_RUN else []),  # RefinedWeb widget lines
     "langid",
+    *(["index"] if INDEX_RUN else []),  # documents already in the dedup index
     *(["paragraphs"] if PARAGRAPHS_RUN else []),  # CC-NET paragraph dedup
     *(["quality"] if QUALITY["enabled"] else []),  # model-based quality score
     *(["filters"] if FILTERS_RUN else []),  # Gopher, C4, SlimPajama rules
@@ -388,4 +398,5 @@ def final_outputs():
         *rules.plots.output,
         *rules.dataset_card.output,
         *rules.manifest.output,
+        *([out("index/published.json")] if DEDUP_INDEX["update"] else []),
     ]
