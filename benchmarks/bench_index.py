@@ -53,9 +53,9 @@ def docs(path):
         for line in f:
             r = json.loads(line)
             yield Document(text=r["text"], id=r["id"])
-def hwm():
+def status(key="VmHWM"):
     for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1])
 def timed(fn):
     c0, w0 = time.process_time(), time.perf_counter()
@@ -71,7 +71,7 @@ sig.get_shingles("Warm up the word tokenizer, which loads on its first call. " *
 t_sig = timed(lambda: sig.run(docs(index_src), 0, 1))
 t_idx = timed(lambda: bucket_pass(f"{work}/sigs-index", f"{work}/dups-index", "dump_a"))
 size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(f"{work}/index") for f in fs)
-rss0 = hwm()
+rss0 = status()
 qsig = MinhashDedupSignature(output_folder=f"{work}/sigs-query", config=cfg)
 q_sig = timed(lambda: qsig.run(docs(query_src), 0, 1))
 q_look = timed(lambda: bucket_pass(f"{work}/sigs-query", f"{work}/dups-query"))
@@ -85,7 +85,8 @@ print("DATATROVE " + json.dumps({
     "index_cpu": t_sig[0] + t_idx[0], "index_wall": t_sig[1] + t_idx[1], "index_bytes": size,
     "check_cpu": q_sig[0] + q_look[0], "check_wall": q_sig[1] + q_look[1],
     "check_signature_cpu": q_sig[0], "check_lookup_cpu": q_look[0],
-    "peak_rss_kib": hwm(), "rss_before_check_kib": rss0,
+    "peak_rss_kib": status(), "rss_before_check_kib": rss0,
+    "anon_after_check_kib": status("RssAnon"), "file_after_check_kib": status("RssFile"),
     "found_rows": sorted(found)}))
 """
 
@@ -185,13 +186,13 @@ def make_index(texts: list[str], root: Path) -> dict:
     return {"cpu": cpu, "wall": wall, "bytes": seg["bytes"], "documents": seg["documents"]}
 
 
-def peak_rss_kib() -> int:
+def peak_rss_kib(key: str = "VmHWM") -> int:
     """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited
-    from the parent across fork and exec)."""
+    from the parent across fork and exec), or another line of /proc/self/status."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no {key} in /proc/self/status")
 
 
 def check_child(query_path: str, index_root: str) -> None:
@@ -217,6 +218,8 @@ def check_child(query_path: str, index_root: str) -> None:
                 "wall": wall,
                 "peak_rss_kib": peak_rss_kib(),
                 "rss_before_check_kib": rss0,
+                "anon_after_check_kib": peak_rss_kib("RssAnon"),
+                "file_after_check_kib": peak_rss_kib("RssFile"),
                 "found": {str(k): v for k, v in found.items()},
             }
         )
@@ -290,7 +293,17 @@ def main() -> None:
             dt and mib * dt["peak_rss_kib"],
         ),
         (
-            "  of which before the check",
+            "  resident after the check: anonymous, MiB",
+            mib * ours["anon_after_check_kib"],
+            dt and mib * dt["anon_after_check_kib"],
+        ),
+        (
+            "  resident after the check: mapped files, MiB",
+            mib * ours["file_after_check_kib"],
+            dt and mib * dt["file_after_check_kib"],
+        ),
+        (
+            "  peak before the check",
             mib * ours["rss_before_check_kib"],
             dt and mib * dt["rss_before_check_kib"],
         ),
