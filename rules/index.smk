@@ -31,7 +31,7 @@ rule index_check:
     benchmark:
         bench_path("index_check")
     conda:
-        "../envs/dedup.yaml"
+        "../envs/clean.yaml"
     params:
         settings=INDEX_SETTINGS,
     script:
@@ -53,7 +53,7 @@ if DEDUP_INDEX["update"]:
         benchmark:
             bench_path("index_update", "all")
         conda:
-            "../envs/dedup.yaml"
+            "../envs/clean.yaml"
         params:
             settings={
                 "update": DEDUP_INDEX["update"],
