@@ -227,3 +227,18 @@ def test_a_killed_update_leaves_the_previous_version_whole(tmp_path, cfg):
     # the next update publishes over the leftovers
     join(index, "dump-b", docs({"b": text(9)}), cfg)
     assert current_version(index) == "v0002"
+
+
+def test_several_indexes_are_read_and_each_match_names_its_own(tmp_path, cfg):
+    join(tmp_path / "one", "dump-a", dump_a(), cfg)
+    join(tmp_path / "two", "dump-c", docs({f"c{i}": text(200 + i) for i in range(3)}), cfg)
+    read = resolve({"path": str(tmp_path / "one"), "check": [str(tmp_path / "two")]}, cfg, "b")
+    assert [r["path"] for r in read["read"]] == [str(tmp_path / "one"), str(tmp_path / "two")]
+    b = docs({"b0": text(2), "b1": text(201), "b2": text(300)})
+    kept, rejects, stats, *_ = check_docs(b, cfg, read["read"])
+    assert kept["id"].tolist() == ["b2"]
+    detail = {r.id: json.loads(r.detail) for r in rejects.itertuples()}
+    assert (detail["b0"]["build"], detail["b0"]["matched_id"]) == ("dump-a", "a2")
+    assert (detail["b1"]["build"], detail["b1"]["matched_id"]) == ("dump-c", "c1")
+    assert detail["b1"]["index"] == str(tmp_path / "two")
+    assert stats["seen_by_build"] == {"dump-a": 1, "dump-c": 1}
