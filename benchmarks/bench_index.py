@@ -287,27 +287,14 @@ def main() -> None:
         ("make the index, CPU s", ours_index["cpu"], dt and dt["index_cpu"]),
         ("check, CPU ms / document", per * ours["cpu"], dt and per * dt["check_cpu"]),
         ("check, wall ms / document", per * ours["wall"], dt and per * dt["check_wall"]),
-        (
-            "check process peak RSS, MiB",
-            mib * ours["peak_rss_kib"],
-            dt and mib * dt["peak_rss_kib"],
-        ),
-        (
-            "  resident after the check: anonymous, MiB",
-            mib * ours["anon_after_check_kib"],
-            dt and mib * dt["anon_after_check_kib"],
-        ),
-        (
-            "  resident after the check: mapped files, MiB",
-            mib * ours["file_after_check_kib"],
-            dt and mib * dt["file_after_check_kib"],
-        ),
-        (
-            "  peak before the check",
-            mib * ours["rss_before_check_kib"],
-            dt and mib * dt["rss_before_check_kib"],
-        ),
     ]
+    memory = {  # MiB, from /proc/self/status of each check process
+        "check process peak RSS, MiB": "peak_rss_kib",
+        "  resident after the check: anonymous, MiB": "anon_after_check_kib",
+        "  resident after the check: mapped files, MiB": "file_after_check_kib",
+        "  peak before the check": "rss_before_check_kib",
+    }
+    rows += [(name, mib * ours[key], dt and mib * dt[key]) for name, key in memory.items()]
     for name, a, b in rows:
         print(f"| {name} | {a:,.3f} | {'-' if b is None else f'{b:,.3f}'} |")
     exact = {k for k, (kind, _) in truth.items() if kind == "exact"}
