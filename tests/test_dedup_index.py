@@ -177,9 +177,10 @@ def test_other_parameters_fail_naming_the_key_and_both_values(tmp_path, cfg):
         resolve({"check": [str(index)]}, {**cfg, "word_ngram": 3}, "dump-b")
     with pytest.raises(DedupIndexError, match="holds no index"):
         resolve({"check": [str(tmp_path / "none")]}, cfg, "dump-b")
-    assert resolve({"path": str(index)}, cfg, "dump-b")["read"] == [
-        {"path": str(index), "version": "v0001"}
-    ]
+    resolved = resolve({"path": str(index)}, cfg, "dump-b")
+    assert resolved["read"] == [{"path": str(index), "version": "v0001"}]
+    assert resolved["update"] == {"path": str(index), "build": "dump-b"}
+    assert resolve({"path": str(index), "update": False}, cfg, "dump-b")["update"] is None
 
 
 def _publish_then_hang(path: str, ready: str) -> None:
