@@ -24,8 +24,8 @@ include: "rules/tokenizer.smk"  # the model's tokenizer alone (token counts)
 
 
 # 4-11. the document stages, in data-flow order (STAGES in rules/common.smk):
-# generate, collect, url_filter, clean, line_corrections, langid, paragraphs,
-# quality, filters, perplexity, dedup, decontam, mix
+# generate, collect, url_filter, clean, line_corrections, langid, index,
+# paragraphs, quality, filters, perplexity, dedup, decontam, mix
 for stage, _runs in STAGES:
 
     include: f"rules/{stage}.smk"

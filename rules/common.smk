@@ -43,6 +43,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
+from corpusforge.dedup.index import DedupIndexError, workflow_index
 from corpusforge.fetch import local_file, source_file_name
 from corpusforge.precision import resolve_dtype
 from corpusforge.quality.layout import QualityLayout
@@ -337,6 +338,13 @@ QL = QualityLayout(QUALITY, out)
 URL_FILTER = canon(config["url_filter"])  # schema defaults filled in
 LINE_CORRECTIONS = canon(config["line_corrections"])
 PARAGRAPHS = canon(config["dedup"]["paragraphs"])
+# dedup.index (corpusforge.dedup.index, rules/index.smk): the index versions this build
+# reads and the one it updates, resolved now so a parameter mismatch fails before any job.
+try:
+    DEDUP_INDEX = canon(workflow_index(config, RESULTS))
+except DedupIndexError as error:
+    raise WorkflowError(str(error)) from None
+INDEX_RUN = bool(DEDUP_INDEX["read"] or DEDUP_INDEX["update"])
 
 
 def _runs(enabled, applies):
@@ -365,6 +373,7 @@ STAGES = [
     ("clean", CLEAN_RUN),  # ftfy, OpenCC, garbled text, PII, flagged words
     ("line_corrections", LINE_CORRECTIONS_RUN),  # RefinedWeb widget lines
     ("langid", True),  # fastText language ID: lang, lang_score
+    ("index", INDEX_RUN),  # documents already in the dedup index
     ("paragraphs", PARAGRAPHS_RUN),  # CC-NET paragraph dedup
     ("quality", QUALITY["enabled"]),  # model-based quality score
     ("filters", FILTERS_RUN),  # Gopher, C4, SlimPajama rules
@@ -466,4 +475,5 @@ def final_outputs():
         *rules.plots.output,
         *rules.dataset_card.output,
         *rules.manifest.output,
+        *([out("index/published.json")] if DEDUP_INDEX["update"] else []),
     ]

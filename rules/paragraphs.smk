@@ -67,6 +67,9 @@ rule paragraphs:
         "../envs/clean.yaml"
     threads: 1
     params:
-        settings={k: v for k, v in PARAGRAPHS.items() if k != "enabled"},
+        settings={
+            **{k: v for k, v in PARAGRAPHS.items() if k != "enabled"},
+            **({"index": DEDUP_INDEX["read"]} if DEDUP_INDEX["read"] else {}),
+        },
     script:
         "../scripts/paragraphs.py"

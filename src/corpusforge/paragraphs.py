@@ -255,12 +255,19 @@ def dedup_paragraphs(
     earlier: np.ndarray,
     cfg: Mapping[str, Any],
     line_hashes: np.ndarray | None = None,
+    indexed: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(kept documents, rejected rows, stats) of one shard; ``earlier``: the shard's
     hashes seen in an earlier shard (from the gather step); ``line_hashes``: the
-    shard's line hashes from the hash step (computed again when None)."""
+    shard's line hashes from the hash step (computed again when None); ``indexed``:
+    the shard's hashes a dedup index holds (lines of earlier builds, removed too;
+    stats ``removed_lines_in_index``)."""
     if line_hashes is None:
         line_hashes = shard_line_hashes(docs, cfg["apply_to"])
+    extra = {}
+    if indexed is not None:
+        extra["removed_lines_in_index"] = int(np.isin(line_hashes, indexed).sum())
+        earlier = np.union1d(earlier, indexed)
     gone = removed_mask(line_hashes, earlier)
     docs = _ordered(docs)
     scope = _in_scope(docs, cfg["apply_to"])
@@ -326,8 +333,16 @@ def dedup_paragraphs(
         removed_chars_by_lang={k: by_lang[k] for k in sorted(chars_in)},
         removed_lines_by_lang={k: lines_by_lang[k] for k in sorted(chars_in)},
         chars_in_by_lang={k: chars_in[k] for k in sorted(chars_in)},
+        **extra,
     )
     return kept, rejects, stats
+
+
+def indexed_lines(line_hashes: np.ndarray, read: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The distinct hashes among a shard's that the dedup index versions ``read`` hold."""
+    from .dedup.index import lines_in_index, open_segments
+
+    return lines_in_index(line_hashes, open_segments(read))
 
 
 # ---------------------------------------------------------------- jobs
@@ -342,13 +357,15 @@ def run_rule(smk: Any) -> None:
 
     cfg = smk.params.settings
     if smk.rule == "paragraphs":
+        lines = load_hashes(smk.input.lines)
         doc_stage_job(
             smk,
             lambda: partial(
                 dedup_paragraphs,
                 earlier=load_hashes(smk.input.earlier),
                 cfg=cfg,
-                line_hashes=load_hashes(smk.input.lines),
+                line_hashes=lines,
+                indexed=indexed_lines(lines, cfg["index"]) if cfg.get("index") else None,
             ),
         )
         return

@@ -418,6 +418,22 @@ def _clean_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def index_lines(entry: Mapping[str, Any]) -> list[str]:
+    """What the dedup index removed, per earlier build (summary.json's ``index``)."""
+    if not entry:
+        return []
+    rows = [[build, n] for build, n in sorted(entry["documents_removed_by_build"].items())]
+    versions = ", ".join(f"{i['path']} ({i['version']})" for i in entry.get("indexes", []))
+    return [
+        f"Against the dedup index ({versions or 'empty'}): "
+        f"{plural(entry['documents_removed'], 'document')} removed as seen in an earlier build "
+        f"({by_reason(entry['documents_removed_by_match']) or 'none'}), "
+        f"{plural(entry['lines_removed'], 'line')} removed by paragraph dedup.",
+        "",
+        *([md_table(["earlier build", "documents removed"], rows), ""] if rows else []),
+    ]
+
+
 def stage_lines(summary: Mapping[str, Any], settings: Mapping[str, Any], stage: str) -> list[str]:
     configured = (settings.get("stages") or {}).get(stage) or {}
     stats = (summary.get("stages") or {}).get(stage) or {}
@@ -443,6 +459,8 @@ def stage_lines(summary: Mapping[str, Any], settings: Mapping[str, Any], stage: 
         lines += [target_text(summary) or "The web share of the corpus was not targeted.", ""]
     elif stage in WEB_STAGES:
         lines += web_stage_lines(summary, stage)
+    elif stage == "index":
+        lines += index_lines(summary.get("index") or {})
     if configured:
         lines += md_yaml_section("Configured", configured)
     if used:

@@ -476,10 +476,24 @@ def size_group(size: int) -> str:
     return f"{max(11, hi // 2 + 1)}-{hi}"
 
 
+def index_text(summary: Mapping[str, Any]) -> str:
+    """What the dedup index removed, per earlier build ("" without an index)."""
+    index = summary.get("index")
+    if not index:
+        return ""
+    builds = ", ".join(f"{k}: {v:,}" for k, v in index["documents_removed_by_build"].items())
+    return (
+        f"against the index: {index['documents_removed']:,} documents"
+        + (f" ({builds})" if builds else "")
+        + f", {index['lines_removed']:,} lines"
+    )
+
+
 def draw_duplicates(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None:
     dedup = summary.get("dedup")
     if not dedup or not dedup.get("cluster_sizes"):
-        _note(ax, "no duplicates were removed")
+        index = index_text(summary)
+        _note(ax, "no duplicates were removed" + (f" in the build\n{index}" if index else ""))
         return
     groups: dict[str, int] = {}
     for row in dedup["cluster_sizes"]:
@@ -502,7 +516,8 @@ def draw_duplicates(ax, summary: Mapping[str, Any], final: pd.DataFrame) -> None
     ax.text(
         0.98,
         0.95,
-        f"{dedup['clusters']:,} clusters, {dedup['removed']:,} removed\n{removed}",
+        f"{dedup['clusters']:,} clusters, {dedup['removed']:,} removed\n{removed}"
+        + (f"\n{index_text(summary)}" if summary.get("index") else ""),
         ha="right",
         va="top",
         transform=ax.transAxes,

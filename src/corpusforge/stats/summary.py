@@ -93,6 +93,21 @@ def _funnel_entry(audit: AuditResult, rejects: pd.DataFrame | None) -> dict[str,
     return entry
 
 
+def index_summary(stages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the dedup index removed: documents by earlier build and by match (exact,
+    near), and lines (paragraph dedup's ``removed_lines_in_index``)."""
+    index = stages["index"]
+    return {
+        "indexes": index.get("indexes", []),
+        "checked": int(index.get("checked", 0)),
+        "in": int(index.get("in", 0)),
+        "documents_removed": int(index.get("rejected", 0)),
+        "documents_removed_by_build": dict(index.get("seen_by_build") or {}),
+        "documents_removed_by_match": dict(index.get("seen_by_match") or {}),
+        "lines_removed": int(stages.get("paragraphs", {}).get("removed_lines_in_index", 0)),
+    }
+
+
 def summarize_workflow(
     files: Mapping[str, Sequence[str]],
     doc_stages: Sequence[str],
@@ -244,6 +259,8 @@ def summarize_workflow(
     for stage in WEB_STAGES:  # url_filter, line_corrections, paragraphs (by shard, language)
         if stage in raw:
             summary[stage] = web_stage_summary(stage, raw[stage])
+    if "index" in stages:  # dedup.index: removed against earlier builds
+        summary["index"] = index_summary(stages)
     cutoffs = None
     if files.get("perplexity_cutoffs"):
         cutoffs = read_json(next(iter(files["perplexity_cutoffs"])))

@@ -1,0 +1,245 @@
+"""The dedup index (corpusforge.dedup.index): publish, check, versions, parameters."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from corpusforge.dedup import settings
+from corpusforge.dedup.index import (
+    DedupIndexError,
+    base_version,
+    current_version,
+    key_params,
+    lines_in_index,
+    open_segments,
+    publish,
+    read_manifest,
+    resolve,
+)
+from corpusforge.dedup.index_jobs import check_docs, shard_keys
+from corpusforge.paragraphs import shard_line_hashes
+from corpusforge.schema import with_defaults
+
+WORDS = [
+    "river",
+    "stone",
+    "bridge",
+    "lantern",
+    "harvest",
+    "meadow",
+    "copper",
+    "window",
+    "thunder",
+    "orchard",
+    "violin",
+    "glacier",
+    "pepper",
+    "saddle",
+    "marble",
+    "compass",
+    "falcon",
+    "harbor",
+    "timber",
+    "candle",
+    "velvet",
+    "basket",
+    "canyon",
+    "feather",
+    "ladder",
+    "mirror",
+    "pillow",
+    "quarry",
+    "rocket",
+    "shadow",
+    "tunnel",
+    "walnut",
+]
+
+
+def text(seed: int, n_words: int = 120) -> str:
+    """A document of random words, in lines of 12 words."""
+    rng = np.random.default_rng(seed)
+    words = [WORDS[i] for i in rng.integers(0, len(WORDS), n_words)]
+    return "\n".join(" ".join(words[i : i + 12]) for i in range(0, n_words, 12))
+
+
+def docs(texts: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"id": list(texts), "text": list(texts.values()), "origin": "web", "lang": "en"}
+    )
+
+
+@pytest.fixture(scope="module")
+def cfg() -> dict:
+    dedup = settings({k: v for k, v in with_defaults("dedup").items() if k != "index"})
+    return {**dedup, "max_matches": 16}
+
+
+def join(path: Path, build: str, frame: pd.DataFrame, cfg: dict) -> dict:
+    """Publish a build's documents (all kept) and lines, as index_update does."""
+    keys, meta, sig = shard_keys(frame, cfg)
+    keys = keys[~keys["short"]].reset_index(drop=True)
+    signed = np.flatnonzero(keys["id"].isin(set(meta["id"])).to_numpy())
+    return publish(
+        path,
+        build,
+        key_params(cfg),
+        keys["id"].tolist(),
+        keys["exact_hash"].to_numpy(np.uint64),
+        sig,
+        signed,
+        shard_line_hashes(frame, ["web"]),
+        {"config_hash": "test"},
+    )
+
+
+def dump_a() -> pd.DataFrame:
+    return docs({f"a{i}": text(i) for i in range(6)})
+
+
+def read_current(path: Path) -> list[dict]:
+    return [{"path": str(path), "version": current_version(path)}]
+
+
+def test_a_build_finds_copies_of_indexed_documents_and_names_them(tmp_path, cfg):
+    index = tmp_path / "index"
+    join(index, "dump-a", dump_a(), cfg)
+    a = dump_a().set_index("id")["text"]
+    near = a["a1"].replace("river", "ocean", 1).replace("stone", "pebble", 1)
+    b = docs(
+        {
+            "b0": a["a0"].upper() + "!",  # same normalized text: exact
+            "b1": near,
+            "b2": text(100),
+            "b3": text(101),
+        }
+    )
+    kept, rejects, stats, *_ = check_docs(b, cfg, read_current(index))
+    assert sorted(kept["id"]) == ["b2", "b3"]
+    assert sorted(rejects["id"]) == ["b0", "b1"]
+    assert set(rejects["reason"]) == {"seen_in_index"}
+    detail = {r.id: json.loads(r.detail) for r in rejects.itertuples()}
+    assert detail["b0"]["matched_id"] == "a0" and detail["b0"]["match"] == "exact"
+    assert detail["b1"]["matched_id"] == "a1" and detail["b1"]["match"] == "near"
+    assert detail["b1"]["build"] == "dump-a" and detail["b1"]["jaccard"] < 1.0
+    assert stats["seen_by_build"] == {"dump-a": 2}
+    assert stats["seen_by_match"] == {"exact": 1, "near": 1}
+    # nothing is found in an empty index
+    kept, rejects, *_ = check_docs(b, cfg, [])
+    assert len(kept) == 4 and rejects.empty
+
+
+def test_lines_of_indexed_builds_are_found(tmp_path, cfg):
+    index = tmp_path / "index"
+    join(index, "dump-a", dump_a(), cfg)
+    a_lines = shard_line_hashes(dump_a(), ["web"])
+    other = shard_line_hashes(docs({"x": text(500)}), ["web"])
+    query = np.concatenate([a_lines[:3], other])
+    found = lines_in_index(query, open_segments(read_current(index)))
+    assert set(found.tolist()) == set(a_lines[:3].tolist())
+
+
+def test_versions_chain_and_a_build_is_not_checked_against_itself(tmp_path, cfg):
+    index = tmp_path / "index"
+    assert base_version(index, "dump-a") is None
+    first = join(index, "dump-a", dump_a(), cfg)
+    assert first["version"] == "v0001" and current_version(index) == "v0001"
+    assert base_version(index, "dump-a") is None  # a rerun of a: as before it joined
+    assert base_version(index, "dump-b") == "v0001"
+    join(index, "dump-b", docs({"b": text(7)}), cfg)
+    assert current_version(index) == "v0002"
+    assert base_version(index, "dump-b") == "v0001"
+    manifest = read_manifest(index, "v0002")
+    assert [s["build"] for s in manifest["segments"]] == ["dump-a", "dump-b"]
+    assert manifest["segments"][0]["documents"] == 6 and manifest["segments"][0]["lines"] > 0
+    # the same build published again replaces its own segment
+    join(index, "dump-b", docs({"b": text(7), "c": text(8)}), cfg)
+    manifest = read_manifest(index, "v0003")
+    assert [s["build"] for s in manifest["segments"]] == ["dump-a", "dump-b"]
+    assert manifest["segments"][1]["documents"] == 2
+
+
+def test_other_parameters_fail_naming_the_key_and_both_values(tmp_path, cfg):
+    index = tmp_path / "index"
+    join(index, "dump-a", dump_a(), cfg)
+    other = {**cfg, "num_perm": 64, "bands": 8, "rows": 8}
+    with pytest.raises(DedupIndexError, match=r"dedup\.bands = 21.*dedup\.bands = 8"):
+        resolve({"path": str(index), "update": True}, other, "dump-b")
+    with pytest.raises(DedupIndexError, match=r"check\[0\].*dedup\.word_ngram = 5.*= 3"):
+        resolve({"check": [str(index)]}, {**cfg, "word_ngram": 3}, "dump-b")
+    with pytest.raises(DedupIndexError, match="holds no index"):
+        resolve({"check": [str(tmp_path / "none")]}, cfg, "dump-b")
+    resolved = resolve({"path": str(index)}, cfg, "dump-b")
+    assert resolved["read"] == [{"path": str(index), "version": "v0001"}]
+    assert resolved["update"] == {"path": str(index), "build": "dump-b"}
+    assert resolve({"path": str(index), "update": False}, cfg, "dump-b")["update"] is None
+
+
+def _publish_then_hang(path: str, ready: str) -> None:
+    """Child process: publish, but stop for good halfway through writing the segment."""
+    import threading
+
+    import corpusforge.dedup.index as index
+
+    write = index._save
+    calls = {"n": 0}
+
+    def save(dest, array):
+        write(dest, array)
+        calls["n"] += 1
+        if calls["n"] == 20:
+            Path(ready).write_text("halfway")
+            threading.Event().wait()
+
+    index._save = save
+    dedup = settings({k: v for k, v in with_defaults("dedup").items() if k != "index"})
+    join(Path(path), "dump-b", docs({"b0": text(3), "b1": text(4)}), dedup)
+
+
+def test_a_killed_update_leaves_the_previous_version_whole(tmp_path, cfg):
+    index = tmp_path / "index"
+    join(index, "dump-a", dump_a(), cfg)
+    ready = tmp_path / "ready"
+    proc = multiprocessing.get_context("fork").Process(
+        target=_publish_then_hang, args=(str(index), str(ready))
+    )
+    proc.start()
+    while not ready.exists() and proc.is_alive():
+        proc.join(0.05)
+    assert ready.exists(), "the child never reached the middle of the update"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    assert current_version(index) == "v0001"
+    assert not (index / "v0002.json").exists()
+    assert [p.name for p in (index / "segments").iterdir() if not p.name.startswith(".")] == [
+        "v0001-dump-a"
+    ]
+    a = dump_a()
+    kept, rejects, *_ = check_docs(a.assign(id="copy-" + a["id"]), cfg, read_current(index))
+    assert kept.empty and len(rejects) == 6
+    # the next update publishes over the leftovers
+    join(index, "dump-b", docs({"b": text(9)}), cfg)
+    assert current_version(index) == "v0002"
+
+
+def test_several_indexes_are_read_and_each_match_names_its_own(tmp_path, cfg):
+    join(tmp_path / "one", "dump-a", dump_a(), cfg)
+    join(tmp_path / "two", "dump-c", docs({f"c{i}": text(200 + i) for i in range(3)}), cfg)
+    read = resolve({"path": str(tmp_path / "one"), "check": [str(tmp_path / "two")]}, cfg, "b")
+    assert [r["path"] for r in read["read"]] == [str(tmp_path / "one"), str(tmp_path / "two")]
+    b = docs({"b0": text(2), "b1": text(201), "b2": text(300)})
+    kept, rejects, stats, *_ = check_docs(b, cfg, read["read"])
+    assert kept["id"].tolist() == ["b2"]
+    detail = {r.id: json.loads(r.detail) for r in rejects.itertuples()}
+    assert (detail["b0"]["build"], detail["b0"]["matched_id"]) == ("dump-a", "a2")
+    assert (detail["b1"]["build"], detail["b1"]["matched_id"]) == ("dump-c", "c1")
+    assert detail["b1"]["index"] == str(tmp_path / "two")
+    assert stats["seen_by_build"] == {"dump-a": 1, "dump-c": 1}
