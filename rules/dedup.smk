@@ -32,7 +32,7 @@ rule dedup_fingerprint:
         tokens=DEDUP_TOKENS,
         boilerplate=DEDUP["boilerplate"],
     script:
-        "../scripts/dedup.py"
+        "../scripts/dedup_fingerprint.py"
 
 
 rule dedup_exact:
@@ -55,7 +55,7 @@ rule dedup_exact:
         keep=DEDUP["keep"],
         boilerplate=DEDUP["boilerplate"],
     script:
-        "../scripts/dedup.py"
+        "../scripts/dedup_exact.py"
 
 
 rule dedup_signatures:
@@ -76,7 +76,7 @@ rule dedup_signatures:
         tokens=DEDUP_TOKENS,
         minhash=DEDUP_MINHASH,
     script:
-        "../scripts/dedup.py"
+        "../scripts/dedup_signatures.py"
 
 
 rule dedup_bands:
@@ -100,7 +100,7 @@ rule dedup_bands:
         band_groups=DEDUP["band_groups"],
         max_bucket_pairs=DEDUP["max_bucket_pairs"],
     script:
-        "../scripts/dedup.py"
+        "../scripts/dedup_bands.py"
 
 
 rule dedup_clusters:
@@ -127,7 +127,7 @@ rule dedup_clusters:
         verify_threshold=DEDUP["verify_threshold"],
         keep=DEDUP["keep"],
     script:
-        "../scripts/dedup.py"
+        "../scripts/dedup_clusters.py"
 
 
 rule dedup:
@@ -147,6 +147,7 @@ rule dedup:
     conda:
         "../envs/dedup.yaml"
     params:
+        batch_rows=config["batch_rows"],
         boilerplate=DEDUP["boilerplate"],
     script:
         "../scripts/dedup.py"

@@ -35,7 +35,7 @@ rule index_check:
     params:
         settings=INDEX_SETTINGS,
     script:
-        "../scripts/dedup_index.py"
+        "../scripts/index_check.py"
 
 
 if DEDUP_INDEX["update"]:
@@ -62,4 +62,4 @@ if DEDUP_INDEX["update"]:
                 "line_origins": PARAGRAPHS["apply_to"],
             },
         script:
-            "../scripts/dedup_index.py"
+            "../scripts/index_update.py"

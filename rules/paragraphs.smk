@@ -26,7 +26,7 @@ rule paragraphs_hash:
     params:
         settings=PARAGRAPHS_SCOPE,
     script:
-        "../scripts/paragraphs.py"
+        "../scripts/paragraphs_hash.py"
 
 
 rule paragraphs_gather:
@@ -45,7 +45,7 @@ rule paragraphs_gather:
     params:
         settings={"gather_batch": PARAGRAPHS["gather_batch"]},
     script:
-        "../scripts/paragraphs.py"
+        "../scripts/paragraphs_gather.py"
 
 
 rule paragraphs:

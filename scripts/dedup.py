@@ -1,8 +1,19 @@
-"""Snakemake adapter for every rule of rules/dedup.smk (see corpusforge.dedup.stage)."""
+"""Snakemake adapter for rule dedup (see corpusforge.dedup.stage)."""
 
-from corpusforge.dedup.stage import run_rule
+from corpusforge.dedup.stage import filter_step, step_settings
 from corpusforge.runtime import logged
 
-with logged(snakemake.log[0]):
-    s = snakemake
-    run_rule(s.rule, s.input, s.output, s.params, s.wildcards)
+s = snakemake
+with logged(s.log[0]):
+    cfg = step_settings(s.params)
+    filter_step(
+        s.input.docs,
+        s.input.removed,
+        s.input.boilerplate,
+        cfg,
+        s.output.docs,
+        s.output.rejected,
+        s.output.stats,
+        shard=s.wildcards.shard,
+        batch_rows=s.params.batch_rows,
+    )

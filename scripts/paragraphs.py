@@ -1,5 +1,5 @@
-"""Snakemake adapter for rules/paragraphs.smk (see corpusforge.paragraphs)."""
+"""Snakemake adapter for rule paragraphs (see corpusforge.paragraphs)."""
 
-from corpusforge.paragraphs import run_rule
+from corpusforge.paragraphs import apply_job
 
-run_rule(snakemake)
+apply_job(snakemake)

@@ -348,38 +348,45 @@ def indexed_lines(line_hashes: np.ndarray, read: Sequence[Mapping[str, Any]]) ->
 # ---------------------------------------------------------------- jobs
 
 
-def run_rule(smk: Any) -> None:
-    """The job of one rule of rules/paragraphs.smk, given the ``snakemake`` object."""
+def apply_job(smk: Any) -> None:
+    """Rule paragraphs: remove the shard's lines an earlier shard (or the index) has.
+    The shard is read whole: its line hashes are aligned with its documents."""
     from functools import partial
 
-    from .io import read_parquet
-    from .runtime import doc_stage_job, logged
+    from .runtime import doc_stage_job
 
     cfg = smk.params.settings
-    if smk.rule == "paragraphs":
-        lines = load_hashes(smk.input.lines)
-        doc_stage_job(
-            smk,
-            lambda: partial(
-                dedup_paragraphs,
-                earlier=load_hashes(smk.input.earlier),
-                cfg=cfg,
-                line_hashes=lines,
-                indexed=indexed_lines(lines, cfg["index"]) if cfg.get("index") else None,
-            ),
-        )
-        return
+    lines = load_hashes(smk.input.lines)
+    doc_stage_job(
+        smk,
+        lambda: partial(
+            dedup_paragraphs,
+            earlier=load_hashes(smk.input.earlier),
+            cfg=cfg,
+            line_hashes=lines,
+            indexed=indexed_lines(lines, cfg["index"]) if cfg.get("index") else None,
+        ),
+    )
+
+
+def hash_job(smk: Any) -> None:
+    """Rule paragraphs_hash: every line's hash of one shard, and the distinct ones."""
+    from .io import read_parquet
+    from .runtime import logged
+
     with logged(smk.log[0] if smk.log else None) as log:
-        if smk.rule == "paragraphs_hash":
-            lines = shard_line_hashes(read_parquet(smk.input.docs), cfg["apply_to"])
-            hashes = distinct_hashes(lines)
-            save_hashes(lines, smk.output.lines)
-            save_hashes(hashes, smk.output.hashes)
-            log.info("%d lines, %d distinct line hashes", len(lines), len(hashes))
-        elif smk.rule == "paragraphs_gather":
-            stats = gather(
-                smk.input.hashes, smk.output.earlier, smk.output.stats, cfg["gather_batch"]
-            )
-            log.info("gather: %s", stats)
-        else:
-            raise ValueError(f"rules/paragraphs.smk has no rule {smk.rule!r}")
+        lines = shard_line_hashes(read_parquet(smk.input.docs), smk.params.settings["apply_to"])
+        hashes = distinct_hashes(lines)
+        save_hashes(lines, smk.output.lines)
+        save_hashes(hashes, smk.output.hashes)
+        log.info("%d lines, %d distinct line hashes", len(lines), len(hashes))
+
+
+def gather_job(smk: Any) -> None:
+    """Rule paragraphs_gather: per shard, the hashes an earlier shard has."""
+    from .runtime import logged
+
+    with logged(smk.log[0] if smk.log else None) as log:
+        cfg = smk.params.settings
+        stats = gather(smk.input.hashes, smk.output.earlier, smk.output.stats, cfg["gather_batch"])
+        log.info("gather: %s", stats)

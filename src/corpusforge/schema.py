@@ -62,6 +62,17 @@ def defaults(section: str) -> dict[str, Any]:
     }
 
 
+def root_defaults() -> dict[str, Any]:
+    """The schema's defaults of the config's top-level keys that are not sections
+    (``shards``, ``batch_rows``, ...)."""
+    properties = _schema()["properties"]
+    return {
+        key: copy.deepcopy(sub["default"])
+        for key, sub in properties.items()
+        if "default" in sub and sub.get("type") != "object"
+    }
+
+
 def definition_defaults(name: str) -> dict[str, Any]:
     """The schema's defaults of the own keys of ``definitions/<name>`` (e.g. ``seed``:
     one entry of ``seeds``)."""

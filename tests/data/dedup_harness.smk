@@ -12,10 +12,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (f"{REPO}/src", os.environ.get("PYTHONPATH")) if p
 )
 
-from corpusforge.schema import with_defaults
+from corpusforge.schema import root_defaults, with_defaults
 
 # the schema's defaults filled in, as rules/common.smk's validate does
 config["dedup"] = with_defaults("dedup", config.get("dedup"))
+for _key, _value in root_defaults().items():
+    config.setdefault(_key, _value)
 
 
 wildcard_constraints:

@@ -163,17 +163,24 @@ def update_job(
     return result
 
 
-def run_rule(smk: Any) -> None:
-    """The job of one rule of rules/index.smk, given the ``snakemake`` object."""
+def check_rule(smk: Any) -> None:
+    """Rule index_check: reject the shard's documents already in the index."""
     from ..runtime import logged
 
     with logged(smk.log[0] if smk.log else None):
         cfg = smk.params.settings
-        if smk.rule == "index_check":
-            check_job(smk.input.docs, cfg, cfg["read"], smk.output, smk.wildcards.shard)
-        elif smk.rule == "index_update":
-            update_job(
-                smk.input.docs, smk.input.hashes, smk.input.signatures, cfg, smk.output.published
-            )
-        else:
-            raise ValueError(f"rules/index.smk has no rule {smk.rule!r}")
+        check_job(smk.input.docs, cfg, cfg["read"], smk.output, smk.wildcards.shard)
+
+
+def update_rule(smk: Any) -> None:
+    """Rule index_update: publish the final corpus as the index's next version."""
+    from ..runtime import logged
+
+    with logged(smk.log[0] if smk.log else None):
+        update_job(
+            smk.input.docs,
+            smk.input.hashes,
+            smk.input.signatures,
+            smk.params.settings,
+            smk.output.published,
+        )

@@ -3,8 +3,8 @@
 fingerprint (per shard) -> exact (gather) -> signatures (per shard)
 -> bands (per band group) -> clusters (gather) -> dedup (filter, per shard)
 
-Each job gets the settings its rule passes as params (``step_settings``);
-``run_rule`` picks the job by the rule's name (scripts/dedup.py).
+Each job gets the settings its rule passes as params (``step_settings``); each
+rule's script (scripts/<rule>.py) calls its one function here.
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ def filter_step(
     out_rejected: PathLike,
     out_stats: PathLike,
     shard: str | None = None,
+    batch_rows: int | None = None,
 ) -> dict:
     decided, boiler = read_parquet(removed), read_hashes(boilerplate)
     stats = run_doc_stage(
@@ -152,43 +153,7 @@ def filter_step(
         out_rejected,
         out_stats,
         shard=shard,
+        batch_rows=batch_rows,
     )
     log.info("dedup: %s", {k: v for k, v in stats.items() if k != "shard"})
     return stats
-
-
-def run_rule(rule: str, inputs: Any, outputs: Any, params: Any, wildcards: Any) -> None:
-    """The job of one rule of rules/dedup.smk, given Snakemake's named files and params."""
-    cfg = step_settings(params)
-    if rule == "dedup_fingerprint":
-        fingerprint_shard(inputs.docs, cfg, outputs.fingerprints, outputs.paragraphs)
-    elif rule == "dedup_exact":
-        exact_step(
-            inputs.fingerprints,
-            inputs.paragraphs,
-            cfg,
-            outputs.exact,
-            outputs.boilerplate,
-            outputs.stats,
-        )
-    elif rule == "dedup_signatures":
-        signature_shard(inputs.docs, inputs.exact, inputs.boilerplate, cfg, outputs.signatures)
-    elif rule == "dedup_bands":
-        band_step(wildcards.group, inputs.signatures, cfg, outputs.pairs)
-    elif rule == "dedup_clusters":
-        cluster_step(
-            inputs.pairs, inputs.signatures, inputs.exact, cfg, outputs.removed, outputs.stats
-        )
-    elif rule == "dedup":
-        filter_step(
-            inputs.docs,
-            inputs.removed,
-            inputs.boilerplate,
-            cfg,
-            outputs.docs,
-            outputs.rejected,
-            outputs.stats,
-            shard=wildcards.shard,
-        )
-    else:
-        raise ValueError(f"rules/dedup.smk has no rule {rule!r}")
