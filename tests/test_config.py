@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import jsonschema
@@ -196,3 +197,40 @@ def test_config_yaml_repeats_the_schemas_defaults():
             assert full[section] == defaults, section
         checked.append(section)
     assert {"clean", "dedup", "filters", "perplexity", "mix"} <= set(checked)
+
+
+def test_an_installed_package_validates_the_demo_config_alone(tmp_path):
+    """A non-editable install (a wheel in a folder of its own, not this checkout's
+    src/) finds its schema and demo config as package data and validates."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         str(ROOT), "-w", str(tmp_path / "wheel")],
+        check=True,
+    )  # fmt: skip
+    [wheel] = (tmp_path / "wheel").glob("corpusforge-*.whl")
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+         str(wheel)],
+        check=True,
+    )  # fmt: skip
+    check = (
+        "import corpusforge.schema as s, pathlib, sys;"
+        "assert pathlib.Path(s.__file__).is_relative_to(sys.argv[1]), s.__file__;"
+        "assert not s.SCHEMA_FILE.is_symlink();"
+        "cfg = s.full_config(s.demo_config());"
+        "print(cfg['batch_rows'], cfg['generation']['engine_args']['enable_chunked_prefill'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-c", check, str(target)],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(target)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["10000", "False"]

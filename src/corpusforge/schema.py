@@ -1,5 +1,5 @@
 """Config sections with their defaults filled in from the JSON schema
-(config/schema/config.schema.yaml), the way the workflow's ``validate``
+(config/schema/config.schema.yaml, shipped as package data), the way the workflow's ``validate``
 (rules/common.smk) fills them.
 
 The schema owns the defaults: code that calls a stage outside the workflow (tests,
@@ -18,7 +18,11 @@ from typing import Any
 import jsonschema
 import yaml
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+# Package data (src/corpusforge/data/: links to config/ in the repository, the files
+# themselves in an installed wheel).
+DATA = Path(__file__).resolve().parent / "data"
+SCHEMA_FILE = DATA / "config.schema.yaml"
+DEMO_CONFIG = DATA / "config.yaml"
 
 
 @cache
@@ -80,6 +84,11 @@ def definition_defaults(name: str) -> dict[str, Any]:
     return {
         key: copy.deepcopy(sub["default"]) for key, sub in properties.items() if "default" in sub
     }
+
+
+def demo_config() -> dict[str, Any]:
+    """The demo build's config (config/config.yaml) as the package ships it."""
+    return yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
 
 
 def full_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
