@@ -29,7 +29,14 @@ from clean_pages import (
     TRADITIONAL_PAGE,
 )
 from web_pages import GOOD_EN, wet_file
-from workflow_util import assert_lint_clean, copy_repo, final_docs, planned_jobs, smk
+from workflow_util import (
+    assert_lint_clean,
+    build_with,
+    copy_repo,
+    final_docs,
+    planned_jobs,
+    smk,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -60,12 +67,7 @@ CONFIG = {
 def build(tmp_path_factory):
     workdir = copy_repo(tmp_path_factory.mktemp("clean"))
     pages = {**KEPT, **{url: text for url, (text, _) in REJECTED.items()}}
-    (workdir / "crawl").mkdir()
-    (workdir / "crawl/pages.warc.wet.gz").write_bytes(wet_file(pages))
-    (workdir / "clean.yaml").write_text(yaml.safe_dump(CONFIG, allow_unicode=True))
-    proc = smk(workdir, "--cores", "2", "--configfile", "clean.yaml")
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    return workdir
+    return build_with(workdir, CONFIG, wet_file(pages), "clean")
 
 
 def test_each_page_ends_as_expected(build):

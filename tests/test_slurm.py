@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workflow_util import copy_repo
+from workflow_util import copy_repo, planned_jobs
 
 from corpusforge.serve import wait_gone
 
@@ -108,17 +108,6 @@ def slurm_jobs(workdir: Path) -> list[dict[str, str]]:
         fields = dict(re.findall(r"(\S+?)=(\S*)", line))
         if fields.get("WorkDir") == str(workdir):
             jobs.append(fields)
-    return jobs
-
-
-def planned_jobs(log: str) -> dict[str, int]:
-    """Rule -> job count from the "Job stats" table Snakemake prints first."""
-    jobs = {}
-    for line in log.split("Job stats:", 1)[1].splitlines()[3:]:
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not match or match.group(1) == "total":
-            break
-        jobs[match.group(1)] = int(match.group(2))
     return jobs
 
 

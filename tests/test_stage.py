@@ -11,9 +11,8 @@ from typing import ClassVar
 
 import pandas as pd
 import pytest
-import yaml
 from web_pages import GOOD_EN, GOOD_ZH, wet_file
-from workflow_util import copy_repo, final_docs, smk
+from workflow_util import build_with, copy_repo, final_docs, rejected
 
 from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
 from corpusforge.records import stable_id
@@ -158,19 +157,14 @@ def test_a_new_stage_is_one_module_one_rules_file_and_one_line(tmp_path):
         "http://short.example/a": "Buy now. Best prices. Click here.",
         "http://short.example/b": "A very short page about nothing at all.",
     }
-    (workdir / "pages.warc.wet.gz").write_bytes(wet_file({**GOOD_EN, **GOOD_ZH, **short}))
-    cfg = {
-        "mode": "web",
-        "seeds": {"crawl": {"kind": "documents", "source": {"path": "pages.warc.wet.gz"}}},
-    }
-    (workdir / "mine.yaml").write_text(yaml.safe_dump(cfg))
-    proc = smk(workdir, "--cores", "2", "--configfile", "mine.yaml")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    source = {"path": "crawl/pages.warc.wet.gz"}
+    cfg = {"mode": "web", "seeds": {"crawl": {"kind": "documents", "source": source}}}
+    build_with(workdir, cfg, wet_file({**GOOD_EN, **GOOD_ZH, **short}))
 
     results = workdir / "results"
-    rejected = pd.concat(read_parquet(p) for p in (results / "rejected/min_length").glob("*"))
-    assert sorted(rejected["reason"]) == ["too_few_chars"] * 2
-    assert all(re.match(r"under 200 characters: \d+$", d) for d in rejected["detail"])
+    dropped = rejected(workdir, "min_length")
+    assert sorted(dropped["reason"]) == ["too_few_chars"] * 2
+    assert all(re.match(r"under 200 characters: \d+$", d) for d in dropped["detail"])
     collected = pd.concat(read_parquet(p) for p in (results / "docs/collect").glob("*"))
     seen = pd.concat(read_parquet(p) for p in (results / "docs/min_length").glob("*"))
     assert len(seen) == len(collected) - 2 and (seen["chars"] >= 200).all()

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from web_pages import GOOD_EN, GOOD_ZH, wet_file
-from workflow_util import assert_lint_clean, copy_repo, final_docs, smk
+from workflow_util import assert_lint_clean, build_with, copy_repo, final_docs, rejected
 
 pytestmark = pytest.mark.workflow
 
@@ -63,12 +62,7 @@ SHARDS = ["0000", "0001"]
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
     workdir = copy_repo(tmp_path_factory.mktemp("webclean"))
-    (workdir / "crawl").mkdir()
-    (workdir / "crawl/pages.warc.wet.gz").write_bytes(wet_file(PAGES))
-    (workdir / "web.yaml").write_text(yaml.safe_dump(CONFIG, allow_unicode=True))
-    proc = smk(workdir, "--cores", "2", "--configfile", "web.yaml")
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    return workdir
+    return build_with(workdir, CONFIG, wet_file(PAGES), "web")
 
 
 def stage_docs(workdir: Path, stage: str) -> pd.DataFrame:
@@ -78,11 +72,6 @@ def stage_docs(workdir: Path, stage: str) -> pd.DataFrame:
         for s in SHARDS
     ]
     return pd.concat(frames, ignore_index=True).sort_values(["shard", "id"], kind="stable")
-
-
-def rejected(workdir: Path, stage: str) -> pd.DataFrame:
-    files = [workdir / f"results/rejected/{stage}/{s}.parquet" for s in SHARDS]
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
 def test_repeated_paragraph_stays_on_the_first_page_only(build):

@@ -28,7 +28,16 @@ from web_pages import (
     warc_file,
     wet_file,
 )
-from workflow_util import ROOT, assert_lint_clean, copy_repo, final_docs, planned_jobs, refused, smk
+from workflow_util import (
+    ROOT,
+    assert_lint_clean,
+    copy_repo,
+    final_docs,
+    planned_jobs,
+    refused,
+    rejected,
+    smk,
+)
 
 from corpusforge.filters import filter_text, settings
 from corpusforge.schema import with_defaults
@@ -86,11 +95,6 @@ def web_build(tmp_path_factory):
     proc = smk(workdir, "--cores", "2", "--configfile", cfg)
     assert proc.returncode == 0, proc.stderr[-6000:]
     return workdir
-
-
-def rejected(workdir: Path) -> pd.DataFrame:
-    files = sorted((workdir / "results/rejected").rglob("*.parquet"))
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
 def seed_ids_by_url(workdir: Path) -> dict[str, str]:

@@ -45,9 +45,32 @@ def build(workdir: Path) -> Path:
     return workdir
 
 
-def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from a dry run's "Job stats" table (empty when nothing to do)."""
-    text = proc.stdout + proc.stderr
+def build_with(workdir: Path, config: dict, pages: bytes | None = None, name: str = "mine") -> Path:
+    """A build in ``workdir`` (a copy of the repository) with ``config`` written as
+    ``<name>.yaml`` over the default one, and ``pages`` (a WET file's bytes) as
+    ``crawl/pages.warc.wet.gz`` when given; fails with the end of Snakemake's output."""
+    import yaml
+
+    if pages is not None:
+        (workdir / "crawl").mkdir(exist_ok=True)
+        (workdir / "crawl/pages.warc.wet.gz").write_bytes(pages)
+    (workdir / f"{name}.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    proc = smk(workdir, "--cores", "2", "--configfile", f"{name}.yaml")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    return workdir
+
+
+def rejected(workdir: Path, stage: str | None = None) -> pd.DataFrame:
+    """A build's rejected rows: one stage's, or every stage's (in path order)."""
+    folder = workdir / "results/rejected"
+    files = sorted((folder / stage).glob("*.parquet") if stage else folder.rglob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def planned_jobs(proc: subprocess.CompletedProcess | str) -> dict[str, int]:
+    """Rule -> job count from the "Job stats" table Snakemake prints first (a dry run,
+    or a run's log); empty when there is nothing to do."""
+    text = proc if isinstance(proc, str) else proc.stdout + proc.stderr
     if "Nothing to be done" in text:
         return {}
     jobs = {}
