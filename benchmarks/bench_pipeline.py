@@ -159,18 +159,21 @@ def write_corpus(n_docs: int, work: Path, words: int = 800) -> pd.DataFrame:
 # ---------------------------------------------------------------- corpusforge
 
 
+def web_seed(docs: Path) -> dict:
+    """Mode web over one seed ``bench``: the jsonl of ``write_corpus``."""
+    source = {"path": str(docs)}
+    columns = {"text": "text", "id": "id"}
+    return {
+        "mode": "web",
+        "seeds": {"bench": {"kind": "documents", "source": source, "columns": columns}},
+    }
+
+
 def equal_work_config(docs: Path, shards: int) -> dict:
     """Mode web with only the steps datatrove also runs (plus perplexity: always on)."""
     return {
-        "mode": "web",
+        **web_seed(docs),
         "shards": shards,
-        "seeds": {
-            "bench": {
-                "kind": "documents",
-                "source": {"path": str(docs)},
-                "columns": {"text": "text", "id": "id"},
-            }
-        },
         "url_filter": {"enabled": False},
         "clean": {"apply_to": []},
         "line_corrections": {"enabled": False},

@@ -36,24 +36,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_pipeline import copy_repo, run_measured, write_corpus  # noqa: E402
+from bench_pipeline import copy_repo, run_measured, web_seed, write_corpus  # noqa: E402
 
 UNBATCHED = 1_000_000_000
 
 
 def web_config(docs: Path, shards: int, batch_rows: int | None = None) -> dict:
     """The default web build over one seed of documents (every other key: defaults)."""
-    cfg = {
-        "mode": "web",
-        "shards": shards,
-        "seeds": {
-            "bench": {
-                "kind": "documents",
-                "source": {"path": str(docs)},
-                "columns": {"text": "text", "id": "id"},
-            }
-        },
-    }
+    cfg = {**web_seed(docs), "shards": shards}
     if batch_rows:
         cfg["batch_rows"] = batch_rows
     return cfg

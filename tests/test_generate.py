@@ -352,7 +352,21 @@ def outputs_of(spec: dict) -> dict[str, bytes]:
 # ------------------------------------------------ OpenAI engine against a failing server
 
 
-class ScriptedChatServer:
+class LocalServer:
+    """An HTTP server on a free port of 127.0.0.1 in a thread; ``base_url`` ends in /v1."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ScriptedChatServer(LocalServer):
     """A chat-completions endpoint whose answer depends on the first word of the prompt.
 
     ok: an answer; flaky: 429 twice (Retry-After 0), then an answer; down: 503;
@@ -427,14 +441,7 @@ class ScriptedChatServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler)
 
 
 @pytest.fixture
@@ -516,7 +523,7 @@ def test_openai_engine_retries_records_errors_and_fails_the_job(
     assert len(docs) == 7 and list(rejects["reason"]) == ["empty_generation"]
 
 
-class CrashedEngineServer:
+class CrashedEngineServer(LocalServer):
     """vLLM's server after its engine core died: every chat request answers 500 and
     ``/health`` 503 (``healthy``: /health 200, a passing 500)."""
 
@@ -543,14 +550,7 @@ class CrashedEngineServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler)
 
 
 SERVER_LOG_TAIL = """\
