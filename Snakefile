@@ -24,6 +24,11 @@ if GENERATES:
     include: "rules/generate.smk"  # 4. one document per prompt, vLLM
 
 
+if TOPICS_RUN:
+
+    include: "rules/topics.smk"  # 3a. topic clusters: embedded, labelled, balanced
+
+
 if COLLECTS:
 
     include: "rules/tokenizer.smk"  # 5. the model's tokenizer alone (token counts)
