@@ -86,7 +86,9 @@ def text_clustering_way(texts, model_dir, layers, min_samples, threads):
     torch.set_num_threads(threads)
 
     def embed():
-        model = SentenceTransformer(str(model_dir), device="cpu")
+        model = SentenceTransformer(
+            str(model_dir), device="cpu", model_kwargs={"dtype": torch.float32}
+        )
         model.max_seq_length = 256
         base = model[0].auto_model
         if layers is not None:
