@@ -15,8 +15,8 @@ the same weights, cut at 256 tokens:
 
 - ours: ``corpusforge.topics.embed.embed_texts`` with the schema's defaults
   (transformers, mean-pooled hidden states after ``layer`` 8 of the model's 30,
-  batches of 32 sorted by length), then ``cluster_vectors`` (scikit-learn HDBSCAN,
-  leaf selection, min_cluster_size 4);
+  batches of 32 sorted by length), then ``cluster_by_lang`` (each language apart:
+  PCA to 5 dimensions, scikit-learn HDBSCAN, eom selection, min_cluster_size 4);
 - text-clustering's way: sentence-transformers' ``SentenceTransformer`` on the
   model folder (a Transformer module + mean pooling, all 30 layers, batches of
   64, normalised), UMAP to 2 dimensions (cosine, umap-learn, seeded), DBSCAN
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from corpusforge.model import cached_default_conversion  # noqa: E402
 from corpusforge.schema import with_defaults  # noqa: E402
-from corpusforge.topics.cluster import cluster_vectors  # noqa: E402
+from corpusforge.topics.cluster import cluster_by_lang  # noqa: E402
 from corpusforge.topics.embed import embed_texts  # noqa: E402
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "corpusforge" / "tests"
@@ -67,7 +67,7 @@ def make_extracts(n: int, chars: int, seed: int = 0) -> list[str]:
     zh = documents(ROOT / "resources/lm/zh.txt.xz")
     n_en = round(n * 0.6)
     picked = rng.sample(en, min(n_en, len(en))) + rng.sample(zh, min(n - n_en, len(zh)))
-    return [text[:chars] for text in picked]
+    return [text[:chars] for text in picked], ["en"] * n_en + ["zh"] * (len(picked) - n_en)
 
 
 def timed(fn, *args):
@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.metrics import adjusted_rand_score
 
-    texts = make_extracts(args.extracts, args.chars)
+    texts, langs = make_extracts(args.extracts, args.chars)
     model_dir = cached_default_conversion(CACHE)
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((x.split(":", 1)[1].strip() for x in cpuinfo if x.startswith("model name")), "?")
@@ -144,7 +144,7 @@ def main() -> None:
 
     vectors, cpu_e, wall_e = timed(ours_embed)
     keys = [f"{i:06d}" for i in range(len(texts))]
-    (labels, _), cpu_c, wall_c = timed(cluster_vectors, vectors, keys, cfg["cluster"])
+    (labels, _), cpu_c, wall_c = timed(cluster_by_lang, vectors, keys, langs, cfg["cluster"])
     ours = describe(
         "ours (transformers, 8 layers, HDBSCAN)", len(texts), labels, (cpu_e, wall_e, cpu_c, wall_c)
     )

@@ -15,6 +15,9 @@ package, as the text-clustering pipeline does), seeded. On the topics test seed
 (four topics, 36 extracts, SmolLM2 layer 8) HDBSCAN recovers the four topics
 exactly after PCA to 5 dimensions, and merges two or splits one without it.
 
+Each language is clustered apart (``by_lang``, default): a model's vectors of a
+mixed seed split by language first, which says nothing of topics.
+
 Cluster numbers are made independent of the input order: the rows are taken in
 ``seed_id`` order, and clusters are numbered by size (largest first), ties by
 their smallest ``seed_id``. A seed too small to cluster (fewer than twice the
@@ -113,6 +116,27 @@ def cluster_vectors(
     log.info("%d clusters, %d of %d extracts noise", clusters, noise, n)
     reduced = "umap" if cfg["umap"]["enabled"] else f"pca {data.shape[1]}" if cfg["pca"] else None
     return labels, {"algorithm": cfg["algorithm"], "reduced": reduced}
+
+
+def cluster_by_lang(
+    vectors: np.ndarray, keys: Sequence[str], langs: Sequence[str], cfg: Mapping[str, Any]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """With ``by_lang`` (the default), each language's extracts are clustered apart
+    (their cluster ids then made one numbering), so clusters are topics rather than
+    languages: over a mixed seed a model's vectors split first by language."""
+    if not cfg["by_lang"]:
+        return cluster_vectors(vectors, keys, cfg)
+    labels = np.full(len(keys), NOISE, np.int64)
+    notes, described, offset = [], {}, 0
+    for lang in sorted(set(map(str, langs))):
+        rows = np.flatnonzero(np.array([str(x) == lang for x in langs], bool))
+        found, described = cluster_vectors(vectors[rows], [keys[i] for i in rows], cfg)
+        if "note" in described:
+            notes.append(f"{lang}: {described.pop('note')}")
+        labels[rows] = np.where(found == NOISE, NOISE, found + offset)
+        offset += int(found.max()) + 1 if (found != NOISE).any() else 0
+    described = {**described, "by_lang": True, **({"notes": notes} if notes else {})}
+    return renumber(labels, keys), described
 
 
 def centroid_distances(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -32,13 +32,15 @@ def cluster_extracts(
     extracts: pd.DataFrame, cfg: dict[str, Any], model_dir: str | None, threads: int, gpus: int
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Embed and cluster the extracts: (CLUSTER_COLUMNS rows, stats)."""
-    from .cluster import centroid_distances, cluster_vectors
+    from .cluster import centroid_distances, cluster_by_lang
     from .embed import embed_texts
 
     vectors, described = embed_texts(
         extracts["text"].tolist(), cfg["encoder"], model_dir, threads, gpus
     )
-    labels, clustering = cluster_vectors(vectors, extracts["seed_id"].tolist(), cfg["cluster"])
+    labels, clustering = cluster_by_lang(
+        vectors, extracts["seed_id"].tolist(), extracts["lang"].tolist(), cfg["cluster"]
+    )
     frame = extracts[["seed_id", "lang"]].copy()
     frame["cluster"] = labels
     frame["centroid_distance"] = centroid_distances(vectors, labels) if len(frame) else []
