@@ -18,7 +18,7 @@ from corpusforge.prompts import build_prompts as make_prompts
 from corpusforge.prompts import load_template_dir
 from corpusforge.schema import with_defaults
 from corpusforge.topics import NOISE, TopicsError, settings
-from corpusforge.topics.cluster import cluster_vectors
+from corpusforge.topics.cluster import cluster_by_lang, cluster_vectors
 from corpusforge.topics.embed import EncoderError, embed_texts
 from corpusforge.topics.jobs import cluster_extracts
 from corpusforge.topics.label import LabelParseError, label_clusters, label_prompt, parse_answer
@@ -295,3 +295,27 @@ def test_an_encoder_that_cannot_be_loaded_is_named(tmp_path):
 def test_a_sentence_transformers_encoder_needs_a_pinned_revision():
     with pytest.raises(TopicsError, match="repo_id` \\+ `revision"):
         topics_cfg(encoder={"kind": "sentence_transformers", "repo_id": "x/y"})
+
+
+def test_each_language_is_clustered_apart_a_small_one_as_one_cluster():
+    rng = np.random.default_rng(0)
+    vectors = np.vstack(
+        [
+            rng.normal(0, 0.1, (10, 16)) + 5,
+            rng.normal(0, 0.1, (10, 16)) - 5,
+            rng.normal(size=(3, 16)),
+        ]
+    )
+    keys, langs = [f"{i:03d}" for i in range(23)], ["en"] * 20 + ["zh"] * 3
+    labels, described = cluster_by_lang(vectors, keys, langs, topics_cfg()["cluster"])
+    assert labels.tolist() == [0] * 10 + [1] * 10 + [2] * 3
+    assert described["notes"] == [
+        "zh: 3 extracts are too few to cluster with hdbscan (at least 8 needed: "
+        "prompts.topics.cluster); all in one cluster"
+    ]
+    # all together, the three zh extracts are too few for a cluster of their own: noise
+    # or in an English cluster
+    together, _ = cluster_by_lang(
+        vectors, keys, langs, topics_cfg(cluster={"by_lang": False})["cluster"]
+    )
+    assert set(together[20:].tolist()) <= {NOISE, *together[:20].tolist()}

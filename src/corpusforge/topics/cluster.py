@@ -130,9 +130,10 @@ def cluster_by_lang(
     notes, described, offset = [], {}, 0
     for lang in sorted(set(map(str, langs))):
         rows = np.flatnonzero(np.array([str(x) == lang for x in langs], bool))
-        found, described = cluster_vectors(vectors[rows], [keys[i] for i in rows], cfg)
-        if "note" in described:
-            notes.append(f"{lang}: {described.pop('note')}")
+        found, found_how = cluster_vectors(vectors[rows], [keys[i] for i in rows], cfg)
+        if "note" in found_how:
+            notes.append(f"{lang}: {found_how.pop('note')}")
+        described.update(found_how)
         labels[rows] = np.where(found == NOISE, NOISE, found + offset)
         offset += int(found.max()) + 1 if (found != NOISE).any() else 0
     described = {**described, "by_lang": True, **({"notes": notes} if notes else {})}
