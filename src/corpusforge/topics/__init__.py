@@ -9,8 +9,8 @@ the same for the seeds of kind ``extracts`` (``prompts.topics``):
 - :mod:`.embed`: one vector per extract, by default the generation model's hidden
   states mean-pooled over the tokens (transformers), or a sentence-transformers
   encoder at a pinned revision; batched, on the GPU when the job has one.
-- :mod:`.cluster`: scikit-learn's HDBSCAN or KMeans (optionally after UMAP),
-  seeded; every extract gets ``cluster`` (-1: noise).
+- :mod:`.cluster`: each language apart, PCA (or UMAP) then scikit-learn's HDBSCAN
+  or KMeans, seeded; every extract gets ``cluster`` (-1: noise).
 - :mod:`.label`: the generation engine (corpusforge.engines: vLLM in the job or an
   OpenAI-compatible server) names each cluster's topic and rates it 0-10 from a
   few of its extracts; a malformed answer is asked again, then the cluster is
