@@ -32,6 +32,17 @@ applied to the same vectors (ours), which separates the embedding from the
 clustering.
 
 Needs ``umap-learn`` and ``sentence-transformers`` (``pip install ".[topics]"``).
+
+One run (2026-12-06), AMD EPYC, 2 cores shared with other jobs (load ~10),
+``--extracts 200 --min-samples 5 --eps 0.5``: 200 extracts (120,537 characters).
+Ours 3.16 extracts per CPU-second (embedding 62.3 CPU-s, clustering 1.0): 8
+clusters, 110 noise. The text-clustering way on the same 8 layers 2.80 (embedding
+59.5 CPU-s, UMAP + DBSCAN 12.0): 2 clusters (the two languages), no noise; ours
+1.13x per CPU-second; the two embeddings agree (cosine 1.0000 for every extract);
+the clusterings little (adjusted Rand index 0.135; DBSCAN at eps 0.08: all noise;
+0.25: 13 clusters, 101 noise, 0.086). The all-layers run took 800.6 CPU-s to embed
+(13x ours where the layer count says 3.75x) and found no cluster at eps 0.5; under
+that load we do not quote it as a ratio.
 """
 
 from __future__ import annotations
