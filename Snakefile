@@ -31,6 +31,7 @@ for stage, _runs in STAGES:
     include: f"rules/{stage}.smk"
 
 
+include: "rules/topics.smk"  # 3a. topic clusters of the extracts (uses generate's engine)
 include: "rules/export.smk"  # 12. jsonl corpus
 include: "rules/report.smk"  # 13. stats, audit, report
 

@@ -332,6 +332,11 @@ QUALITY = canon(config["quality"])  # schema defaults filled in
 SEED_QUALITY = GENERATES and config["prompts"]["seed_quality"]["mode"] != "none"
 # The quality stage's file layout; also the seed scorer's (prompts.seed_quality).
 QL = QualityLayout(QUALITY, out)
+# prompts.topics: topic clusters of the extracts before prompts (rules/topics.smk).
+TOPICS = canon(config["prompts"]["topics"])  # schema defaults filled in
+TOPICS_RUN = TOPICS["enabled"] and any(
+    config["seeds"][s].get("kind", "extracts") == "extracts" for s in PROMPT_SEEDS
+)
 # Web stages with `enabled: auto` (the default) run where documents they apply to
 # exist: the URL filter where pages with URLs can exist (modes web and both); line
 # corrections and paragraph dedup where documents of their apply_to origins exist.
@@ -453,6 +458,8 @@ def summary_inputs(wildcards):
         files["prompts"] = expand(out("prompts/{shard}.parquet"), shard=SHARDS)
         files["prompts_rejected"] = expand(rejected("prompts"), shard=SHARDS)
         files["prompts_stats"] = expand(stage_stats("prompts"), shard=SHARDS)
+        if TOPICS_RUN:
+            files["topics"] = [out("stats/topics/topics.json")]
     if COLLECTS:
         files["document_seeds"] = expand(
             out("seed/{seed}.parquet"), seed=DOCUMENT_SEEDS

@@ -7,6 +7,7 @@ rule build_prompts:
         seeds=expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS),
         templates=config["prompts"]["templates"],
         quality_models=lambda wc: QL.model_files() if SEED_QUALITY else [],
+        topics=out("topics/topics.parquet") if TOPICS_RUN else [],
     output:
         prompts=out("prompts/{shard}.parquet"),
         rejected=rejected("prompts"),
@@ -23,7 +24,7 @@ rule build_prompts:
             {
                 k: v
                 for k, v in config["prompts"].items()
-                if k not in ("templates", "seed_quality")
+                if k not in ("templates", "seed_quality", "topics")
             }
         ),
         seed_quality=(

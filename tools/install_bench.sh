@@ -37,6 +37,9 @@ venv() {  # venv DIR REQUIREMENTS
   "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
   echo "$stamp" > "$dir/.requirements"
 }
+# bench_topics.py runs the workflow's own code beside umap-learn and sentence-transformers
+# (pyproject's `topics` extra, also the topics stage's optional paths): into .venv.
+.venv/bin/python -m pip install -q --disable-pip-version-check "umap-learn>=0.5.5,<0.6" "sentence-transformers>=3,<7"
 mkdir -p "$CACHE"
 venv "$CACHE/bench-venv" benchmarks/requirements-datatrove.txt
 venv "$CACHE/dj-venv" benchmarks/requirements-datajuicer.txt

@@ -83,6 +83,34 @@ def log_dtype(dtype: str, requested: str, on_gpu: bool) -> None:
         )
 
 
+def engine_settings(
+    smk: Any, engine_args: dict[str, Any]
+) -> tuple[dict[str, Any], dict, Callable[[], str | None] | None]:
+    """(vLLM arguments for where this job runs, OpenAI client settings, the managed
+    server's down check) of a job that runs the generation engine (rules generate and
+    topic_labels): CPU threads and arguments on a machine without a GPU, the dtype
+    logged, the managed server's address; a dead managed server fails the job at once."""
+    params = smk.params
+    settings = job_settings(getattr(smk, "config", {}))
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    engine_args = dict(engine_args)
+    gpus = int(getattr(smk.resources, "gpu", 0) or 0)
+    openai_cfg = {**settings["openai"], "model": params.model_name}
+    if params.engine == "vllm":
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(params.cpu_kvcache_gib))
+        on_gpu = runs_on_gpu(gpus, settings["allow_cpu_fallback"])
+        if not on_gpu:
+            gen.configure_cpu_threads(smk.threads)
+            engine_args = {**gen.CPU_ENGINE_ARGS, **engine_args}
+        log_dtype(engine_args["dtype"], settings["requested_dtype"], on_gpu)
+    server = getattr(smk.input, "server", None)
+    down = None
+    if server:
+        openai_cfg["base_url"] = read_server_url(server)
+        down = down_check(server)
+    return engine_args, openai_cfg, down
+
+
 def run_job(smk: Any, engine_factory: Callable[..., gen.Engine] | None = None) -> dict:
     """Generate one shard. ``engine_factory`` (default :func:`make_engine`) lets the
     benchmark reuse an engine that is already loaded."""
@@ -91,22 +119,8 @@ def run_job(smk: Any, engine_factory: Callable[..., gen.Engine] | None = None) -
         shard = smk.wildcards.shard
         engine_name = params.engine
         settings = job_settings(getattr(smk, "config", {}))
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        engine_args = dict(params.engine_args)
         gpus = int(getattr(smk.resources, "gpu", 0) or 0)
-        openai_cfg = {**settings["openai"], "model": params.model_name}
-        if engine_name == "vllm":
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(params.cpu_kvcache_gib))
-            on_gpu = runs_on_gpu(gpus, settings["allow_cpu_fallback"])
-            if not on_gpu:
-                gen.configure_cpu_threads(smk.threads)
-                engine_args = {**gen.CPU_ENGINE_ARGS, **engine_args}
-            log_dtype(engine_args["dtype"], settings["requested_dtype"], on_gpu)
-        server = getattr(smk.input, "server", None)
-        down = None
-        if server:  # the build's own server: a dead one fails the job at once
-            openai_cfg["base_url"] = read_server_url(server)
-            down = down_check(server)
+        engine_args, openai_cfg, down = engine_settings(smk, params.engine_args)
         prompts = read_parquet(smk.input.prompts)
         chunk_dir = gen.chunk_dir_for(smk.output.docs, shard)
         engine = (engine_factory or make_engine)(

@@ -150,16 +150,21 @@ def build_prompts(
     templates: dict[str, Templates],
     cfg: dict[str, Any],
     select: Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]] | None = None,
+    topics: Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Seed records of one shard -> prompt records, rejected rows, stats.
 
+    ``topics`` (``prompts.topics``, corpusforge.topics.select.topic_selector), then
     ``select`` (``prompts.seed_quality``, corpusforge.quality.jobs.seed_selector)
-    first keeps the extracts worth generating from; its rejected rows and stats
-    (``seed_quality``) join the stage's.
+    keep the extracts worth generating from; their rejected rows and stats
+    (``topics``, ``seed_quality``) join the stage's. A row's ``topic_label`` (its
+    topic cluster's label) is named in its prompt.
     """
-    n_in, extra, chosen_out = len(seeds), {}, None
-    if select is not None:
-        seeds, chosen_out, extra["seed_quality"] = select(seeds)
+    n_in, extra, dropped = len(seeds), {}, []
+    for name, step in (("topics", topics), ("seed_quality", select)):
+        if step is not None:
+            seeds, out, extra[name] = step(seeds)
+            dropped.append(out)
     formats, audiences = list(cfg["formats"]), list(cfg["audiences"])
     check_selection(templates, formats, audiences)
     seed = int(cfg["seed"])
@@ -191,6 +196,8 @@ def build_prompts(
         fmt, audience = assign(rec["seed_id"], formats, audiences, seed)
         topic = rec.get("topic")
         use_hint = bool(topic) and unit_hash("topic_hint", seed, rec["seed_id"]) < hint_rate
+        if rec.get("topic_label"):  # its cluster's label (prompts.topics): always named
+            topic, use_hint = rec["topic_label"], True
         extract = truncate_extract(rec["text"], max_chars)
         rows.append(
             {
@@ -219,10 +226,9 @@ def build_prompts(
             )
         ),
     )
-    if chosen_out is not None and len(chosen_out):
-        rejects = (
-            pd.concat([chosen_out, rejects], ignore_index=True) if len(rejects) else chosen_out
-        )
+    dropped = [frame for frame in (*dropped, rejects) if len(frame)]
+    if dropped:
+        rejects = pd.concat(dropped, ignore_index=True) if len(dropped) > 1 else dropped[0]
     stats = stage_stats(
         STAGE,
         n_in,

@@ -29,6 +29,7 @@ from .card_sections import (
 )
 from .markdown import by_reason, codes, md_table, model_text, plural
 from .plots import generated_format_audience
+from .topics import topic_lines
 
 SIZE_CATEGORIES = (
     (1_000, "n<1K"),
@@ -273,6 +274,7 @@ def dataset_card(
         lines += origin_stage_lines(summary)
     if has_generated:
         lines += prompt_lines(settings.get("prompts") or {}, templates)
+        lines += topic_lines(summary)
         lines += generation_lines(
             model, settings.get("generation") or {}, summary.get("generation") or {}
         )

@@ -21,6 +21,7 @@ from ..io import atomic_output
 from ..records import GENERATED, WEB, origins
 from .clean_plot import draw_clean
 from .quality import draw_quality
+from .topics import draw_topics
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,14 @@ class PlotSpec:
     name: str
     title: str
     category: str
-    needs_stage: str | None = None  # declared only when this document stage runs
+    needs_stage: str | None = None  # declared only when this document stage (or topics) runs
 
 
 PLOTS = (
     PlotSpec("funnel", "Records per stage: kept and rejected by reason", "1. Pipeline"),
+    PlotSpec(
+        "topics", "Topic clusters of the extracts: size, score, kept", "1. Pipeline", "topics"
+    ),
     PlotSpec("origins", "Generated and web documents after each stage", "1. Pipeline", "collect"),
     PlotSpec("clean", "What the clean stage changed", "1. Pipeline", "clean"),
     PlotSpec("languages", "Documents and tokens per language", "2. Corpus"),
@@ -572,6 +576,7 @@ DRAW_AXES = {
     "format_audience": draw_format_audience,
     "buckets": draw_buckets,
     "duplicates": draw_duplicates,
+    "topics": draw_topics,
 }
 
 

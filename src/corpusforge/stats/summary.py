@@ -108,6 +108,12 @@ def index_summary(stages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def topics_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """Rule topic_labels' stats without the model's raw answers."""
+    clusters = [{k: v for k, v in c.items() if k != "answer"} for c in stats["clusters"]]
+    return {**stats, "clusters": clusters}
+
+
 def summarize_workflow(
     files: Mapping[str, Sequence[str]],
     doc_stages: Sequence[str],
@@ -122,7 +128,7 @@ def summarize_workflow(
     ``files``: the named inputs of rules/common.smk's ``summary_inputs``
     (``seed_stats``, ``seed_records``, ``prompts``, ``prompts_rejected``,
     ``prompts_stats``, ``<stage>_docs|_rejected|_stats`` per document stage,
-    ``final``, ``export_stats``, optionally ``perplexity_cutoffs``).
+    ``final``, ``export_stats``, optionally ``perplexity_cutoffs`` and ``topics``).
     """
     stat_files = {"seed": files["seed_stats"]}
     if "prompts_stats" in files:
@@ -274,6 +280,8 @@ def summarize_workflow(
             "cutoffs": quality_buckets.get("cutoffs"),
             "by_lang": cross_counts(final, "lang", "quality_bucket"),
         }
+    if files.get("topics"):  # prompts.topics: the clusters, their labels and what was kept
+        summary["topics"] = topics_summary(read_json(next(iter(files["topics"]))))
     if duplicates:
         summary["dedup"] = duplicates
     summary["runtime"] = runtime(bench_dir, exclude_rules, shards)
