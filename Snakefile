@@ -78,6 +78,13 @@ if MODE == "both":
 
 
 include: "rules/export.smk"  # 12. jsonl corpus
+
+
+if TRAIN_RUN:
+
+    include: "rules/train.smk"  # 12a. tokens, held-out split, mixture, shuffle
+
+
 include: "rules/report.smk"  # 13. stats, audit, report
 
 

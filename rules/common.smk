@@ -285,6 +285,7 @@ LINE_CORRECTIONS_RUN = _runs(
 PARAGRAPHS_RUN = _runs(
     PARAGRAPHS["enabled"], set(PARAGRAPHS["apply_to"]) & set(ORIGINS)
 )
+TRAIN_RUN = config["train"]["enabled"]  # rules/train.smk
 
 # ---------------------------------------------------------------- stages
 # Document stages in data-flow order: each reads the documents of the stage
@@ -376,6 +377,8 @@ def summary_inputs(wildcards):
         files[f"{stage}_stats"] = expand(stage_stats(stage), shard=SHARDS)
     if "perplexity" in DOC_STAGES:
         files["perplexity_cutoffs"] = out("stats/perplexity_cutoffs.json")
+    if TRAIN_RUN:
+        files["train_mixture"] = rules.train_mixture.output.mixture
     return files
 
 
@@ -388,4 +391,5 @@ def final_outputs():
         *rules.plots.output,
         *rules.dataset_card.output,
         *rules.manifest.output,
+        *(rules.train_mixture.output if TRAIN_RUN else []),
     ]

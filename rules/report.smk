@@ -15,7 +15,7 @@ report: "../report/workflow.rst"
 
 # Rules that run after the summary: their benchmarks are not in it.
 AFTER_SUMMARY = ["summarize", "plots", "dataset_card", "manifest"]
-REPORT_PLOTS = plot_names(DOC_STAGES)
+REPORT_PLOTS = plot_names(DOC_STAGES + (["train"] if TRAIN_RUN else []))
 # What the dataset card states about the build (not the run settings).
 CARD_SETTINGS = canon(
     {
