@@ -131,8 +131,9 @@ def test_uint32_is_megatrons_int32_and_datatroves_four_bytes(tmp_path):
     dataset = indexed_dataset(tmp_path / "megatron")
     assert dataset.index.dtype == np.int32
     assert [dataset[i].tolist() for i in range(2)] == [t.tolist() for t in tokens]
-    assert datatrove_documents(tmp_path / "datatrove.ds", 4) == [t.tolist() for t in tokens]
-    assert (tmp_path / "datatrove.ds.metadata").read_text().splitlines()[0] == "tok|4"
+    ds = tmp_path / "datatrove/datatrove.ds"
+    assert datatrove_documents(ds, 4) == [t.tolist() for t in tokens]
+    assert Path(f"{ds}.metadata").read_text().splitlines()[0] == "tok|4"
 
 
 def datatrove_documents(path, token_size=2):
@@ -155,11 +156,11 @@ def test_datatrove_files_as_datatrove_and_nanotron_read_them(tmp_path):
     with TokenWriter("datatrove", tmp_path / "x", "uint16", "SmolLM2") as writer:
         for t in tokens:
             writer.add(np.array(t))
-    assert datatrove_documents(tmp_path / "x.ds") == tokens
-    lines = (tmp_path / "x.ds.metadata").read_text().split("\n")
+    assert datatrove_documents(tmp_path / "x/x.ds") == tokens
+    lines = (tmp_path / "x/x.ds.metadata").read_text().split("\n")
     assert lines == ["SmolLM2|2", "11", "11 T"]
     assert short_count(1_234_567) == "1.23 MT"
-    windows = DatatroveFileDataset(str(tmp_path / "x.ds"), seq_len=4, return_positions=True)
+    windows = DatatroveFileDataset(str(tmp_path / "x/x.ds"), seq_len=4, return_positions=True)
     assert len(windows) == 2  # 11 tokens: two windows of seq_len + 1
     assert windows[0]["input_ids"].tolist() == [3, 4, 0, 7, 0]
     # positions restart where the index says a document ends
@@ -224,7 +225,8 @@ def test_split_is_disjoint_and_the_mixture_within_one_document(tmp_path, tok_dir
 
 
 def test_epochs_repeat_and_downsample_and_two_runs_give_the_same_bytes(tmp_path, tok_dir):
-    files, _ = tokenized(tmp_path, tok_dir, [("en/head", 120, "generated"), ("en/tail", 80, "web")])
+    parts = [("en/head", 120, "generated"), ("en/middle", 0, "web"), ("en/tail", 80, "web")]
+    files, docs = tokenized(tmp_path, tok_dir, parts)  # an empty file between two others
     groups = [["generated", {"epochs": 2}], ["en/*", {"epochs": 0.5}]]
     outputs = []
     for run in ("a", "b"):
@@ -240,6 +242,10 @@ def test_epochs_repeat_and_downsample_and_two_runs_give_the_same_bytes(tmp_path,
     half = web["train_available"]["tokens"] / 2
     assert 0 <= web["chosen"]["tokens"] - half < web["max_document_tokens"]
     assert web["available"]["documents"] == 80  # en/* took only what `generated` left
+    # every document read back is one of the corpus's, whole
+    encoded = {tuple(e) for e in encode(tok_dir, [d["text"] for d in docs.values()])}
+    train = indexed_dataset(tmp_path / "b/train")
+    assert all(tuple(train[i].tolist()) in encoded for i in range(len(train)))
 
 
 def test_one_dataset_per_group_and_the_megatron_weights(tmp_path, tok_dir):
@@ -265,7 +271,9 @@ def test_datatrove_format_from_the_mixture(tmp_path, tok_dir):
     files, docs = tokenized(tmp_path, tok_dir, [("en/head", 60, "generated")])
     cfg = {**TRAIN, "format": "datatrove", "valid_fraction": 0.0}
     mixture = build_mixture(files, cfg, [["*/*", {"epochs": 1}]], tmp_path / "out", "tok")
-    documents = datatrove_documents(tmp_path / "out/train.ds")
+    assert mixture["datasets"]["train"]["files"][0] == "train/train.ds"
+    assert mixture["nanotron_dataset_folder"] == str(tmp_path / "out/train")
+    documents = datatrove_documents(tmp_path / "out/train/train.ds")
     assert sum(map(len, documents)) == mixture["groups"][0]["chosen"]["tokens"]
     expected = encode(tok_dir, [d["text"] for d in docs.values()])
     assert sorted(documents) == sorted(expected) and documents != expected  # shuffled

@@ -14,7 +14,7 @@ Megatron-LM's indexed dataset (read by Megatron-LM's and NeMo's ``IndexedDataset
   as Megatron's own preprocessing does.
 
 datatrove's token files (``DocumentTokenizer``; nanotron's datatrove datasets read
-them):
+them), one folder per dataset:
 
 - ``<name>.ds``: the tokens, little-endian uint16 (token size 2) or uint32 (4);
 - ``<name>.ds.index``: every document's end, in tokens from the file's start (uint64);
@@ -70,11 +70,14 @@ def dtype_for_vocab(vocab_size: int, wanted: str = "auto") -> str:
 
 
 def data_files(fmt: str, prefix: PathLike) -> list[str]:
-    """The files one dataset of a format is made of."""
+    """The files one dataset of a format is made of: Megatron's ``<prefix>.bin`` and
+    ``.idx``; datatrove's in a folder of their own, ``<prefix>/<name>.ds`` and its
+    ``.index`` and ``.metadata`` (nanotron reads every ``*.ds`` of a folder)."""
     prefix = str(prefix)
     if fmt == "megatron":
         return [f"{prefix}.bin", f"{prefix}.idx"]
-    return [f"{prefix}.ds", f"{prefix}.ds.index", f"{prefix}.ds.metadata"]
+    ds = f"{prefix}/{Path(prefix).name}.ds"
+    return [ds, f"{ds}.index", f"{ds}.metadata"]
 
 
 def short_count(count: int) -> str:
@@ -128,7 +131,7 @@ class TokenWriter:
                 idx.write(struct.pack("<Q", count))
                 idx.write(struct.pack("<Q", count + 1))
                 idx.write(lengths.astype("<i4").tobytes())
-                offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])) if count else lengths
+                offsets = np.cumsum(lengths) - lengths
                 idx.write((offsets * self.np_dtype.itemsize).astype("<i8").tobytes())
                 idx.write(np.arange(count + 1, dtype="<i8").tobytes())
             return

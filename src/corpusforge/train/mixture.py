@@ -149,7 +149,7 @@ def load_corpus(
         if len(group) != len(lengths):
             raise TrainError(f"{prefix}: {len(group)} documents listed, {len(lengths)} indexed")
         parts["file"].append(np.full(len(lengths), index, dtype=np.int32))
-        parts["offset"].append(np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64))
+        parts["offset"].append(np.cumsum(lengths) - lengths)
         parts["length"].append(lengths)
         parts["group"].append(np.asarray(group, dtype=np.int32))
         valid_parts.append(np.asarray(valid, dtype=bool))
@@ -252,7 +252,9 @@ def _write(corpus: Corpus, order: np.ndarray, fmt: str, prefix: str, tokenizer_n
     return {
         "documents": len(order),
         "tokens": int(corpus.length[order].sum()),
-        "files": [Path(p).name for p in data_files(fmt, prefix)],
+        "files": [
+            Path(p).relative_to(Path(prefix).parent).as_posix() for p in data_files(fmt, prefix)
+        ],
     }
 
 
@@ -310,6 +312,8 @@ def build_mixture(
     }
     if fmt == "megatron":
         mixture["megatron_data_path"] = megatron_data_path(mixture, out_dir)
+    else:
+        mixture["nanotron_dataset_folder"] = nanotron_dataset_folder(mixture, out_dir)
     write_json(mixture, out_dir / "mixture.json")
     return mixture
 
@@ -325,6 +329,18 @@ def megatron_data_path(mixture: Mapping[str, Any], out_dir: PathLike) -> str:
         for r in mixture["groups"]
         if r["chosen"]["tokens"]
     )
+
+
+def nanotron_dataset_folder(mixture: Mapping[str, Any], out_dir: PathLike) -> Any:
+    """nanotron's ``dataset_folder`` (its Nanoset reads every ``*.ds`` of a folder):
+    the training folder, or with one per group a mapping folder -> share."""
+    if mixture["layout"] == "single":
+        return str(Path(out_dir) / "train")
+    return {
+        str(Path(out_dir) / r["dataset"]): r["share"]
+        for r in mixture["groups"]
+        if r["chosen"]["tokens"]
+    }
 
 
 def mixture_summary(mixture: Mapping[str, Any]) -> dict:
