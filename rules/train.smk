@@ -45,11 +45,6 @@ if TRAIN["tokenizer"] and "hf" in TRAIN["tokenizer"]:
             "../scripts/train_tokenizer.py"
 
 
-wildcard_constraints:
-    lang="|".join(EXPORT_LANGS),
-    bucket="|".join(EXPORT_BUCKETS),
-
-
 rule tokenize:
     """One final jsonl file's documents as tokens (Megatron .bin/.idx) and their
     ids, origins and sources, in file order."""
@@ -67,6 +62,9 @@ rule tokenize:
         log_path("tokenize", "{lang}/{bucket}/{shard}"),
     benchmark:
         bench_path("tokenize", "{lang}/{bucket}/{shard}")
+    wildcard_constraints:
+        lang="|".join(EXPORT_LANGS),
+        bucket="|".join(EXPORT_BUCKETS),
     conda:
         "../envs/generate.yaml"  # tokenizers, as rule collect
     threads: TRAIN["threads"]

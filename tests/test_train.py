@@ -346,3 +346,45 @@ def test_summary_card_and_figure_show_the_mixture(tmp_path, tok_dir):
     assert f"| en/* | {en['train_available']['documents']} / " in card
     draw_plot("mixture", summary, None, tmp_path / "mixture.png")
     assert (tmp_path / "mixture.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_pinned_hugging_face_tokenizer_is_fetched_and_used(tmp_path, tok_dir):
+    """train.tokenizer.hf: rule train_tokenizer's call against a fake Hub on 127.0.0.1."""
+    import os
+    import subprocess
+    import sys
+
+    from test_generate import HF_COMMIT, HF_REPO, FakeHub
+
+    files = {
+        name: (tok_dir / name).read_bytes() for name in ("tokenizer.json", "tokenizer_config.json")
+    }
+    hub = FakeHub(files)
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.pop("HF_HUB_OFFLINE", None)
+    env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "hf-home"))
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")
+    folder = tmp_path / "results/tokenizers/train/acme--tiny-model"
+    assert tokenizer_source(
+        {"hf": {"repo_id": HF_REPO, "revision": HF_COMMIT}},
+        {},
+        "m",
+        lambda p: f"{tmp_path}/results/{p}",
+    ) == (str(folder), HF_REPO)
+    code = (
+        "import sys; from pathlib import Path; import corpusforge.tokenizer as t; "
+        "t.tokenizer_from_hf(sys.argv[1], sys.argv[2], Path(sys.argv[3]))"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, HF_REPO, HF_COMMIT, str(folder)],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        hub.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jsonl = tmp_path / "c.jsonl"
+    docs = write_docs(jsonl, 5)
+    tokenize_file(jsonl, folder, TRAIN, tmp_path / "t")
+    dataset = indexed_dataset(tmp_path / "t")
+    assert [dataset[i].tolist() for i in range(5)] == encode(tok_dir, [d["text"] for d in docs])
