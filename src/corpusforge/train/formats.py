@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import PathLike, atomic_output
+from ..atomic import PathLike, atomic_output
 
 MEGATRON_HEADER = b"MMIDIDX\x00\x00"
 MEGATRON_VERSION = 1

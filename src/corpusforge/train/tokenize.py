@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import PathLike, atomic_output
+from ..atomic import PathLike, atomic_output
 from .formats import TokenWriter, dtype_for_vocab
 
 # Documents encoded per call of the tokenizer.
