@@ -52,7 +52,7 @@ from dedup_baselines import BENCH_VENV  # noqa: E402
 PARTS = ["en/head", "en/middle", "zh/head", "zh/middle"]
 
 OURS = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1] + "/src")
 from corpusforge.train.mixture import build_mixture
 from corpusforge.train.tokenize import tokenize_file
@@ -68,12 +68,13 @@ if step in ("all", "tokenize"):
 if step in ("all", "mixture"):
     parts = [(part, work + "/ours/tokens/" + part) for part, _ in files]
     build_mixture(parts, cfg, [["*/*", {"epochs": 1}]], work + "/ours/out", "tok")
-print("RESULT", json.dumps({"cpu": time.process_time() - c0,
-      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, inherited at fork)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print("RESULT", json.dumps({"cpu": time.process_time() - c0, "rss_mb": int(hwm) / 1024}))
 """
 
 DATATROVE = r"""
-import json, resource, sys, time
+import json, sys, time
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.tokens import DocumentTokenizer, DocumentTokenizerMerger
@@ -92,8 +93,9 @@ LocalPipelineExecutor(
                                       seed=0, shuffle=True, progress=False)],
     tasks=1, workers=1, logging_dir=work + "/dt/logs2", skip_completed=False,
 ).run()
-print("RESULT", json.dumps({"cpu": time.process_time() - c0,
-      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, inherited at fork)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print("RESULT", json.dumps({"cpu": time.process_time() - c0, "rss_mb": int(hwm) / 1024}))
 """
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
+from corpusforge.train import TrainError
 from corpusforge.train.formats import TokenWriter, dtype_for_vocab, short_count
 from corpusforge.train.mixture import build_mixture, check_groups
 from corpusforge.train.settings import tokenizer_source, train_outputs
-from corpusforge.train.tokenize import TrainError, tokenize_file
+from corpusforge.train.tokenize import tokenize_file
 
 WORDS = [
     *["the", "a", "tide", "moon", "sea", "wave", "river", "stone", "light", "cloud"],

@@ -8,3 +8,7 @@
 - ``formats``: Megatron-LM's indexed dataset (``.bin`` + ``.idx``) and datatrove's
   token files (``.ds``, ``.ds.index``, ``.ds.metadata``).
 """
+
+
+class TrainError(ValueError):
+    """A bad ``train`` setting or tokenizer; the message names the config key."""

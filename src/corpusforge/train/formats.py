@@ -109,10 +109,14 @@ class TokenWriter:
 
     def add(self, tokens: np.ndarray) -> None:
         """Append one document's tokens."""
+        self.add_many(tokens, [len(tokens)])
+
+    def add_many(self, tokens: np.ndarray, lengths: list[int]) -> None:
+        """Append several documents' tokens, one after the other (``lengths`` each)."""
         data = np.asarray(tokens).astype(self.np_dtype, copy=False).tobytes()
         self._buffer.append(data)
         self._buffered += len(data)
-        self.lengths.append(len(tokens))
+        self.lengths.extend(lengths)
         if self._buffered >= WRITE_BUFFER:
             self._flush()
 

@@ -42,8 +42,8 @@ import numpy as np
 
 from ..io import PathLike, write_json
 from ..records import unit_hash
+from . import TrainError
 from .formats import MEGATRON_DTYPE, TokenWriter, data_files, read_megatron_index
-from .tokenize import TrainError
 
 # Weights must add up to 1 within this.
 WEIGHT_TOLERANCE = 1e-6

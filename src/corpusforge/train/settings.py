@@ -8,9 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import TrainError
 from .formats import data_files, dtype_for_vocab
 from .mixture import slug
-from .tokenize import TrainError, load_tokenizer, vocab_size
+from .tokenize import load_tokenizer, vocab_size
 
 
 def hf_tokenizer_dir(hf: Mapping[str, Any], out: Callable[[str], str]) -> str:

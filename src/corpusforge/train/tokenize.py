@@ -18,39 +18,45 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..atomic import PathLike, atomic_output
+from . import TrainError
 from .formats import TokenWriter, dtype_for_vocab
 
 # Documents encoded per call of the tokenizer.
 BATCH = 1024
 
 
-class TrainError(ValueError):
-    """A bad ``train`` setting or tokenizer; the message names the config key."""
-
-
 def load_tokenizer(folder: PathLike, key: str = "train.tokenizer") -> Any:
-    """The Rust tokenizer of a Hugging Face tokenizer folder, or an error naming ``key``."""
-    from ..tokenizer import _backend
-
+    """The Rust tokenizer of a Hugging Face tokenizer folder, or an error naming ``key``
+    (loaded once per process and folder: a job tokenizes one file, a benchmark many)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise TrainError(f"{key}: {folder} is not a tokenizer folder")
     try:
-        return _backend(folder)
+        return _load(str(folder.resolve()))
     except Exception as error:  # any reason it cannot be loaded: say which folder and why
         raise TrainError(f"{key}: cannot load a tokenizer from {folder}: {error}") from error
 
 
+@lru_cache(maxsize=4)
+def _load(folder: str) -> Any:
+    from ..tokenizer import _backend
+
+    return _backend(folder)
+
+
 def vocab_size(tokenizer: Any) -> int:
-    """One more than the largest id the tokenizer can give (added tokens included)."""
-    vocab = tokenizer.get_vocab(with_added_tokens=True)
-    return max(vocab.values()) + 1 if vocab else 0
+    """One more than the largest id the tokenizer can give: its vocabulary with the
+    added tokens (which may sit past the model's ids)."""
+    added = tokenizer.get_added_tokens_decoder()
+    return max(tokenizer.get_vocab_size(with_added_tokens=True), max(added, default=-1) + 1)
 
 
 def _tokenizer_config(folder: PathLike) -> dict:
@@ -119,8 +125,8 @@ def tokenize_file(
     dtype = dtype_for_vocab(vocab_size(tokenizer), cfg["dtype"])
     bos = special_id(tokenizer, tokenizer_dir, cfg, "bos")
     eos = special_id(tokenizer, tokenizer_dir, cfg, "eos")
-    head = np.array([] if bos is None else [bos], dtype=np.int64)
-    tail = np.array([] if eos is None else [eos], dtype=np.int64)
+    head = [] if bos is None else [bos]
+    tail = [] if eos is None else [eos]
     encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
     docs, tokens = 0, 0
     with (
@@ -130,11 +136,18 @@ def tokenize_file(
     ):
         for batch in _batches(jsonl):
             encoded = encode([doc["text"] for doc in batch], add_special_tokens=False)
-            for doc, enc in zip(batch, encoded, strict=True):
-                ids = np.concatenate((head, np.asarray(enc.ids, dtype=np.int64), tail))
-                writer.add(ids)
-                tokens += len(ids)
-                row = {"id": doc["id"], "origin": doc.get("origin"), "source": doc.get("source")}
-                listing.write(json.dumps(row, ensure_ascii=False) + "\n")
+            ids = [[*head, *enc.ids, *tail] for enc in encoded]
+            lengths = list(map(len, ids))
+            flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=sum(lengths))
+            writer.add_many(flat, lengths)
+            tokens += len(flat)
+            listing.writelines(
+                json.dumps(
+                    {"id": doc["id"], "origin": doc.get("origin"), "source": doc.get("source")},
+                    ensure_ascii=False,
+                )
+                + "\n"
+                for doc in batch
+            )
             docs += len(batch)
     return {"documents": docs, "tokens": tokens, "dtype": dtype, "bos": bos, "eos": eos}
