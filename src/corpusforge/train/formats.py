@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ class TokenWriter:
         stored = MEGATRON_DTYPE[dtype] if fmt == "megatron" else dtype
         self.np_dtype = np.dtype(stored).newbyteorder("<")
         self.code = MEGATRON_CODES.get(stored)
-        self.lengths: list[int] = []
+        self.lengths = array("q")  # 8 bytes a document
         self._contexts = [atomic_output(p) for p in self.paths]
         self._tmps = [c.__enter__() for c in self._contexts]
         self._data = open(self._tmps[0], "wb")  # noqa: SIM115 - closed in close()/abort()
@@ -125,7 +126,9 @@ class TokenWriter:
         self._buffer, self._buffered = [], 0
 
     def _write_index(self) -> None:
-        lengths = np.asarray(self.lengths, dtype=np.int64)
+        lengths = (
+            np.frombuffer(self.lengths, dtype=np.int64) if self.lengths else np.zeros(0, np.int64)
+        )
         if self.fmt == "megatron":
             with open(self._tmps[1], "wb") as idx:
                 count = len(lengths)
