@@ -21,8 +21,15 @@ Agreement: both outputs hold the same multiset of documents (each document's
 tokens hashed), checked and printed.
 
 Memory: ours alone on ``--memory-docs`` short documents (one paragraph each) and
-on a tenth of them: the peak RSS of the tokenize step (one file at a time, as a
-job) and of the mixture step, each in its own process.
+on a tenth of them: the peak RSS (VmHWM) of the tokenize step (one file at a time,
+as a job) and of the mixture step, each in its own process.
+
+One run (2026-12-06, AMD EPYC, 2 cores shared with other jobs; datatrove 0.10.1 and
+tokenizers 0.23.3 on both sides): 50,000 documents, 13,084,390 tokens: ours 631,158
+tokens per CPU-second (20.7 CPU-s), datatrove 615,093 (21.3 CPU-s): 1.03x, the same
+50,000 documents on both sides. Memory: tokenize 193 MB at 100,000 documents and
+206 MB at 1,000,000 (74.3 M tokens, 107 CPU-s); the mixture 175 MB and 241 MB: its
+pointer index grows by about 70 bytes a document, the tokens and texts never load.
 """
 
 from __future__ import annotations
