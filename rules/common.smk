@@ -363,6 +363,7 @@ LINE_CORRECTIONS_RUN = _runs(
 PARAGRAPHS_RUN = _runs(
     PARAGRAPHS["enabled"], set(PARAGRAPHS["apply_to"]) & set(ORIGINS)
 )
+TRAIN_RUN = config["train"]["enabled"]  # rules/train.smk
 
 # ---------------------------------------------------------------- stages
 # The document stages in data-flow order, each with whether it runs in this build.
@@ -470,6 +471,8 @@ def summary_inputs(wildcards):
         files[f"{stage}_stats"] = expand(stage_stats(stage), shard=SHARDS)
     if "perplexity" in DOC_STAGES:
         files["perplexity_cutoffs"] = out("stats/perplexity_cutoffs.json")
+    if TRAIN_RUN:
+        files["train_mixture"] = rules.train_mixture.output.mixture
     return files
 
 
@@ -483,4 +486,5 @@ def final_outputs():
         *rules.dataset_card.output,
         *rules.manifest.output,
         *([out("index/published.json")] if DEDUP_INDEX["update"] else []),
+        *(rules.train_mixture.output if TRAIN_RUN else []),
     ]

@@ -15,7 +15,9 @@ report: "../report/workflow.rst"
 
 # Rules that run after the summary: their benchmarks are not in it.
 AFTER_SUMMARY = ["summarize", "plots", "dataset_card", "manifest"]
-REPORT_PLOTS = plot_names(DOC_STAGES + (["topics"] if TOPICS_RUN else []))
+REPORT_PLOTS = plot_names(
+    DOC_STAGES + (["topics"] if TOPICS_RUN else []) + (["train"] if TRAIN_RUN else [])
+)
 # What the dataset card states about the build (not the run settings).
 CARD_SETTINGS = canon(
     {

@@ -87,6 +87,34 @@ def origins_of(final: pd.DataFrame, stages=ORIGIN_STAGES, web_share=0.25) -> dic
     }
 
 
+def train_group(group: str, docs: int, tokens: int, epochs: float, share: float) -> dict:
+    """One group of summary.json's ``train`` (corpusforge.train.mixture)."""
+    chosen = {"documents": round(docs * epochs), "tokens": round(tokens * epochs)}
+    return {
+        "group": group,
+        "train_available": {"documents": docs, "tokens": tokens},
+        "chosen": chosen,
+        "valid": {"documents": docs // 20, "tokens": tokens // 20},
+        "epochs": epochs,
+        "share": share,
+    }
+
+
+TRAIN_SUMMARY = {
+    "tokenizer": "SmolLM2-135M-Instruct",
+    "dtype": "uint16",
+    "valid_fraction": 0.05,
+    "seed": 0,
+    "format": "megatron",
+    "megatron_data_path": "results/train/default/train",
+    "groups": [
+        train_group("en/head", 120, 60_000, 0.5, 0.2),
+        train_group("zh/*", 80, 30_000, 2.0, 0.4),
+        train_group("generated", 200, 60_000, 1.0, 0.4),
+    ],
+}
+
+
 def summary_of(final: pd.DataFrame, cutoffs=None, dedup=True, origins=False) -> dict:
     summary = {
         "funnel": [
@@ -112,6 +140,7 @@ def summary_of(final: pd.DataFrame, cutoffs=None, dedup=True, origins=False) -> 
     if origins:
         summary["doc_stages"] = ["generate", *ORIGIN_STAGES]
         summary["origins"] = origins_of(final)
+    summary["train"] = TRAIN_SUMMARY
     if dedup:
         summary["dedup"] = {
             "clusters": 4,

@@ -74,6 +74,11 @@ def test_two_builds_from_scratch_give_byte_identical_corpora(builds):
     ).read_bytes()
     for figure in sorted((first / "results/report").glob("*.png")):
         assert figure.read_bytes() == (second / "results/report" / figure.name).read_bytes()
+    # the training data (rules/train.smk): tokens, indexes, mixture.json
+    train = sorted(p for p in (first / "results/train/default").iterdir() if p.is_file())
+    assert len(train) == 5
+    for path in train:
+        assert path.read_bytes() == (second / path.relative_to(first)).read_bytes(), path.name
     summaries = [json.loads((w / "results/stats/summary.json").read_text()) for w in builds]
     for summary in summaries:
         summary.pop("runtime")

@@ -9,7 +9,6 @@ bytes on every run.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -22,28 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-PathLike = str | os.PathLike[str]
-
-
-@contextlib.contextmanager
-def atomic_output(path: PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
-
-    On an exception the temporary file is removed and ``path`` is left untouched.
-    """
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{dest.name}.", suffix=f".tmp{suffix}", dir=dest.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+# atomic_output lives apart so that jobs writing no table need not import pandas
+from .atomic import PathLike, atomic_output
 
 
 def write_parquet(frame: pd.DataFrame, path: PathLike, schema: pa.Schema | None = None) -> None:

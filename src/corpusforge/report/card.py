@@ -28,6 +28,7 @@ from .card_sections import (
     stage_lines,
 )
 from .markdown import by_reason, codes, md_table, model_text, plural
+from .mixture import mixture_lines
 from .plots import generated_format_audience
 from .topics import topic_lines
 
@@ -299,6 +300,7 @@ def dataset_card(
             f"{plural(dedup['largest_cluster'], 'document')}).",
             "",
         ]
+    lines += mixture_lines(summary)
     lines += field_lines(has_generated, has_web, doc_stages)
     lines += limitation_lines(has_generated, has_web)
     if card.get("citation"):

@@ -20,6 +20,7 @@ import pandas as pd
 from ..io import atomic_output
 from ..records import GENERATED, WEB, origins
 from .clean_plot import draw_clean
+from .mixture import draw_mixture
 from .quality import draw_quality
 from .topics import draw_topics
 
@@ -52,6 +53,10 @@ PLOTS = (
         "buckets", "Documents per language and perplexity bucket", "3. Cleaning", "perplexity"
     ),
     PlotSpec("duplicates", "Duplicate cluster sizes", "3. Cleaning", "dedup"),
+    # "train": drawn when rules/train.smk runs (report.smk adds it to the stages)
+    PlotSpec(
+        "mixture", "Training mixture: tokens per group, available and chosen", "2. Corpus", "train"
+    ),
 )
 
 
@@ -577,6 +582,7 @@ DRAW_AXES = {
     "buckets": draw_buckets,
     "duplicates": draw_duplicates,
     "topics": draw_topics,
+    "mixture": draw_mixture,
 }
 
 

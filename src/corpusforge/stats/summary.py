@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..io import path_lists, read_json, write_json
+from ..train.mixture import mixture_summary
 from .audit import (
     AuditResult,
     audit_ids,
@@ -284,6 +285,8 @@ def summarize_workflow(
         summary["topics"] = topics_summary(read_json(next(iter(files["topics"]))))
     if duplicates:
         summary["dedup"] = duplicates
+    if files.get("train_mixture"):  # rules/train.smk
+        summary["train"] = mixture_summary(read_json(next(iter(files["train_mixture"]))))
     summary["runtime"] = runtime(bench_dir, exclude_rules, shards)
     rejected_total = sum(a.rejected for a in audits)
     summary["accounting"] = {
