@@ -476,6 +476,18 @@ def summary_inputs(wildcards):
     return files
 
 
+def manifest_downloads():
+    """Every file the build fetches from a url or hf source, by config key: the seeds'
+    and those of the stages that run (each names its own in its rules file,
+    <STAGE>_DOWNLOADS; called by rules/report.smk once they are all included)."""
+    found = {**SEED_DOWNLOADS, **LANGID_DOWNLOADS}
+    if "url_filter" in DOC_STAGES:
+        found.update(URL_FILTER_DOWNLOADS)
+    if "decontam" in DOC_STAGES:
+        found.update(DECONTAM_DOWNLOADS)
+    return found
+
+
 def final_outputs():
     """Targets of the default build: the corpus, its summary and audit, the
     report's figures, the dataset card and the provenance manifest (report.smk)."""

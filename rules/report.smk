@@ -139,17 +139,6 @@ rule dataset_card:
         "../scripts/dataset_card.py"
 
 
-def manifest_downloads():
-    """Every file the build fetches from a url or hf source, by config key: the seeds'
-    and those of the stages that run (each names its own in its rules file)."""
-    found = {**SEED_DOWNLOADS, **LANGID_DOWNLOADS}
-    if "url_filter" in DOC_STAGES:
-        found.update(URL_FILTER_DOWNLOADS)
-    if "decontam" in DOC_STAGES:
-        found.update(DECONTAM_DOWNLOADS)
-    return found
-
-
 rule manifest:
     """Provenance: resolved config and its hash, packages, checksums, git commit."""
     input:
