@@ -200,6 +200,8 @@ def test_a_target_share_reruns_only_the_mix_and_after(web_build):
     assert set(jobs) == {
         "mix",
         "export_jsonl",
+        "tokenize",  # the training data follow the corpus
+        "train_mixture",
         "summarize",
         "plots",
         "dataset_card",
