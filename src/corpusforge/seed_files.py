@@ -278,17 +278,26 @@ def list_job(
     counts = None
     if listed:
         listed = list(listed)
-    elif "glob" in source:
-        listed = globbed(source["glob"], key)
-    elif "paths" in source:
-        listed = list(source["paths"])
     else:
-        if not paths_file:
-            raise SeedError(f"{key}.paths_file: no paths file to read")
-        listed, counts = read_paths_file(paths_file)
+        listed, counts = entries(source, key, paths_file)
     files = file_list(source, listed, key)
     write_json({"files": files, "paths_file": counts}, out_list)
     return files
+
+
+def entries(
+    source: Mapping[str, Any], key: str, paths_file: str | None = None
+) -> tuple[list[str], dict[str, int] | None]:
+    """The entries a seed of many files lists (the glob's matches, its paths, or the
+    lines of its paths file, read from ``paths_file``), and the paths file's line
+    counts (None without one)."""
+    if "glob" in source:
+        return globbed(source["glob"], key), None
+    if "paths" in source:
+        return list(source["paths"]), None
+    if not paths_file:
+        raise SeedError(f"{key}.paths_file: no paths file to read")
+    return read_paths_file(paths_file)
 
 
 def listed_at_parse_time(source: Mapping[str, Any]) -> bool:
@@ -313,14 +322,9 @@ def parse_time_file(source: Mapping[str, Any], key: str, name: str) -> dict[str,
 @functools.lru_cache(maxsize=64)
 def _parse_time_index(source_json: str, key: str) -> tuple[tuple, dict[str, dict]]:
     source = json.loads(source_json)
-    if "glob" in source:
-        listed = globbed(source["glob"], key)
-    elif "paths" in source:
-        listed = list(source["paths"])
-    else:
-        listed, _ = read_paths_file(source["paths_file"]["path"])
-    files = tuple(file_list(source, listed, key))
-    return files, {entry["name"]: entry for entry in files}
+    local = (source.get("paths_file") or {}).get("path")
+    listed, _ = entries(source, key, local)
+    return _by_name(file_list(source, listed, key))
 
 
 def read_file_list(path: str | Path) -> list[dict[str, str]]:
@@ -345,8 +349,12 @@ def _indexed_list(path: str, _mtime_ns: int, _size: int) -> tuple[tuple, dict[st
     10,000 files would otherwise read the list 10,000 times and search it each time."""
     from .io import read_json
 
-    files = tuple(read_json(path)["files"])
-    return files, {entry["name"]: entry for entry in files}
+    return _by_name(read_json(path)["files"])
+
+
+def _by_name(files: Sequence[dict[str, str]]) -> tuple[tuple, dict[str, dict]]:
+    """A file list as a tuple, and its entries by name."""
+    return tuple(files), {entry["name"]: entry for entry in files}
 
 
 def ingest_part_job(path: str, name: str, seed: str, cfg: Mapping[str, Any], outputs: Any) -> dict:
