@@ -51,10 +51,7 @@ from corpusforge.seed_files import (
     globbed,
     is_file_list,
     listed_at_parse_time,
-    listed_file,
-    parse_time_file,
-    parse_time_listing,
-    read_file_list,
+    seed_file_index,
 )
 
 RESULTS = config["results"]
@@ -200,23 +197,24 @@ def names_pattern(names):
 # (10,000 files: minutes), so the files' jobs depend on it only when they must.
 
 
-def seed_files_of(seed):
-    """The files of a seed of many files (after checkpoint seed_files for a remote
-    paths file)."""
+def seed_files_index(seed):
+    """The files of a seed of many files, in order and by name (after checkpoint
+    seed_files for a remote paths file)."""
     src = seed_source(seed)
+    key = f"seeds.{seed}.source"
     if listed_at_parse_time(src):
-        return parse_time_listing(src, f"seeds.{seed}.source")
-    return read_file_list(seed_file_list(seed))
+        return seed_file_index(src, key)
+    return seed_file_index(src, key, seed_file_list(seed))
+
+
+def seed_files_of(seed):
+    """The files of a seed of many files, in order."""
+    return list(seed_files_index(seed)[0])
 
 
 def seed_file_entry(wildcards):
     """One listed file: {name, url | path[, sha256, retries]}."""
-    src = seed_source(wildcards.seed)
-    if listed_at_parse_time(src):
-        key = f"seeds.{wildcards.seed}.source"
-        entry = parse_time_file(src, key, wildcards.file)
-    else:
-        entry = listed_file(seed_file_list(wildcards.seed), wildcards.file)
+    entry = seed_files_index(wildcards.seed)[1].get(wildcards.file)
     if entry is None:
         raise WorkflowError(f"seed {wildcards.seed} lists no file {wildcards.file!r}")
     return canon(entry)

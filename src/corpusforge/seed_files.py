@@ -308,15 +308,19 @@ def listed_at_parse_time(source: Mapping[str, Any]) -> bool:
     )
 
 
-def parse_time_listing(source: Mapping[str, Any], key: str) -> list[dict[str, str]]:
-    """The files of a seed whose list is known at parse time, as checkpoint
-    seed_files lists them (``list_job``)."""
-    files, _ = _parse_time_index(json.dumps(source, sort_keys=True), key)
-    return list(files)
-
-
-def parse_time_file(source: Mapping[str, Any], key: str, name: str) -> dict[str, str] | None:
-    return _parse_time_index(json.dumps(source, sort_keys=True), key)[1].get(name)
+def seed_file_index(
+    source: Mapping[str, Any], key: str, list_file: str | Path | None = None
+) -> tuple[tuple, dict[str, dict]]:
+    """The files of a seed of many files, in order, and by name: listed while the
+    workflow is parsed (``listed_at_parse_time``), else read from ``list_file``, the
+    list checkpoint seed_files wrote. Each is worked out once (while unchanged): the
+    workflow asks for it from every listed file's job while it plans, so a crawl of
+    10,000 files would otherwise list or read it 10,000 times."""
+    if listed_at_parse_time(source):
+        return _parse_time_index(json.dumps(source, sort_keys=True), key)
+    if list_file is None:
+        raise SeedError(f"{key}: the list of files is known once checkpoint seed_files ran")
+    return _indexed_list(*_stamp(list_file))
 
 
 @functools.lru_cache(maxsize=64)
@@ -327,16 +331,6 @@ def _parse_time_index(source_json: str, key: str) -> tuple[tuple, dict[str, dict
     return _by_name(file_list(source, listed, key))
 
 
-def read_file_list(path: str | Path) -> list[dict[str, str]]:
-    """The files checkpoint seed_files listed."""
-    return list(_indexed_list(*_stamp(path))[0])
-
-
-def listed_file(path: str | Path, name: str) -> dict[str, str] | None:
-    """The entry of file ``name`` in the list at ``path`` (None if it lists none)."""
-    return _indexed_list(*_stamp(path))[1].get(name)
-
-
 def _stamp(path: str | Path) -> tuple[str, int, int]:
     info = os.stat(path)
     return str(path), info.st_mtime_ns, info.st_size
@@ -344,9 +338,6 @@ def _stamp(path: str | Path) -> tuple[str, int, int]:
 
 @functools.lru_cache(maxsize=8)
 def _indexed_list(path: str, _mtime_ns: int, _size: int) -> tuple[tuple, dict[str, dict]]:
-    """A file list read once while it is unchanged, with its entries by name: the
-    workflow asks for it from every listed file's job while it plans, so a crawl of
-    10,000 files would otherwise read the list 10,000 times and search it each time."""
     from .io import read_json
 
     return _by_name(read_json(path)["files"])
