@@ -41,9 +41,11 @@ from bench_pipeline import copy_repo, run_measured, web_seed, write_corpus  # no
 UNBATCHED = 1_000_000_000
 
 
-def web_config(docs: Path, shards: int, batch_rows: int | None = None) -> dict:
-    """The default web build over one seed of documents (every other key: defaults)."""
+def web_config(docs: Path, shards: int, batch_rows: int | None = None, pieces: int = 1) -> dict:
+    """The default web build over one seed of documents, read in ``pieces`` side by
+    side (every other key: defaults)."""
     cfg = {**web_seed(docs), "shards": shards}
+    cfg["seeds"]["bench"]["pieces"] = pieces
     if batch_rows:
         cfg["batch_rows"] = batch_rows
     return cfg
@@ -112,25 +114,29 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/corpusforge-bench-scale"))
     parser.add_argument("--batch-rows", type=int, help="batch_rows (default: the schema's)")
+    parser.add_argument("--pieces", type=int, default=4, help="jobs that read the seed file")
     parser.add_argument("--same-as-unbatched", action="store_true")
     args = parser.parse_args()
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
     cpu = names[0] if names else platform.processor()
-    print(f"CPU: {cpu}; cores: {args.cores}; shards: {args.shards}; batch_rows: {args.batch_rows}")
+    print(
+        f"CPU: {cpu}; cores: {args.cores}; shards: {args.shards}; "
+        f"batch_rows: {args.batch_rows}; pieces: {args.pieces}"
+    )
     runs = []
     for n in args.docs:
         work = args.work / f"n{n}"
         work.mkdir(parents=True, exist_ok=True)
         write_corpus(n, work)
-        cfg = web_config(work / "docs.jsonl", args.shards, args.batch_rows)
+        cfg = web_config(work / "docs.jsonl", args.shards, args.batch_rows, args.pieces)
         run = build(work, "streamed", cfg, args.cores)
         runs.append(run)
         print(f"{n:,} documents: wall {run['wall']:.0f} s, CPU {run['cpu']:.0f} s", flush=True)
     print(table(args.docs, runs))
     if args.same_as_unbatched:
         n, work = args.docs[0], args.work / f"n{args.docs[0]}"
-        cfg = web_config(work / "docs.jsonl", args.shards, UNBATCHED)
+        cfg = web_config(work / "docs.jsonl", args.shards, UNBATCHED, args.pieces)
         whole = build(work, "unbatched", cfg, args.cores)
         a, b = corpus(runs[0]["dir"]), corpus(whole["dir"])
         same = sum(1 for k in a if a[k] == b.get(k))

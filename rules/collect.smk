@@ -7,7 +7,7 @@ rule collect:
     generation model's tokenizer (its files alone, rule prepare_tokenizer)."""
     input:
         generated=upstream("collect") if GENERATES else [],
-        seeds=expand(out("seed/{seed}.parquet"), seed=DOCUMENT_SEEDS),
+        seeds=seed_records(DOCUMENT_SEEDS),
         tokenizer=tokenizer_dir(),
     output:
         docs=docs_of("collect"),
@@ -20,7 +20,6 @@ rule collect:
     conda:
         "../envs/generate.yaml"
     params:
-        shards=config["shards"],
         batch_rows=config["batch_rows"],
     script:
         "../scripts/collect.py"

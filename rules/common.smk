@@ -153,9 +153,10 @@ def seed_file(wildcards):
 
 
 def seed_ingest_params(wildcards):
-    """Everything but the source: the file itself is the rule's input."""
+    """A seed's settings but its source (the files are the rules' inputs) and pieces
+    (the parts are)."""
     cfg = config["seeds"][wildcards.seed]
-    return canon({k: v for k, v in cfg.items() if k != "source"})
+    return canon({k: v for k, v in cfg.items() if k not in ("source", "pieces")})
 
 
 # A seed of many files (glob, paths, paths_file; corpusforge.seed_files): the
@@ -221,7 +222,10 @@ def seed_file_entry(wildcards):
 
 
 def seed_part_file(wildcards):
-    """A listed file to ingest: the local path, or the downloaded copy."""
+    """What one ingest_seed_file job reads: a listed file (the local path, or the
+    downloaded copy), or the one file of a seed read in pieces."""
+    if not is_file_list(seed_source(wildcards.seed)):
+        return seed_file(wildcards)
     entry = seed_file_entry(wildcards)
     if "path" in entry:
         return entry["path"]
@@ -229,30 +233,52 @@ def seed_part_file(wildcards):
 
 
 def seed_part(seed, name, kind):
-    """What ingest_seed_file writes for one file of a seed of many."""
+    """What ingest_seed_file writes for one part of a seed (a file, or a piece)."""
     return out(f"seed/{seed}/files/{name}/{kind}")
 
 
-def seed_ingest_inputs(wildcards):
-    """What ingest_seed reads: the seed's one file, or the parts of its many files."""
-    if not is_file_list(seed_source(wildcards.seed)):
-        return {"file": seed_file(wildcards)}
-    names = [entry["name"] for entry in seed_files_of(wildcards.seed)]
-    return {
-        kind: [seed_part(wildcards.seed, name, f"{kind}.{ext}") for name in names]
-        for kind, ext in (
-            ("records", "parquet"),
-            ("rejected", "parquet"),
-            ("stats", "json"),
-        )
-    }
+def seed_pieces(seed):
+    """How many pieces a seed of one file is read in (``seeds.<name>.pieces``)."""
+    return config["seeds"][seed].get("pieces", 1)
 
 
-def seed_part_names(wildcards):
-    """The names of a seed's many files, in order ([] for a seed of one file)."""
-    if not is_file_list(seed_source(wildcards.seed)):
-        return []
-    return [entry["name"] for entry in seed_files_of(wildcards.seed)]
+def seed_part_names(seed):
+    """A seed's parts in order: its listed files, or the pieces of its one file."""
+    if is_file_list(seed_source(seed)):
+        return [entry["name"] for entry in seed_files_of(seed)]
+    return [f"piece{index:04d}" for index in range(seed_pieces(seed))]
+
+
+def seed_piece(wildcards):
+    """[i, n]: the piece of a seed's one file a part is; None for a listed file."""
+    if is_file_list(seed_source(wildcards.seed)):
+        return None
+    return [int(wildcards.file.removeprefix("piece")), seed_pieces(wildcards.seed)]
+
+
+def seed_parts(kind):
+    """Input function: what every part of the wildcards' seed wrote, of ``kind``."""
+
+    def inputs(wildcards):
+        names = seed_part_names(wildcards.seed)
+        return [seed_part(wildcards.seed, name, kind) for name in names]
+
+    return inputs
+
+
+def seed_records(seeds, shard="{shard}"):
+    """The seed records of ``shard`` (rule seed_shard), of every seed named."""
+    return [out(f"seed/{seed}/shards/{shard}.parquet") for seed in seeds]
+
+
+def all_seed_records(seeds):
+    """The seed records of every shard of the seeds named."""
+    return [path for shard in SHARDS for path in seed_records(seeds, shard)]
+
+
+def seed_shard_outputs(kind, ext):
+    """Input function: what every shard job of the wildcards' seed wrote, of ``kind``."""
+    return lambda wc: [out(f"seed/{wc.seed}/{kind}/{shard}.{ext}") for shard in SHARDS]
 
 
 # ---------------------------------------------------------------- model
@@ -448,21 +474,19 @@ def summary_inputs(wildcards):
     """Every file the audit reads, named by stage and role."""
     files = {
         "seed_stats": expand(stage_stats("seed", "{seed}"), seed=SEEDS),
-        "seed_records": expand(out("seed/{seed}.parquet"), seed=SEEDS),
+        "seed_records": all_seed_records(SEEDS),
         "final": [path for shard in SHARDS for path in final_files(shard)],
         "export_stats": expand(stage_stats("export"), shard=SHARDS),
     }
     if GENERATES:
-        files["prompt_seeds"] = expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS)
+        files["prompt_seeds"] = all_seed_records(PROMPT_SEEDS)
         files["prompts"] = expand(out("prompts/{shard}.parquet"), shard=SHARDS)
         files["prompts_rejected"] = expand(rejected("prompts"), shard=SHARDS)
         files["prompts_stats"] = expand(stage_stats("prompts"), shard=SHARDS)
         if TOPICS_RUN:
             files["topics"] = [out("stats/topics/topics.json")]
     if COLLECTS:
-        files["document_seeds"] = expand(
-            out("seed/{seed}.parquet"), seed=DOCUMENT_SEEDS
-        )
+        files["document_seeds"] = all_seed_records(DOCUMENT_SEEDS)
     for stage in DOC_STAGES:
         files[f"{stage}_docs"] = expand(docs_of(stage), shard=SHARDS)
         files[f"{stage}_rejected"] = expand(rejected(stage), shard=SHARDS)

@@ -6,7 +6,7 @@ rule export_jsonl:
     per language and bucket."""
     input:
         docs=final_docs(),
-        seeds=expand(out("seed/{seed}.parquet"), seed=SEEDS),  # for source_id
+        seeds=seed_records(SEEDS),  # the shard's, for source_id
     output:
         jsonl=final_files(),
         stats=stage_stats("export"),

@@ -4,7 +4,7 @@
 rule build_prompts:
     """One shard of prompts from the seed rows whose id hashes to this shard."""
     input:
-        seeds=expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS),
+        seeds=seed_records(PROMPT_SEEDS),
         templates=config["prompts"]["templates"],
         quality_models=lambda wc: QL.model_files() if SEED_QUALITY else [],
         topics=out("topics/topics.parquet") if TOPICS_RUN else [],

@@ -6,8 +6,9 @@ A seed of many files is built in four steps: the list of its files is written
 (rule list_seed_files when it is known at parse time; checkpoint seed_files for a
 remote paths file, after download_seed fetched it), each remote file
 is fetched by its own download_seed_file job (resumable), each file is read by its
-own ingest_seed_file job, and ingest_seed gathers the parts into the seed's
-records. The list is a checkpoint because the files of a paths file are known
+own ingest_seed_file job (a seed of one file: each of its ``pieces``), the
+parts' records already split by shard; seed_keys and one seed_shard job per shard
+then make the seed's records of each shard (corpusforge.seed_shards). The list is a checkpoint because the files of a paths file are known
 only once it is downloaded: Snakemake re-evaluates the DAG after it, and only the
 jobs behind it wait. A glob or a list in the config is resolved while the
 workflow is parsed and passed to the checkpoint as a param, so a new matching
@@ -91,6 +92,9 @@ rule download_seed_file:
     wildcard_constraints:
         file=r"[^/]+",
     retries: 1
+    group:
+        # on a cluster, many files' jobs per Slurm job (profiles/slurm: group-components)
+        "seed_files"
     conda:
         "../envs/core.yaml"
     resources:
@@ -105,7 +109,8 @@ rule download_seed_file:
 
 
 rule ingest_seed_file:
-    """Read one listed file of a seed: rows checked, rejects with reasons, counts."""
+    """Read one part of a seed (a listed file, or a piece of its one file): rows
+    checked, rejects with reasons, counts; the records written split by shard."""
     input:
         seed_part_file,
     output:
@@ -118,34 +123,82 @@ rule ingest_seed_file:
         bench_path("ingest_seed_file", "{seed}/{file}")
     wildcard_constraints:
         file=r"[^/]+",
+    group:
+        # on a cluster, many files' jobs per Slurm job (profiles/slurm: group-components)
+        "seed_files"
     conda:
         "../envs/web.yaml"  # core + warcio and trafilatura for WARC/WET seeds
     params:
         seed=seed_ingest_params,
+        listed=lambda wc: is_file_list(seed_source(wc.seed)),
+        piece=seed_piece,
+        shards=config["shards"],
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/ingest_seed_file.py"
 
 
-rule ingest_seed:
-    """Read a seed file (or gather a seed's files), map its columns, reject bad rows
-    with reasons, sample."""
+rule seed_keys:
+    """The choices that need the whole seed, from its parts' key columns alone: rows
+    that repeat an earlier row's id, and the cut of the seed's sample."""
     input:
-        unpack(seed_ingest_inputs),
+        records=seed_parts("records.parquet"),
+        stats=seed_parts("stats.json"),
     output:
-        records=out("seed/{seed}.parquet"),
+        repeated=out("seed/{seed}/keys.parquet"),
+        sample=out("seed/{seed}/sample.json"),
+    log:
+        log_path("seed_keys", "{seed}"),
+    benchmark:
+        bench_path("seed_keys", "{seed}")
+    conda:
+        "../envs/core.yaml"
+    params:
+        seed=seed_ingest_params,
+        batch_rows=config["batch_rows"],
+    script:
+        "../scripts/seed_keys.py"
+
+
+rule seed_shard:
+    """A shard's seed records: every part's rows of the shard merged by id, texts
+    repeated across parts and the keys' choices rejected."""
+    input:
+        records=seed_parts("records.parquet"),
+        stats=seed_parts("stats.json"),
+        repeated=out("seed/{seed}/keys.parquet"),
+        sample=out("seed/{seed}/sample.json"),
+    output:
+        records=out("seed/{seed}/shards/{shard}.parquet"),
+        rejected=out("seed/{seed}/rejected/{shard}.parquet"),
+        stats=out("seed/{seed}/stats/{shard}.json"),
+    log:
+        log_path("seed_shard", "{seed}/{shard}"),
+    benchmark:
+        bench_path("seed_shard", "{seed}/{shard}")
+    conda:
+        "../envs/core.yaml"
+    params:
+        seed=seed_ingest_params,
+        shards=config["shards"],
+        batch_rows=config["batch_rows"],
+    script:
+        "../scripts/seed_shard.py"
+
+
+rule ingest_seed:
+    """A seed's rejected rows and stats, gathered from its parts and shards."""
+    input:
+        part_rejected=seed_parts("rejected.parquet"),
+        part_stats=seed_parts("stats.json"),
+        shard_rejected=seed_shard_outputs("rejected", "parquet"),
+        shard_stats=seed_shard_outputs("stats", "json"),
+    output:
         rejected=rejected("seed", "{seed}"),
         stats=stage_stats("seed", "{seed}"),
     log:
         log_path("ingest_seed", "{seed}"),
-    benchmark:
-        bench_path("ingest_seed", "{seed}")
     conda:
-        "../envs/web.yaml"  # core + warcio and trafilatura for WARC/WET seeds
-    params:
-        seed=seed_ingest_params,
-        files=seed_part_names,
-        # the records are written sharded (row groups per shard, io.write_sharded)
-        shards=config["shards"],
-        batch_rows=config["batch_rows"],
+        "../envs/core.yaml"
     script:
         "../scripts/ingest_seed.py"

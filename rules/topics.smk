@@ -15,7 +15,7 @@ is given (GEN_ENGINE, ENGINE_ARGS).
 rule topic_clusters:
     """Embed every extract of the prompt seeds and cluster them, seeded."""
     input:
-        seeds=expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS),
+        seeds=all_seed_records(PROMPT_SEEDS),
         model=model_dir() if TOPICS["encoder"]["kind"] == "model" else [],
     output:
         clusters=out("topics/clusters.parquet"),
@@ -40,7 +40,7 @@ rule topic_labels:
     """Label and rate each cluster with the generation engine; judge and balance."""
     input:
         clusters=out("topics/clusters.parquet"),
-        seeds=expand(out("seed/{seed}.parquet"), seed=PROMPT_SEEDS),
+        seeds=all_seed_records(PROMPT_SEEDS),
         model=model_dir() if GEN_ENGINE == "vllm" else [],
         server=out("serve/server.json") if SERVER_MANAGED else [],
     output:

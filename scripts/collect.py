@@ -8,7 +8,6 @@ with logged(snakemake.log[0]):
         snakemake.input.generated or None,
         snakemake.input.seeds,
         snakemake.wildcards.shard,
-        snakemake.params.shards,
         snakemake.input.tokenizer,
         snakemake.output.docs,
         snakemake.output.rejected,

@@ -1,15 +1,15 @@
-"""Snakemake adapter: a seed from its file or its files (see corpusforge.seed_files)."""
+"""Snakemake adapter: a seed's rejected rows and stats (see corpusforge.seed_shards)."""
 
 from corpusforge.runtime import logged
-from corpusforge.seed_files import ingest_seed_job
+from corpusforge.seed_shards import seed_job
 
 with logged(snakemake.log[0]):
-    ingest_seed_job(
-        dict(snakemake.input.items()),
+    seed_job(
+        snakemake.input.part_rejected,
+        snakemake.input.part_stats,
+        snakemake.input.shard_rejected,
+        snakemake.input.shard_stats,
         snakemake.wildcards.seed,
-        snakemake.params.seed,
-        snakemake.params.files,
-        snakemake.output,
-        shards=snakemake.params.shards,
-        batch_rows=snakemake.params.batch_rows,
+        snakemake.output.rejected,
+        snakemake.output.stats,
     )

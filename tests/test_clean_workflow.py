@@ -35,6 +35,7 @@ from workflow_util import (
     copy_repo,
     final_docs,
     planned_jobs,
+    seed_records,
     smk,
 )
 
@@ -78,7 +79,7 @@ def test_each_page_ends_as_expected(build):
     assert typhoon["text"] == SIMPLIFIED_NEWS and typhoon["lang"] == "zh"
     contact = final.loc["http://shop.example.cn/contact", "text"]
     assert contact.count("<PHONE>") == 3 and contact.count("<EMAIL>") == 2
-    seeds = pd.read_parquet(build / "results/seed/crawl.parquet").set_index("url")
+    seeds = seed_records(build / "results", "crawl").set_index("url")
     rejected = pd.read_parquet(build / "results/rejected/clean/0000.parquet").set_index("id")
     for url, (_, reason) in REJECTED.items():
         row = rejected.loc[seeds.loc[url, "id"]]

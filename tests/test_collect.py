@@ -112,13 +112,12 @@ def test_token_counts_with_the_model_tokenizer(smollm2_dir):
 
 def test_collect_job_writes_the_shard_and_no_rejects(tmp_path, smollm2_dir):
     write_parquet(generated(), tmp_path / "generated.parquet")
-    write_parquet(seeds(), tmp_path / "seeds.parquet")
+    write_parquet(seeds().sort_values("id"), tmp_path / "seeds.parquet")  # as seed_shard
     out = {name: str(tmp_path / "out" / name) for name in ("docs", "rejected", "stats")}
     stats = collect_job(
         str(tmp_path / "generated.parquet"),
         [str(tmp_path / "seeds.parquet")],
         "0000",
-        1,
         str(smollm2_dir),
         out["docs"],
         out["rejected"],
@@ -131,24 +130,25 @@ def test_collect_job_writes_the_shard_and_no_rejects(tmp_path, smollm2_dir):
 
 
 def test_a_streamed_collect_job_writes_the_documents_of_one_pass(tmp_path):
-    """Seeds written sharded (ingest_seed) are read a row group at a time and merged
-    with the generated documents by id: the same documents, stats and order as
-    collect_shard over everything at once, for small and large batches."""
-    from corpusforge.io import write_sharded
+    """The shard's seed records (as seed_shard writes them: the shard's rows in id
+    order) are read a batch at a time and merged with the generated documents by
+    id: the same documents, stats and order as collect_shard over everything at
+    once, for small and large batches."""
+    from corpusforge.records import select_shard
 
     gen = pd.concat([generated()] * 1).assign(id=[stable_id("gen", i) for i in range(2)])
     write_parquet(gen, tmp_path / "generated.parquet")
     one, two = seeds(40), seeds(33).assign(source="other")
     two["id"] = two["seed_id"] = [stable_id("other", i) for i in range(33)]
     for name, records in (("one", one), ("two", two)):
-        write_sharded(records, tmp_path / f"{name}.parquet", 3, batch_rows=4)
+        write_parquet(select_shard(records, 2, 3, "seed_id"), tmp_path / f"{name}.parquet")
     expected, expected_stats = collect_shard(gen, pd.concat([one, two]), 2, 3, words)
     for batch_rows in (4, 1000):
         out = {name: str(tmp_path / f"out{batch_rows}" / name) for name in ("d", "r", "s")}
         stats = collect_job(
             str(tmp_path / "generated.parquet"),
             [str(tmp_path / "one.parquet"), str(tmp_path / "two.parquet")],
-            "0002", 3, None, out["d"], out["r"], out["s"], batch_rows=batch_rows,
+            "0002", None, out["d"], out["r"], out["s"], batch_rows=batch_rows,
             count=words,
         )  # fmt: skip
         write_parquet(expected, tmp_path / "expected.parquet", schema=SCHEMA)

@@ -95,13 +95,13 @@ def test_a_renamed_seed_replaces_the_demo_seed(repo_copy):
     cfg = copy.deepcopy(DEFAULT)
     cfg["seeds"] = {"mine": cfg["seeds"].pop("default")}
     planned = dry_run(repo_copy, cfg)
-    assert "results/seed/mine.parquet" in planned
-    assert "seed=default" not in planned and "results/seed/default.parquet" not in planned
+    assert "results/stats/seed/mine.json" in planned
+    assert "seed=default" not in planned and "results/stats/seed/default.json" not in planned
 
 
 def test_a_config_without_seeds_builds_the_demo(repo_copy):
     planned = dry_run(repo_copy, {"shards": 1})
-    assert "results/seed/default.parquet" in planned
+    assert "results/stats/seed/default.json" in planned
     assert "resources/benchmarks/sample.jsonl" in planned
 
 
@@ -111,7 +111,7 @@ def test_a_users_benchmarks_replace_the_sample(repo_copy):
     assert "quiz.jsonl" in planned and "rule decontam_index" in planned
     assert "resources/benchmarks/sample.jsonl" not in planned
     # the demo seed stays: this config names no seeds
-    assert "results/seed/default.parquet" in planned
+    assert "results/stats/seed/default.json" in planned
 
 
 def test_no_benchmarks_means_no_decontam_stage(repo_copy):

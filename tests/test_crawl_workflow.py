@@ -26,7 +26,7 @@ from web_pages import (
     warc_file,
     wet_file,
 )
-from workflow_util import assert_lint_clean, copy_repo, final_docs, planned_jobs, smk
+from workflow_util import assert_lint_clean, copy_repo, final_docs, planned_jobs, seed_records, smk
 
 pytestmark = pytest.mark.workflow
 
@@ -149,7 +149,7 @@ def test_the_corrupt_member_is_rejected_and_the_audit_balances_by_file(crawl_bui
     assert len(unreadable) == 1 and unreadable["source"].iloc[0] == f"cc ({NAMES[1]})"
     start, end = BROKEN
     assert unreadable["detail"].iloc[0].startswith(f"byte offset {start} to {end}:")
-    seeds = pd.read_parquet(workdir / "results/seed/cc.parquet").set_index("url")
+    seeds = seed_records(workdir / "results", "cc").set_index("url")
     assert seeds.loc[LATIN_URL, "charset_detected"] == "cp1252"
     stats = json.loads((workdir / "results/stats/seed/cc.json").read_text())
     by_file = stats["files"]

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 from web_pages import GOOD_EN, GOOD_ZH, wet_file
-from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, smk
+from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, seed_records, smk
 
 from corpusforge.dedup.index import current_version, read_manifest
 
@@ -93,11 +93,11 @@ def test_build_1_joins_an_empty_index(builds):
 
 
 def test_build_2_rejects_exactly_the_copies_naming_their_match(builds):
-    seeds_a = pd.read_parquet(builds / "results-a/seed/dump_a.parquet").set_index("url")
+    seeds_a = seed_records(builds / "results-a", "dump_a").set_index("url")
     rejected = pd.concat(
         [pd.read_parquet(p) for p in sorted((builds / "results-b/rejected/index").glob("*"))]
     )
-    seeds_b = pd.read_parquet(builds / "results-b/seed/dump_b.parquet").set_index("id")
+    seeds_b = seed_records(builds / "results-b", "dump_b").set_index("id")
     assert set(rejected["reason"]) == {"seen_in_index"}
     urls = {seeds_b.loc[r.id, "url"]: json.loads(r.detail) for r in rejected.itertuples()}
     assert set(urls) == {"http://copy.example/tomatoes", "http://copy.example/printing"}
@@ -150,14 +150,14 @@ def test_the_index_holds_both_builds_and_version_1_stays_readable(builds):
 def test_a_new_file_reruns_only_its_own_ingest(builds):
     pages = {"http://new.example/bees": TIDES.replace("moon", "Moon")}
     (builds / "dumps/b/02.warc.wet.gz").write_bytes(wet_file(pages))
-    # the seed's records: the new file's ingest job and the gather (a glob is listed
-    # when the workflow starts: no checkpoint to wait for)
-    proc = smk(builds, "results-b/seed/dump_b.parquet", "--cores", "2", "--configfile", "b.yaml")
+    # the seed's records: the new file's ingest job, then the seed's keys, its two
+    # shards and its stats (a glob is listed when the workflow starts: no checkpoint)
+    proc = smk(builds, "results-b/stats/seed/dump_b.json", "--cores", "2", "--configfile", "b.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     ran = re.findall(
         r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", proc.stdout + proc.stderr, re.MULTILINE
     )
-    assert sorted(ran) == ["ingest_seed", "ingest_seed_file"]
+    assert sorted(ran) == ["ingest_seed", "ingest_seed_file", "seed_keys"] + ["seed_shard"] * 2
     assert "file=02.warc.wet.gz" in proc.stdout + proc.stderr
     # then the build-wide steps, every shard (the seed's records changed), and the
     # list written again for the record (the manifest reads it)

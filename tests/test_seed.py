@@ -347,51 +347,6 @@ def test_a_glob_is_sorted_and_names_stay_distinct(tmp_path):
         globbed(str(tmp_path / "*.nothing"), "seeds.x.source")
 
 
-def _part(tmp_path, name, rows, spec):
-    from dataclasses import replace
-
-    path = write_jsonl(tmp_path / name, rows)
-    records, rejects, stats = ingest_file(path, replace(spec, sample=None), file_key=name)
-    return name, records, rejects, stats
-
-
-def test_files_gathered_as_one_seed(tmp_path):
-    from corpusforge.seed_files import gather
-    from corpusforge.stats.audit import audit_seed_counts
-
-    spec = SeedSpec(name="many")
-    one = [{"text": f"Row {i} of the first file."} for i in range(4)]
-    two = [{"text": "Row 1 of the first file."}, {"text": "Only in the second file."}, {}]
-    parts = [_part(tmp_path, "one.jsonl", one, spec), _part(tmp_path, "two.jsonl", two, spec)]
-    records, rejects, stats = gather(parts, spec)
-    assert len(records) == 5 and stats["in"] == 7 and stats["kept"] == 5
-    assert dict(zip(rejects["reason"], rejects["detail"], strict=True)) == {
-        "duplicate_text": "same text as one.jsonl row 2",
-        "missing_text": "no 'text' field",
-    }
-    assert rejects["id"].is_unique and set(rejects["source"]) == {"many (two.jsonl)"}
-    by_text = records.set_index("text")
-    assert by_text.loc["Only in the second file.", "source_file"] == "two.jsonl"
-    assert by_text.loc["Only in the second file.", "source_id"] == "two.jsonl:2"
-    assert stats["files"]["one.jsonl"] == {
-        "in": 4,
-        "kept": 4,
-        "rejected": 0,
-        "rejected_by_reason": {},
-    }
-    assert stats["files"]["two.jsonl"]["rejected_by_reason"] == {
-        "duplicate_text": 1,
-        "missing_text": 1,
-    }
-    assert audit_seed_counts([stats], len(records)).ok
-    # the sample is drawn over all files, whatever their order
-    sampled = SeedSpec(name="many", sample={"n": 3, "seed": 1})
-    kept, rej, st = gather(parts, sampled)
-    again, _, _ = gather(parts[::-1], sampled)
-    assert len(kept) == 3 and set(kept["id"]) == set(again["id"])
-    assert (rej["reason"] == "not_sampled").sum() == 2 and audit_seed_counts([st], 3).ok
-
-
 def test_the_audit_fails_a_file_whose_records_do_not_cover_it():
     from corpusforge.stats.audit import audit_seed_counts
 

@@ -241,3 +241,29 @@ def test_a_managed_server_and_its_clients_run_in_one_allocation(slurm, tmp_path_
     assert sum(len(docs) for docs in generated) > 0
     assert all((docs["engine"] == "openai").all() for docs in generated)
     assert not (cluster / "results/serve/server.json").exists()
+
+
+def test_a_seeds_files_are_grouped_into_few_slurm_jobs(slurm, tmp_path_factory):
+    """Five files of a glob seed are ingested by two Slurm jobs (three files and two,
+    CORPUSFORGE_SLURM_FILES_PER_JOB=3), not five: a crawl is not a Slurm job per file."""
+    cluster = copy_repo(tmp_path_factory.mktemp("slurm-files"))
+    (cluster / "pages").mkdir()
+    for i in range(5):
+        rows = [
+            {"text": f"Page {i}.{j}: a few words about the tides of the sea."} for j in range(3)
+        ]
+        (cluster / f"pages/{i}.jsonl").write_text(
+            "".join(f'{{"text": "{r["text"]}"}}\n' for r in rows)
+        )
+    seed = {"kind": "documents", "source": {"glob": "pages/*.jsonl"}}
+    (cluster / "files.yaml").write_text(yaml.safe_dump({"mode": "web", "seeds": {"pages": seed}}))
+    env = {**CI_ENV, "CORPUSFORGE_SLURM_FILES_PER_JOB": "3"}
+    target = "results/stats/seed/pages.json"
+    args = ("--profile", "profiles/slurm", *CI_FLAGS, "--configfile", "files.yaml", target)
+    proc = snakemake(cluster, *args, env=env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
+    comments = [job["Comment"] for job in slurm_jobs(cluster)]
+    assert comments.count("rule_seed_files_ingest_seed_file") == 2, comments
+    assert not [c for c in comments if c.startswith("rule_ingest_seed_file_")], comments
+    stats = yaml.safe_load((cluster / target).read_text())
+    assert stats["in"] == 15 and stats["kept"] == 15 and len(stats["files"]) == 5

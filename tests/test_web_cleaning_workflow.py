@@ -16,7 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from web_pages import GOOD_EN, GOOD_ZH, wet_file
-from workflow_util import assert_lint_clean, build_with, copy_repo, final_docs, rejected
+from workflow_util import (
+    assert_lint_clean,
+    build_with,
+    copy_repo,
+    final_docs,
+    rejected,
+    seed_records,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -94,7 +101,7 @@ def test_repeated_paragraph_stays_on_the_first_page_only(build):
 
 
 def test_blocked_domain_and_interface_page_are_rejected(build):
-    seeds = pd.read_parquet(build / "results/seed/crawl.parquet").set_index("url")
+    seeds = seed_records(build / "results", "crawl").set_index("url")
     url_rej = rejected(build, "url_filter").set_index("id")
     row = url_rej.loc[seeds.loc[BLOCKED_URL, "id"]]
     assert (row["reason"], row["detail"]) == (

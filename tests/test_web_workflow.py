@@ -36,6 +36,7 @@ from workflow_util import (
     planned_jobs,
     refused,
     rejected,
+    seed_records,
     smk,
 )
 
@@ -64,7 +65,8 @@ def web_config(**extra) -> dict:
     return {
         "mode": "both",
         "seeds": {
-            "default": {**demo, "sample": {"n": 8, "seed": 0}},
+            # read by three jobs side by side; the sample is drawn over the pieces
+            "default": {**demo, "sample": {"n": 8, "seed": 0}, "pieces": 3},
             "wet": {**documents, "source": {"path": "crawl/pages.warc.wet.gz"}},
             "warc": {**documents, "source": {"path": "crawl/pages.warc.gz"}},
             "cut": {**documents, "source": {"path": "crawl/cut.warc.wet.gz"}},
@@ -98,7 +100,7 @@ def web_build(tmp_path_factory):
 
 
 def seed_ids_by_url(workdir: Path) -> dict[str, str]:
-    seeds = [pd.read_parquet(workdir / f"results/seed/{s}.parquet") for s in ("wet", "warc")]
+    seeds = [seed_records(workdir / "results", s) for s in ("wet", "warc")]
     frame = pd.concat(seeds, ignore_index=True)
     return dict(zip(frame["url"], frame["seed_id"], strict=True))
 
@@ -159,6 +161,13 @@ def test_every_other_page_is_rejected_with_stage_and_reason(web_build):
 def test_summary_records_origins_and_accounts_for_every_row(web_build):
     summary = json.loads((web_build / "results/stats/summary.json").read_text())
     assert summary["mode"] == "both" and summary["audit"]["ok"]
+    # the demo seed, read in three pieces, gave its sample of 8 of its 48 rows
+    pieces = sorted((web_build / "results/seed/default/files").iterdir())
+    assert [p.name for p in pieces] == ["piece0000", "piece0001", "piece0002"]
+    assert all(json.loads((p / "stats.json").read_text())["in"] > 0 for p in pieces)
+    assert len(seed_records(web_build / "results", "default")) == 8
+    seed_stats = json.loads((web_build / "results/stats/seed/default.json").read_text())
+    assert seed_stats["in"] == 48 and seed_stats["rejected_by_reason"] == {"not_sampled": 40}
     assert summary["accounting"]["balanced"]
     assert summary["doc_stages"] == [
         "generate",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, smk
+from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, seed_records, smk
 
 pytestmark = pytest.mark.workflow
 
@@ -56,7 +56,7 @@ def test_default_build_generates_a_real_corpus(built):
         [pd.read_parquet(p) for p in sorted((results / "rejected").rglob("*.parquet"))]
     )
     # every one of the 48 seed rows is a document or a rejected row
-    seed_ids = set(pd.read_parquet(results / "seed/default.parquet")["id"])
+    seed_ids = set(seed_records(results, "default")["id"])
     assert len(seed_ids) == 48
     assert {d["seed_id"] for d in docs} | set(rejected["seed_id"].dropna()) == seed_ids
     assert len(docs) + len(rejected) == 48
@@ -165,7 +165,7 @@ def test_url_seed_is_downloaded_checked_and_ingested(tmp_path):
                     web={"source": {"url": url, "sha256": sha}, "columns": {"text": "body"}}
                 ),
             )
-            proc = smk(workdir, "--cores", "1", "results/seed/web.parquet")
+            proc = smk(workdir, "--cores", "1", "results/stats/seed/web.json")
             downloaded = workdir / "results/downloads/web/web.jsonl"
             if not expect_ok:
                 assert proc.returncode != 0
@@ -174,7 +174,7 @@ def test_url_seed_is_downloaded_checked_and_ingested(tmp_path):
                 continue
             assert proc.returncode == 0, proc.stderr[-3000:]
             assert downloaded.read_bytes() == _SeedServer.body
-            records = pd.read_parquet(workdir / "results/seed/web.parquet")
+            records = seed_records(workdir / "results", "web")
             rejects = pd.read_parquet(workdir / "results/rejected/seed/web.parquet")
             assert len(records) == 5 and list(rejects["reason"]) == ["empty_text"]
     finally:

@@ -67,6 +67,12 @@ def rejected(workdir: Path, stage: str | None = None) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
+def seed_records(results: Path, seed: str) -> pd.DataFrame:
+    """A build's records of one seed: every shard's (rule seed_shard), in shard order."""
+    files = sorted((results / "seed" / seed / "shards").glob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
 def planned_jobs(proc: subprocess.CompletedProcess | str) -> dict[str, int]:
     """Rule -> job count from the "Job stats" table Snakemake prints first (a dry run,
     or a run's log); empty when there is nothing to do."""

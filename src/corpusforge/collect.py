@@ -136,16 +136,15 @@ def _check_unique(ids: pd.Series, before: str | None = None) -> None:
 def shard_stream(
     generated: pd.DataFrame | None,
     seeds: Sequence[str],
-    shard: int,
-    num_shards: int,
     count_tokens: TokenCounter,
     batch_rows: int,
 ) -> Iterator[pd.DataFrame]:
     """The documents of :func:`collect_shard`, in the same order, as a stream of
-    batches: each seed's rows of the shard are read a row group at a time
-    (``io.iter_shard``), their tokens counted, and the seeds and the shard's
-    generated documents merged by id."""
-    from .io import iter_shard, merge_by_id
+    batches: each seed's rows of the shard (``seeds``: each seed's records of this
+    shard, in id order, as rule seed_shard writes them) are read ``batch_rows`` at a
+    time, their tokens counted, and the seeds and the shard's generated documents
+    merged by id."""
+    from .io import iter_parquet_frames, merge_by_id
 
     streams: list[Iterable[pd.DataFrame]] = []
     if generated is not None and len(generated):
@@ -153,7 +152,7 @@ def shard_stream(
         streams.append(gen.iloc[lo : lo + batch_rows] for lo in range(0, len(gen), batch_rows))
     for path in seeds:
         streams.append(
-            web_documents(rows, count_tokens) for rows in iter_shard(path, shard, num_shards)
+            web_documents(rows, count_tokens) for rows in iter_parquet_frames(path, batch_rows)
         )
     for block in merge_by_id(streams):
         yield _finish(block)
@@ -163,7 +162,6 @@ def collect_job(
     generated: str | None,
     seeds: Sequence[str],
     shard: str,
-    shards: int,
     tokenizer: str,
     out_docs: str,
     out_rejected: str,
@@ -173,7 +171,8 @@ def collect_job(
     count: TokenCounter | None = None,
 ) -> dict[str, Any]:
     """The job of rule collect for one shard: the shard's generated documents (file
-    ``generated``, None in a web build) and seed documents (of ``seeds``), token
+    ``generated``, None in a web build) and seed documents (``seeds``: each seed's
+    records of the shard, rule seed_shard), token
     counts with the tokenizer folder ``tokenizer`` (corpusforge.tokenizer, in
     ``threads`` threads); nothing is rejected. Streamed: the job holds a batch of
     each seed's rows (and the shard's generated documents), not the seeds.
@@ -185,7 +184,7 @@ def collect_job(
     count = count or token_counter(tokenizer, threads)
     amounts, last = [], None
     with ParquetSink(out_docs, schema=SCHEMA) as sink:
-        for docs in shard_stream(gen, seeds, int(shard), shards, count, batch_rows):
+        for docs in shard_stream(gen, seeds, count, batch_rows):
             _check_unique(docs["id"], last)
             last = docs["id"].iloc[-1]
             sink.add(docs)

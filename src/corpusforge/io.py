@@ -261,11 +261,13 @@ def write_sharded(
             out.write_table(table)
 
 
-def iter_shard(path: PathLike, shard: int, shards: int) -> Iterator[pd.DataFrame]:
+def iter_shard(
+    path: PathLike, shard: int, shards: int, batch_rows: int | None = None
+) -> Iterator[pd.DataFrame]:
     """The rows of ``shard`` (of ``shards``) in a Parquet file of records, in id order:
-    a row group at a time from a file :func:`write_sharded` wrote for that many
-    shards; from any other file, its rows of the shard selected and sorted (the
-    shard read whole)."""
+    a row group at a time (or ``batch_rows`` rows at a time) from a file
+    :func:`write_sharded` wrote for that many shards; from any other file, its rows
+    of the shard selected and sorted (the shard read whole)."""
     from .records import select_shard
 
     handle = pq.ParquetFile(path)
@@ -274,7 +276,11 @@ def iter_shard(path: PathLike, shard: int, shards: int) -> Iterator[pd.DataFrame
     if layout and layout["shards"] == shards:
         first, end = layout["row_groups"][shard]
         for group in range(first, end):
-            yield _frame(handle.read_row_group(group))
+            if batch_rows is None:
+                yield _frame(handle.read_row_group(group))
+                continue
+            for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group]):
+                yield _frame(pa.Table.from_batches([batch]))
         return
     frame = _frame(handle.read())
     yield select_shard(frame, shard, shards) if len(frame) else frame

@@ -95,6 +95,7 @@ class SeedSpec:
     lang: str = "auto"
     csv_delimiter: str | None = None
     sample: dict[str, int] | None = None
+    pieces: int = 1  # jobs that read a seed of one file side by side (rules/seed.smk)
 
     @classmethod
     def from_config(cls, name: str, cfg: dict[str, Any]) -> SeedSpec:
@@ -110,6 +111,7 @@ class SeedSpec:
             lang=full["lang"],
             csv_delimiter=full.get("csv_delimiter"),
             sample=full.get("sample"),
+            pieces=full["pieces"],
         )
 
 
@@ -161,8 +163,11 @@ def _lossy(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def iter_jsonl(stream: IO[bytes], skipped: Counter | None = None) -> Iterator[RawRow]:
-    for number, line in enumerate(stream, start=1):
+def iter_jsonl(
+    stream: IO[bytes], skipped: Counter | None = None, first: int = 1
+) -> Iterator[RawRow]:
+    """The rows of a jsonl stream; ``first``: the number of its first line in the file."""
+    for number, line in enumerate(stream, start=first):
         if not line.strip():
             if skipped is not None:  # a blank line carries no row; it is counted
                 skipped[BLANK_LINE] += 1
@@ -191,6 +196,39 @@ def iter_jsonl(stream: IO[bytes], skipped: Counter | None = None) -> Iterator[Ra
             )
             continue
         yield RawRow(number, fields=obj)
+
+
+def iter_jsonl_piece(
+    path: Path, piece: tuple[int, int], skipped: Counter | None = None
+) -> Iterator[RawRow]:
+    """The rows of the lines that begin in the byte range of ``piece`` (i, n) of a
+    plain jsonl file, numbered as in the whole file (the lines before the range are
+    counted, not parsed)."""
+    index, pieces = piece
+    size = path.stat().st_size
+    start, end = index * size // pieces, (index + 1) * size // pieces
+    with open(path, "rb") as stream:
+        if start > 0:  # a line that began before the range belongs to the piece before
+            stream.seek(start - 1)
+            if stream.read(1) != b"\n":
+                stream.readline()
+            start = stream.tell()
+        stream.seek(0)
+        lines, todo = 0, start
+        while todo:
+            chunk = stream.read(min(todo, 1 << 24))
+            lines += chunk.count(b"\n")
+            todo -= len(chunk)
+        yield from iter_jsonl(_until(stream, end), skipped, first=lines + 1)
+
+
+def _until(stream: IO[bytes], end: int) -> Iterator[bytes]:
+    """The lines of ``stream`` from where it is that begin before byte ``end``."""
+    while stream.tell() < end:
+        line = stream.readline()
+        if not line:
+            return
+        yield line
 
 
 def _has_surrogates(value: str) -> bool:
@@ -229,9 +267,19 @@ def iter_csv(stream: IO[bytes], delimiter: str, skipped: Counter | None = None) 
         yield RawRow(number, fields=dict(zip(header, values, strict=True)))
 
 
-def iter_parquet(path: Path) -> Iterator[RawRow]:
-    number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+def iter_parquet(path: Path, piece: tuple[int, int] | None = None) -> Iterator[RawRow]:
+    """The rows of a Parquet file, or of its ``piece`` (i, n): the i-th of n runs of
+    whole row groups, rows numbered as in the file."""
+    handle = pq.ParquetFile(path)
+    groups = list(range(handle.num_row_groups))
+    if piece is not None:
+        index, pieces = piece
+        count = len(groups)
+        groups = groups[index * count // pieces : (index + 1) * count // pieces]
+    number = sum(handle.metadata.row_group(g).num_rows for g in range(groups[0])) if groups else 0
+    if not groups:
+        return
+    for batch in handle.iter_batches(batch_size=8192, row_groups=groups):
         for record in batch.to_pylist():
             number += 1
             bad = [k for k, v in record.items() if isinstance(v, bytes)]
@@ -250,15 +298,35 @@ def iter_parquet(path: Path) -> Iterator[RawRow]:
                 yield RawRow(number, fields=record)
 
 
-def read_rows(path: Path, spec: SeedSpec, skipped: Counter | None = None) -> Iterator[RawRow]:
+def read_rows(
+    path: Path,
+    spec: SeedSpec,
+    skipped: Counter | None = None,
+    piece: tuple[int, int] | None = None,
+) -> Iterator[RawRow]:
     """Every row of a seed file, parsed or with the reason it could not be.
 
     ``skipped`` counts what is no row: crawl records that carry no document
     (warcinfo, request...) by type, blank lines of jsonl and CSV files as ``BLANK_LINE``.
+    ``piece`` (i, n): only the i-th of n pieces of the file, so that n jobs read it
+    side by side (``seeds.<name>.pieces``): a plain jsonl file by byte ranges (a line
+    belongs to the piece its first byte is in), a Parquet file by row groups; rows
+    keep their numbers in the whole file.
     """
     fmt, compression = detect_format(path, spec.format)
     if spec.compression != "auto":
         compression = spec.compression
+    if piece is not None and piece[1] > 1:
+        if fmt == "parquet":
+            yield from iter_parquet(path, piece)
+            return
+        if fmt != "jsonl" or compression != "none":
+            raise SeedError(
+                f"{path}: seeds.{spec.name}.pieces: only plain (uncompressed) jsonl and "
+                f"Parquet files are read in pieces, not {fmt} ({compression}); set it to 1"
+            )
+        yield from iter_jsonl_piece(path, piece, skipped)
+        return
     if fmt in CRAWL_FORMATS:
         if compression not in ("none", "gzip"):
             raise SeedError(f"{path}: {fmt} files are read plain or gzipped, not {compression}")
@@ -444,9 +512,13 @@ def apply_sample(records: pd.DataFrame, spec: SeedSpec) -> tuple[pd.DataFrame, p
 
 
 def ingest_file(
-    path: str | Path, spec: SeedSpec, file_key: str | None = None
+    path: str | Path,
+    spec: SeedSpec,
+    file_key: str | None = None,
+    piece: tuple[int, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Read and ingest one seed file; errors name the file and the config key.
+    """Read and ingest one seed file (or its ``piece`` (i, n): see ``read_rows``);
+    errors name the file and the config key.
 
     The stats have the file's counts under ``files`` (by ``file_key``, else the
     file's name); for crawl files with the bytes read and the file's size.
@@ -459,7 +531,7 @@ def ingest_file(
         if fmt in CRAWL_FORMATS:
             spec = replace(spec, columns={**CRAWL_COLUMNS, **spec.columns})
         skipped: Counter = Counter()
-        rows = read_rows(path, spec, skipped)
+        rows = read_rows(path, spec, skipped, piece)
         records, rejects, stats = ingest(rows, spec, str(path), file_key)
         stats["blank_lines"] = skipped.pop(BLANK_LINE, 0)
         counts = {key: stats[key] for key in ("in", "kept", "rejected", "rejected_by_reason")}

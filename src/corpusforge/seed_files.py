@@ -16,9 +16,9 @@ keeps the first N files, and ``sha256s`` (by file name or listed entry) or
 Every file has a ``name``, its base name (the listed path with ``/`` as ``__``
 where two files share a base name), under which it is downloaded, ingested and
 recorded (``source_file``). The workflow fetches and ingests each file in its own
-job, then :func:`gather` joins the files of a seed into the seed's records:
-duplicates across files are rejected like duplicates within one, and the
-seed's ``sample`` is drawn over all of them.
+job, then the seed's records are made shard by shard from the files' parts
+(corpusforge.seed_shards): duplicates across files are rejected like duplicates
+within one, and the seed's ``sample`` is drawn over all of them.
 """
 
 from __future__ import annotations
@@ -35,10 +35,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from .records import rejects_frame, stable_id, stage_stats
-from .seed import STAGE, SeedError, SeedSpec, apply_sample
+from .seed import SeedError
 
 LIST_KEYS = ("glob", "paths", "paths_file")
 
@@ -151,115 +148,6 @@ def file_list(
     return files
 
 
-# --------------------------------------------------------------------------- gather
-
-
-def gather(
-    parts: Sequence[tuple[str, pd.DataFrame, pd.DataFrame, dict]], spec: SeedSpec
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(records, rejected rows, stats) of a seed from its files' ingested parts.
-
-    ``parts``: (file name, records, rejected rows, stats) per file in list order,
-    each ingested without sampling. A text (or the user's id) seen in an earlier
-    file is rejected as in one file (``duplicate_text``, ``duplicate_source_id``);
-    without an id column, ``source_id`` is ``<file>:<row>``. Then the seed's sample
-    is drawn. The stats count every file under ``files``.
-    """
-    frames, rejected = [], []
-    for order, (name, records, rejects, _) in enumerate(parts):
-        frames.append(records.assign(_file=name, _file_order=order))
-        rejected.append(rejects.assign(_file=name, _file_order=order))
-    records = pd.concat(frames, ignore_index=True).sort_values(
-        ["_file_order", "row"], kind="stable"
-    )
-    # the user's id column, or a crawl file's WARC-Record-ID, names a row across files
-    crawl = any(stats.get("format") for _, _, _, stats in parts)
-    mapped_id = bool(spec.columns.get("id")) or crawl
-    if not mapped_id:
-        records["source_id"] = records["_file"] + ":" + records["source_id"].astype(str)
-    extra: list[dict] = []
-
-    def reject_later(column: str, reason: str) -> pd.DataFrame:
-        first = records.drop_duplicates(column).set_index(column)
-        later = records[records.duplicated(column)]
-        what = "text" if column == "id" else "id"
-        for rec in later.to_dict("records"):
-            was = first.loc[rec[column]]
-            extra.append(
-                {
-                    "id": stable_id(spec.name, rec["_file"], "row", rec["row"]),
-                    "seed_id": None,
-                    "stage": STAGE,
-                    "reason": reason,
-                    "detail": f"same {what} as {was['_file']} row {was['row']}",
-                    "source": f"{spec.name} ({rec['_file']})",
-                    "row": rec["row"],
-                    "text": rec["text"],
-                    "_file": rec["_file"],
-                    "_file_order": rec["_file_order"],
-                }
-            )
-        return records[~records.duplicated(column)]
-
-    records = reject_later("id", "duplicate_text")
-    if mapped_id:
-        records = reject_later("source_id", "duplicate_source_id")
-    records, sampled_out = apply_sample(records, spec)
-    for rec in sampled_out.to_dict("records"):
-        extra.append(
-            {
-                "id": rec["id"],
-                "seed_id": rec["id"],
-                "stage": STAGE,
-                "reason": "not_sampled",
-                "detail": f"not in the sample of {spec.sample['n']} rows",
-                "source": f"{spec.name} ({rec['_file']})",
-                "row": rec["row"],
-                "text": None,
-                "_file": rec["_file"],
-                "_file_order": rec["_file_order"],
-            }
-        )
-    everything = pd.concat([*rejected, pd.DataFrame(extra)], ignore_index=True)
-    everything = everything.sort_values(["_file_order", "row", "reason"], kind="stable")
-    rejects = rejects_frame(everything.drop(columns=["_file", "_file_order"]).to_dict("records"))
-    files = _file_counts(parts, records, everything)
-    records = records.drop(columns=["_file", "_file_order"]).sort_values("id", kind="stable")
-    records = records.reset_index(drop=True)
-    n_in = sum(stats["in"] for _, _, _, stats in parts)
-    without = Counter()
-    for _, _, _, stats in parts:
-        without.update(stats.get("records_without_document") or {})
-    formats = sorted({stats["format"] for _, _, _, stats in parts if stats.get("format")})
-    stats = stage_stats(
-        STAGE,
-        n_in,
-        len(records),
-        rejects,
-        source=spec.name,
-        blank_lines=sum(stats.get("blank_lines", 0) for _, _, _, stats in parts),
-        files=files,
-    )
-    if formats:
-        stats["format"] = formats[0] if len(formats) == 1 else formats
-        stats["records_without_document"] = dict(sorted(without.items()))
-    return records, rejects, stats
-
-
-def _file_counts(parts, records: pd.DataFrame, rejects: pd.DataFrame) -> dict[str, dict]:
-    """Every file's rows read, kept and rejected by reason, after the gathering."""
-    kept = records["_file"].value_counts()
-    files = {}
-    for name, _, _, stats in parts:
-        own = rejects[rejects["_file"] == name]["reason"].value_counts()
-        counts = dict(stats["files"][name])
-        counts["kept"] = int(kept.get(name, 0))
-        counts["rejected"] = int(own.sum())
-        counts["rejected_by_reason"] = {str(r): int(own[r]) for r in sorted(own.index)}
-        files[name] = counts
-    return files
-
-
 # --------------------------------------------------------------------------- jobs
 
 
@@ -346,56 +234,3 @@ def _indexed_list(path: str, _mtime_ns: int, _size: int) -> tuple[tuple, dict[st
 def _by_name(files: Sequence[dict[str, str]]) -> tuple[tuple, dict[str, dict]]:
     """A file list as a tuple, and its entries by name."""
     return tuple(files), {entry["name"]: entry for entry in files}
-
-
-def ingest_part_job(path: str, name: str, seed: str, cfg: Mapping[str, Any], outputs: Any) -> dict:
-    """The job of rule ingest_seed_file: one file of a seed, read and checked, not
-    sampled (that is done over all files); its sha256 in the stats."""
-    from dataclasses import replace
-
-    from .io import sha256_file, write_json, write_parquet
-    from .records import REJECT_SCHEMA
-    from .seed import ingest_file
-
-    spec = replace(SeedSpec.from_config(seed, dict(cfg)), sample=None)
-    records, rejects, stats = ingest_file(path, spec, file_key=name)
-    stats["files"][name]["sha256"] = sha256_file(path)
-    write_parquet(records, outputs.records)
-    write_parquet(rejects, outputs.rejected, schema=REJECT_SCHEMA)
-    write_json(stats, outputs.stats)
-    return stats
-
-
-def ingest_seed_job(
-    inputs: Mapping[str, Any],
-    seed: str,
-    cfg: Mapping[str, Any],
-    names: Sequence[str],
-    outputs,
-    shards: int = 1,
-    batch_rows: int = 10_000,
-) -> dict:
-    """The job of rule ingest_seed: a seed's records, rejected rows and stats, from its
-    one file (input ``file``) or from the ingested parts of its many files (inputs
-    ``records``, ``rejected`` and ``stats``, in the order of ``names``). The records
-    are written sharded (``io.write_sharded``: each of the ``shards`` shards' rows in
-    row groups of at most ``batch_rows``), so each shard's job reads its own rows."""
-    from .io import read_json, read_parquet, write_json, write_parquet, write_sharded
-    from .records import REJECT_SCHEMA
-    from .seed import ingest_file
-
-    spec = SeedSpec.from_config(seed, dict(cfg))
-    if "file" in inputs:
-        records, rejects, stats = ingest_file(inputs["file"], spec)
-    else:
-        parts = [
-            (name, read_parquet(rec), read_parquet(rej), read_json(st))
-            for name, rec, rej, st in zip(
-                names, inputs["records"], inputs["rejected"], inputs["stats"], strict=True
-            )
-        ]
-        records, rejects, stats = gather(parts, spec)
-    write_sharded(records, outputs.records, shards, batch_rows)
-    write_parquet(rejects, outputs.rejected, schema=REJECT_SCHEMA)
-    write_json(stats, outputs.stats)
-    return stats

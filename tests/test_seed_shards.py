@@ -1,0 +1,171 @@
+"""A seed read in parts and made shard by shard (corpusforge.seed_shards): the same
+records and reasons as one pass over the whole seed, whatever the parts and shards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from corpusforge.seed import SeedError, SeedSpec, ingest_file
+from corpusforge.seed_shards import keys_job, part_job, seed_job, shard_job
+from corpusforge.stats.audit import audit_seed_counts
+
+
+def _outputs(folder: Path, **names: str) -> SimpleNamespace:
+    folder.mkdir(parents=True, exist_ok=True)
+    return SimpleNamespace(**{key: str(folder / name) for key, name in names.items()})
+
+
+def run_seed(tmp: Path, cfg: dict, parts: list[tuple[str, Path, tuple | None]], shards: int):
+    """The seed's jobs in order, in this process: (records of every shard in shard
+    order, the seed's rejected rows, its stats, the shards' record files)."""
+    listed = all(piece is None for _, _, piece in parts)
+    done = []
+    for name, path, piece in parts:
+        o = _outputs(
+            tmp / "parts" / name,
+            records="records.parquet",
+            rejected="rejected.parquet",
+            stats="stats.json",
+        )
+        part_job(str(path), name, "s", cfg, o, listed=listed, piece=piece, shards=shards,
+                 batch_rows=7)  # fmt: skip
+        done.append(o)
+    records = [o.records for o in done]
+    stats = [o.stats for o in done]
+    keys = _outputs(tmp / "keys", repeated="keys.parquet", sample="sample.json")
+    keys_job(records, stats, "s", cfg, keys.repeated, keys.sample, batch_rows=5)
+    shard_outs = []
+    for shard in range(shards):
+        o = _outputs(
+            tmp / "shards" / f"{shard:04d}",
+            records="records.parquet",
+            rejected="rejected.parquet",
+            stats="stats.json",
+        )
+        shard_job(records, stats, keys.repeated, keys.sample, "s", cfg, f"{shard:04d}", shards, o,
+                  batch_rows=6)  # fmt: skip
+        shard_outs.append(o)
+    seed = _outputs(tmp / "seed", rejected="rejected.parquet", stats="stats.json")
+    seed_job(
+        [o.rejected for o in done],
+        stats,
+        [o.rejected for o in shard_outs],
+        [o.stats for o in shard_outs],
+        "s",
+        seed.rejected,
+        seed.stats,
+    )
+    kept = pd.concat([pd.read_parquet(o.records) for o in shard_outs], ignore_index=True)
+    rejects = pd.read_parquet(seed.rejected)
+    return kept, rejects, json.loads(Path(seed.stats).read_text()), [o.records for o in shard_outs]
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_files_joined_as_one_seed(tmp_path):
+    one = [{"text": f"Row {i} of the first file."} for i in range(4)]
+    two = [{"text": "Row 1 of the first file."}, {"text": "Only in the second file."}, {}]
+    files = [
+        write_jsonl(tmp_path / n, rows) for n, rows in (("one.jsonl", one), ("two.jsonl", two))
+    ]
+    parts = [(p.name, p, None) for p in files]
+    records, rejects, stats, shard_files = run_seed(tmp_path / "a", {}, parts, shards=3)
+    assert len(records) == 5 and stats["in"] == 7 and stats["kept"] == 5
+    assert dict(zip(rejects["reason"], rejects["detail"], strict=True)) == {
+        "duplicate_text": "same text as one.jsonl row 2",
+        "missing_text": "no 'text' field",
+    }
+    assert rejects["id"].is_unique and set(rejects["source"]) == {"s (two.jsonl)"}
+    by_text = records.set_index("text")
+    assert by_text.loc["Only in the second file.", "source_file"] == "two.jsonl"
+    assert by_text.loc["Only in the second file.", "source_id"] == "two.jsonl:2"
+    one_counts = dict(stats["files"]["one.jsonl"])
+    assert len(one_counts.pop("sha256")) == 64
+    assert one_counts == {"in": 4, "kept": 4, "rejected": 0, "rejected_by_reason": {}}
+    assert stats["files"]["two.jsonl"]["rejected_by_reason"] == {
+        "duplicate_text": 1,
+        "missing_text": 1,
+    }
+    assert audit_seed_counts([stats], len(records)).ok
+    # each shard's file holds its own rows, in id order
+    from corpusforge.records import shard_of
+
+    for shard, path in enumerate(shard_files):
+        ids = pd.read_parquet(path)["id"]
+        assert ids.is_monotonic_increasing and all(shard_of(i, 3) == shard for i in ids)
+    # the sample is drawn over all files, whatever their order
+    sampled = {"sample": {"n": 3, "seed": 1}}
+    kept, rej, st, _ = run_seed(tmp_path / "b", sampled, parts, shards=2)
+    again, _, _, _ = run_seed(tmp_path / "c", sampled, parts[::-1], shards=3)
+    assert len(kept) == 3 and set(kept["id"]) == set(again["id"])
+    assert (rej["reason"] == "not_sampled").sum() == 2 and audit_seed_counts([st], 3).ok
+
+
+def _messy_rows(n: int) -> list:
+    """Rows with every kind of trouble: repeats of texts and of ids, bad JSON, blanks."""
+    rows: list = []
+    for i in range(n):
+        if i % 17 == 5:
+            rows.append("{not json")
+        elif i % 13 == 3:
+            rows.append("")
+        elif i % 11 == 7:
+            rows.append({"text": f"Text number {i // 3}.", "key": f"k{i}"})  # a repeated text
+        elif i % 19 == 2:
+            rows.append({"text": f"A page of its own {i}.", "key": f"k{i - 1}"})  # a repeated id
+        else:
+            rows.append({"text": f"Text number {i}.", "key": f"k{i}"})
+    return rows
+
+
+@pytest.mark.parametrize("sample", [None, {"n": 60, "seed": 3}])
+def test_a_file_read_in_pieces_gives_the_one_pass_records(tmp_path, sample):
+    """A jsonl file read in 4 pieces (byte ranges) into 3 shards gives the records,
+    and the reasons by row, of the one-pass reading of the whole file."""
+    path = write_jsonl(tmp_path / "big.jsonl", _messy_rows(300))
+    cfg = {"columns": {"text": "text", "id": "key"}, **({"sample": sample} if sample else {})}
+    whole, whole_rejects, whole_stats = ingest_file(path, SeedSpec.from_config("s", cfg))
+    parts = [(f"piece{i:04d}", path, (i, 4)) for i in range(4)]
+    records, rejects, stats, _ = run_seed(tmp_path / "run", cfg, parts, shards=3)
+    records = records.sort_values("id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(records, whole.sort_values("id").reset_index(drop=True))
+    by_row = dict(zip(rejects["row"], rejects["reason"], strict=True))
+    assert by_row == dict(zip(whole_rejects["row"], whole_rejects["reason"], strict=True))
+    assert len(set(by_row.values())) == 3 + bool(sample)  # bad json, repeats, (not sampled)
+    for key in ("in", "kept", "rejected", "rejected_by_reason", "blank_lines"):
+        assert stats[key] == whole_stats[key], key
+    assert list(stats["files"]) == ["big.jsonl"] and audit_seed_counts([stats], len(records)).ok
+
+
+def test_a_parquet_file_read_in_pieces_by_row_groups(tmp_path):
+    rows = [{"text": f"Line {i % 40}, the {i}th."} for i in range(100)]
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=9)
+    whole, _, _ = ingest_file(path, SeedSpec(name="s"))
+    parts = [(f"piece{i:04d}", path, (i, 3)) for i in range(3)]
+    records, _, stats, _ = run_seed(tmp_path / "run", {}, parts, shards=2)
+    assert sorted(records["row"]) == sorted(whole["row"]) and stats["kept"] == 100
+    # a file of fewer row groups than pieces: the pieces without a row group are empty
+    parts = [(f"piece{i:04d}", path, (i, 20)) for i in range(20)]
+    records, _, stats, _ = run_seed(tmp_path / "many", {}, parts, shards=2)
+    assert sorted(records["row"]) == sorted(whole["row"]) and stats["in"] == 100
+
+
+def test_only_plain_jsonl_and_parquet_are_read_in_pieces(tmp_path):
+    import gzip
+
+    path = tmp_path / "rows.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"text": "a"}\n'))
+    with pytest.raises(SeedError, match=r"rows\.jsonl\.gz: seeds\.s\.pieces: only plain"):
+        ingest_file(path, SeedSpec(name="s"), piece=(0, 2))
