@@ -25,6 +25,7 @@ rule paragraphs_hash:
         "../envs/clean.yaml"
     params:
         settings=PARAGRAPHS_SCOPE,
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/paragraphs_hash.py"
 
@@ -71,5 +72,6 @@ rule paragraphs:
             **{k: v for k, v in PARAGRAPHS.items() if k != "enabled"},
             **({"index": DEDUP_INDEX["read"]} if DEDUP_INDEX["read"] else {}),
         },
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/paragraphs.py"

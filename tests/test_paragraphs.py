@@ -190,3 +190,34 @@ def test_removed_mask_and_mismatched_line_hashes():
     frame = docs([("a", f"{LONG}\n{BOILER}")])
     with pytest.raises(ValueError, match="3 line hashes for 2 lines"):
         dedup_paragraphs(frame, np.zeros(0, np.uint64), CFG, np.ones(3, dtype=np.uint64))
+
+
+def test_a_shard_streamed_in_batches_gives_the_whole_shards_result(tmp_path):
+    """Rule paragraphs' and paragraphs_hash's streamed steps, in batches of 2 and 3
+    documents, give the documents, rejected rows and stats of one pass (lines
+    repeated within and across batches, other origins between, an index's lines)."""
+    from corpusforge.io import read_parquet, run_doc_stage, write_parquet
+    from corpusforge.paragraphs import BatchedApply, streamed_line_hashes
+
+    texts = [f"{LONG}\n{BOILER}", f"Line {BOILER}\n{STORY}", f"{BOILER}\n{LONG}", STORY, "x\ny"]
+    rows = [(f"{i:02d}", f"{texts[i % 5]}\nDoc {i} line.\n{texts[(i * 3) % 5]}") for i in range(11)]
+    frame = pd.concat([docs(rows[:8]), docs(rows[8:], origin="generated")], ignore_index=True)
+    frame = frame.sort_values("id").reset_index(drop=True)
+    write_parquet(frame, tmp_path / "in.parquet")
+    whole_lines = shard_line_hashes(frame, CFG["apply_to"])
+    for batch in (2, 3):
+        lines = streamed_line_hashes(tmp_path / "in.parquet", CFG["apply_to"], batch)
+        assert np.array_equal(lines, whole_lines)
+    earlier = np.array([line_hash(normalize_line(STORY.strip()))], dtype=np.uint64)
+    indexed = np.unique(text_hashes("x\ny")[1])
+    kept, rejects, stats = dedup_paragraphs(frame, earlier, CFG, whole_lines, indexed)
+    assert len(rejects) and stats["removed_lines"] > len(rejects)
+    for batch in (2, 3):
+        out = [tmp_path / f"{name}{batch}" for name in ("docs", "rej", "stats")]
+        step = BatchedApply(whole_lines, earlier, CFG, indexed)
+        streamed = run_doc_stage(step, tmp_path / "in.parquet", *out, batch_rows=batch)
+        pd.testing.assert_frame_equal(
+            read_parquet(out[0]), kept.astype(read_parquet(out[0]).dtypes)
+        )
+        assert read_parquet(out[1])["id"].tolist() == rejects["id"].tolist()
+        assert {k: v for k, v in streamed.items() if k != "shard"} == stats

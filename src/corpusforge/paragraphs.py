@@ -269,6 +269,18 @@ def dedup_paragraphs(
         extra["removed_lines_in_index"] = int(np.isin(line_hashes, indexed).sum())
         earlier = np.union1d(earlier, indexed)
     gone = removed_mask(line_hashes, earlier)
+    return _apply(docs, line_hashes, gone, cfg, extra)
+
+
+def _apply(
+    docs: pd.DataFrame,
+    line_hashes: np.ndarray,
+    gone: np.ndarray,
+    cfg: Mapping[str, Any],
+    extra: Mapping[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """:func:`dedup_paragraphs` once the lines to remove (``gone``, aligned with
+    ``line_hashes``: the documents' lines in (id, line) order) are known."""
     docs = _ordered(docs)
     scope = _in_scope(docs, cfg["apply_to"])
     texts = _texts(docs)
@@ -306,7 +318,9 @@ def dedup_paragraphs(
             f"paragraphs: {len(line_hashes)} line hashes for {pos} lines (another shard's?)"
         )
     kept = docs[~reject].copy()
-    kept["text"] = [new_texts[i] for i in np.flatnonzero(~reject)]
+    kept["text"] = pd.Series(
+        [new_texts[i] for i in np.flatnonzero(~reject)], index=kept.index, dtype=object
+    )
     kept["removed_lines"] = n_lines[~reject]
     kept["removed_chars"] = n_chars[~reject]
     kept = kept.reset_index(drop=True)
@@ -348,34 +362,74 @@ def indexed_lines(line_hashes: np.ndarray, read: Sequence[Mapping[str, Any]]) ->
 # ---------------------------------------------------------------- jobs
 
 
-def apply_job(smk: Any) -> None:
-    """Rule paragraphs: remove the shard's lines an earlier shard (or the index) has.
-    The shard is read whole: its line hashes are aligned with its documents."""
-    from functools import partial
+class BatchedApply:
+    """The step of rule paragraphs over a shard's documents in batches, in id order:
+    which lines go is decided once over the shard's line hashes (8 bytes a line,
+    never the text), then each batch takes its own run of them."""
 
+    def __init__(
+        self,
+        line_hashes: np.ndarray,
+        earlier: np.ndarray,
+        cfg: Mapping[str, Any],
+        indexed: np.ndarray | None = None,
+    ):
+        self.lines, self.cfg = line_hashes, cfg
+        self.in_index = None if indexed is None else np.isin(line_hashes, indexed)
+        if indexed is not None:
+            earlier = np.union1d(earlier, indexed)
+        self.gone = removed_mask(line_hashes, earlier)
+        self.pos = 0
+
+    def __call__(self, docs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+        docs = _ordered(docs)
+        scope = _in_scope(docs, self.cfg["apply_to"])
+        count = sum(t.count("\n") + 1 for t, on in zip(_texts(docs), scope, strict=True) if on)
+        run = slice(self.pos, self.pos + count)
+        self.pos += count
+        extra = (
+            {}
+            if self.in_index is None
+            else {"removed_lines_in_index": int(self.in_index[run].sum())}
+        )
+        return _apply(docs, self.lines[run], self.gone[run], self.cfg, extra)
+
+
+def apply_job(smk: Any) -> None:
+    """Rule paragraphs: remove the shard's lines an earlier shard (or the index) has,
+    ``params.batch_rows`` documents at a time."""
     from .runtime import doc_stage_job
 
     cfg = smk.params.settings
     lines = load_hashes(smk.input.lines)
     doc_stage_job(
         smk,
-        lambda: partial(
-            dedup_paragraphs,
-            earlier=load_hashes(smk.input.earlier),
-            cfg=cfg,
-            line_hashes=lines,
-            indexed=indexed_lines(lines, cfg["index"]) if cfg.get("index") else None,
+        lambda: BatchedApply(
+            lines,
+            load_hashes(smk.input.earlier),
+            cfg,
+            indexed_lines(lines, cfg["index"]) if cfg.get("index") else None,
         ),
     )
 
 
+def streamed_line_hashes(path: PathLike, apply_to: Iterable[str], batch_rows: int) -> np.ndarray:
+    """:func:`shard_line_hashes` of a shard's documents file, read ``batch_rows`` at a
+    time (whole when its ids are out of order)."""
+    from .io import ids_sorted, iter_parquet_frames
+
+    batch = batch_rows if ids_sorted(path) else None
+    parts = [shard_line_hashes(docs, apply_to) for docs in iter_parquet_frames(path, batch)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=U64)
+
+
 def hash_job(smk: Any) -> None:
     """Rule paragraphs_hash: every line's hash of one shard, and the distinct ones."""
-    from .io import read_parquet
     from .runtime import logged
 
     with logged(smk.log[0] if smk.log else None) as log:
-        lines = shard_line_hashes(read_parquet(smk.input.docs), smk.params.settings["apply_to"])
+        apply_to = smk.params.settings["apply_to"]
+        lines = streamed_line_hashes(smk.input.docs, apply_to, smk.params.batch_rows)
         hashes = distinct_hashes(lines)
         save_hashes(lines, smk.output.lines)
         save_hashes(hashes, smk.output.hashes)
