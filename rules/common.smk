@@ -47,6 +47,8 @@ from corpusforge.dedup.index import DedupIndexError, workflow_index
 from corpusforge.fetch import local_file, source_file_name
 from corpusforge.precision import resolve_dtype
 from corpusforge.quality.layout import QualityLayout
+from corpusforge.seed import SeedSpec
+from corpusforge.seed import pieces as seed_file_pieces
 from corpusforge.seed_files import (
     globbed,
     is_file_list,
@@ -238,8 +240,10 @@ def seed_part(seed, name, kind):
 
 
 def seed_pieces(seed):
-    """How many pieces a seed of one file is read in (``seeds.<name>.pieces``)."""
-    return config["seeds"][seed].get("pieces", 1)
+    """How many pieces a seed of one file is read in (``seeds.<name>.pieces``;
+    auto: by the size of a local file)."""
+    spec = SeedSpec.from_config(seed, config["seeds"][seed])
+    return seed_file_pieces(seed_source(seed).get("path", ""), spec)
 
 
 def seed_part_names(seed):

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.seed import SeedError, SeedSpec, ingest_file
+from corpusforge.seed import SeedError, SeedSpec, ingest_file, pieces
 from corpusforge.seed_shards import keys_job, part_job, seed_job, shard_job
 from corpusforge.stats.audit import audit_seed_counts
 
@@ -169,3 +169,15 @@ def test_only_plain_jsonl_and_parquet_are_read_in_pieces(tmp_path):
     path.write_bytes(gzip.compress(b'{"text": "a"}\n'))
     with pytest.raises(SeedError, match=r"rows\.jsonl\.gz: seeds\.s\.pieces: only plain"):
         ingest_file(path, SeedSpec(name="s"), piece=(0, 2))
+    assert pieces(path, SeedSpec(name="s")) == 1  # auto: one piece
+
+
+def test_auto_pieces_follow_the_size_of_a_local_plain_file(tmp_path, monkeypatch):
+    import corpusforge.seed as seed
+
+    path = write_jsonl(tmp_path / "big.jsonl", [{"text": "x" * 100}] * 50)
+    monkeypatch.setattr(seed, "PIECE_BYTES", 1000)
+    size = path.stat().st_size
+    assert pieces(path, SeedSpec(name="s")) == -(-size // 1000) > 1
+    assert pieces(path, SeedSpec(name="s", pieces=3)) == 3
+    assert pieces(tmp_path / "not-yet-downloaded.jsonl", SeedSpec(name="s")) == 1

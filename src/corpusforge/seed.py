@@ -95,7 +95,7 @@ class SeedSpec:
     lang: str = "auto"
     csv_delimiter: str | None = None
     sample: dict[str, int] | None = None
-    pieces: int = 1  # jobs that read a seed of one file side by side (rules/seed.smk)
+    pieces: int | str = "auto"  # jobs that read a seed of one file side by side (pieces())
 
     @classmethod
     def from_config(cls, name: str, cfg: dict[str, Any]) -> SeedSpec:
@@ -116,6 +116,28 @@ class SeedSpec:
 
 
 # --------------------------------------------------------------------------- reading
+
+PIECE_BYTES = 64 << 20  # pieces: auto: one piece per this many bytes of a file
+
+
+def pieces(path: str | Path, spec: SeedSpec) -> int:
+    """How many pieces a seed of one file is read in: ``spec.pieces``, or with
+    ``auto`` one per ``PIECE_BYTES`` of a local plain jsonl or Parquet file (else 1:
+    a file fetched during the build is not known while the workflow is planned)."""
+    if spec.pieces != "auto":
+        return int(spec.pieces)
+    path = Path(path)
+    if not path.is_file():
+        return 1
+    try:
+        fmt, compression = detect_format(path, spec.format)
+    except SeedError:
+        return 1
+    if spec.compression != "auto":
+        compression = spec.compression
+    if fmt not in ("jsonl", "parquet") or compression != "none":
+        return 1
+    return max(1, -(-path.stat().st_size // PIECE_BYTES))
 
 
 def detect_format(path: Path, declared: str | None = None) -> tuple[str, str]:
