@@ -33,13 +33,7 @@ for stage, _runs in STAGES:
 
 include: "rules/topics.smk"  # 3a. topic clusters of the extracts (uses generate's engine)
 include: "rules/export.smk"  # 12. jsonl corpus
-
-
-if TRAIN_RUN:
-
-    include: "rules/train.smk"  # 12a. tokens, held-out split, mixture, shuffle
-
-
+include: "rules/train.smk"  # 12a. tokens, held-out split, mixture, shuffle
 include: "rules/report.smk"  # 13. stats, audit, report
 
 

@@ -10,13 +10,14 @@ TRAIN = canon(config["train"])  # schema defaults filled in
 TRAIN_GROUPS = [
     [pattern, canon(spec)] for pattern, spec in config["train"]["groups"].items()
 ]
-check_groups(
-    TRAIN_GROUPS,
-    TRAIN["total_tokens"],
-    TRAIN["max_epochs"],
-    [f"{lang}/{bucket}" for lang in EXPORT_LANGS for bucket in EXPORT_BUCKETS],
-    ORIGINS + SEEDS,
-)
+if TRAIN_RUN:  # (the rules below run only when final_outputs asks for them)
+    check_groups(
+        TRAIN_GROUPS,
+        TRAIN["total_tokens"],
+        TRAIN["max_epochs"],
+        [f"{lang}/{bucket}" for lang in EXPORT_LANGS for bucket in EXPORT_BUCKETS],
+        ORIGINS + SEEDS,
+    )
 # The tokenizer folder, and the name token files record for it.
 TRAIN_TOKENIZER, TRAIN_TOKENIZER_NAME = tokenizer_source(
     TRAIN["tokenizer"],
