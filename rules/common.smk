@@ -305,6 +305,21 @@ def tokenizer_dir():
     return out(f"tokenizers/{MODEL['name']}")
 
 
+# Generation settings (rules/generate.smk, rules/topics.smk).
+GENERATION = config["generation"]
+GEN_ENGINE = GENERATION["engine"]
+SERVER_MANAGED = GEN_ENGINE == "openai" and GENERATION["server"]["managed"]
+# The `model` field of the documents: the served model name for engine openai.
+GEN_MODEL_NAME = (
+    GENERATION["openai"].get("model") or MODEL["name"]
+    if GEN_ENGINE == "openai"
+    else MODEL["name"]
+)
+# vllm.LLM's arguments (ENGINE_DTYPE: auto resolved, common.smk), for the engine in
+# the job or the managed server's flags
+ENGINE_ARGS = canon({**GENERATION["engine_args"], "dtype": ENGINE_DTYPE})
+
+
 # ---------------------------------------------------------------- mode
 # generate: documents are generated from prompts over the seeds' extracts.
 # web: documents are the rows of the seeds of kind `documents` (WARC/WET pages or

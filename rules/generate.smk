@@ -1,19 +1,6 @@
 """Generation: one job per prompt shard, vLLM in the job or an OpenAI-compatible
 server (given, or started and stopped by the build: rule serve_model)."""
 
-GENERATION = config["generation"]
-GEN_ENGINE = GENERATION["engine"]
-SERVER_MANAGED = GEN_ENGINE == "openai" and GENERATION["server"]["managed"]
-# The `model` field of the documents: the served model name for engine openai.
-GEN_MODEL_NAME = (
-    GENERATION["openai"].get("model") or MODEL["name"]
-    if GEN_ENGINE == "openai"
-    else MODEL["name"]
-)
-# vllm.LLM's arguments (ENGINE_DTYPE: auto resolved, common.smk), for the engine in
-# the job or the managed server's flags
-ENGINE_ARGS = canon({**GENERATION["engine_args"], "dtype": ENGINE_DTYPE})
-
 
 rule generate:
     """Generate one document per prompt with the model's chat template.
