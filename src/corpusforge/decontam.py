@@ -301,12 +301,9 @@ class DecontamStage(DocStage):
     name = STAGE
     section = "decontam"
 
-    def __init__(
-        self, cfg: Mapping[str, Any] | None = None, files: Mapping[str, Any] | None = None
-    ):
+    def prepare(self) -> None:
         from .io import read_parquet
 
-        super().__init__(cfg, files)
         self.index = Index.from_frame(read_parquet(self.files["index"]), settings(self.cfg)["n"])
 
     def described(self) -> dict[str, Any]:

@@ -549,14 +549,8 @@ class FiltersStage(DocStage):
     exempt: ClassVar[dict] = {"filter_lines_removed": 0}
     not_applied_key = "not_filtered"
 
-    def __init__(
-        self,
-        cfg: Mapping[str, Any] | None = None,
-        files: Mapping[str, Any] | None = None,
-        fast: bool = True,
-    ):
-        super().__init__(cfg, files)
-        self.rules = settings(self.cfg, fast)
+    def prepare(self) -> None:
+        self.rules = settings(self.cfg, self.fast)
 
     def described(self) -> dict[str, Any]:
         return {"rule_sets": list(self.rules.rule_sets)}

@@ -275,14 +275,8 @@ class LineCorrectionsStage(DocStage):
     exempt: ClassVar[dict] = {"corrected_lines": 0, "corrected_chars": 0}
     not_applied_key = "not_corrected"
 
-    def __init__(
-        self,
-        cfg: Mapping[str, Any] | None = None,
-        files: Mapping[str, Any] | None = None,
-        fast: bool = True,
-    ):
-        super().__init__(cfg, files)
-        self.corrections = settings(self.cfg, fast)
+    def prepare(self) -> None:
+        self.corrections = settings(self.cfg, self.fast)
 
     def judge(self, docs: pd.DataFrame) -> Verdict:
         bound = self.corrections.max_removed_share

@@ -109,10 +109,20 @@ class DocStage:
     not_applied_key: ClassVar[str] = "not_applied"
 
     def __init__(
-        self, cfg: Mapping[str, Any] | None = None, files: Mapping[str, Any] | None = None
+        self,
+        cfg: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        fast: bool = True,
     ):
         self.cfg = self.settings(dict(cfg or {}))
         self.files = dict(files or {})
+        # False: the stage's reference measures, without pre-checks (tests, benchmarks)
+        self.fast = fast
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Build what the stage needs once per job (lists, an index, a model) from
+        ``self.cfg`` and ``self.files``."""
 
     @classmethod
     def settings(cls, cfg: dict[str, Any]) -> dict[str, Any]:

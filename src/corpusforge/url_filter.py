@@ -170,10 +170,7 @@ class UrlFilterStage(DocStage):
     name = STAGE
     section = "url_filter"
 
-    def __init__(
-        self, cfg: Mapping[str, Any] | None = None, files: Mapping[str, Any] | None = None
-    ):
-        super().__init__(cfg, files)
+    def prepare(self) -> None:
         lists = {name.removeprefix("list_"): path for name, path in self.files.items()}
         self.url_filter = settings(self.cfg, lists)
 

@@ -248,15 +248,9 @@ class CleanStage(DocStage):
     exempt: ClassVar[dict] = {"clean": None, "pii": None}
     not_applied_key = "not_cleaned"
 
-    def __init__(
-        self,
-        cfg: Mapping[str, Any] | None = None,
-        files: Mapping[str, Any] | None = None,
-        fast: bool = True,
-    ):
-        super().__init__(cfg, files)
+    def prepare(self) -> None:
         words = {name.removeprefix("words_"): path for name, path in self.files.items()}
-        self.cleaner = settings(self.cfg, words, fast)
+        self.cleaner = settings(self.cfg, words, self.fast)
 
     def described(self) -> dict[str, Any]:
         return dict(self.cleaner.described)
