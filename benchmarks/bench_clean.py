@@ -67,7 +67,7 @@ reading, not building the corpus, not imports):
   outputs are compared).
 - ``t2s``: ours ``clean.chinese.Converter("t2s")`` vs data-juicer's
   ``chinese_convert_mapper`` (mode t2s; both OpenCC) on every document.
-- ``stage``: our whole stage (``clean.clean_docs``, default config: every step,
+- ``stage``: our whole stage (``clean.CleanStage``, default config: every step,
   all five PII kinds) on a DataFrame; no other tool does all of it.
 
 Baselines run in their own venvs (never in .venv), which ``tools/install_bench.sh``
@@ -101,14 +101,12 @@ from bench_dedup import CACHE, in_bench_venv, write_docs  # noqa: E402
 from clean_pages import EN_SITE_LINES, SITE_LINES  # noqa: E402
 from test_clean import clean_config, outcomes  # noqa: E402
 
-from corpusforge.clean import clean_docs, settings  # noqa: E402
+from corpusforge.clean import CleanStage  # noqa: E402
 from corpusforge.clean.chinese import Converter  # noqa: E402
 from corpusforge.clean.pii import find_and_mask, luhn_valid  # noqa: E402
 from corpusforge.clean.text import Repair  # noqa: E402
-from corpusforge.filters import apply_filters  # noqa: E402
-from corpusforge.filters import settings as filter_settings  # noqa: E402
-from corpusforge.line_corrections import correct_docs  # noqa: E402
-from corpusforge.line_corrections import settings as line_settings  # noqa: E402
+from corpusforge.filters import FiltersStage  # noqa: E402
+from corpusforge.line_corrections import LineCorrectionsStage  # noqa: E402
 from corpusforge.schema import with_defaults  # noqa: E402
 
 DJ_VENV = CACHE / "dj-venv"
@@ -236,9 +234,9 @@ def ours(texts: list[str], frame: pd.DataFrame) -> dict:
         "pii": timed(lambda t: find_and_mask(t, ("email", "ip"))[0], texts),
         "t2s": timed(lambda t: t2s(t)[0], texts) if (t2s := Converter("t2s")) else None,
     }
-    cleaner = settings(clean_config())
+    stage = CleanStage(clean_config())
     cpu, wall = time.process_time(), time.perf_counter()
-    kept, rejects, _ = clean_docs(frame[["id", "seed_id", "origin", "text"]], cleaner)
+    kept, rejects, _ = stage(frame[["id", "seed_id", "origin", "text"]])
     runs["stage"] = (None, time.process_time() - cpu, time.perf_counter() - wall)
     print(f"  stage kept {len(kept)}, rejected {dict(rejects['reason'].value_counts())}")
     return runs
@@ -357,7 +355,7 @@ def compare_paths(name: str, docs: pd.DataFrame, run, results) -> pd.DataFrame:
 
 
 def fast_vs_reference(frame: pd.DataFrame) -> None:
-    """Each stage with its pre-checks (``settings(..., fast=True)``, what the workflow
+    """Each stage with its pre-checks (``fast=True``, what the workflow
     runs) against the reference (``fast=False``: every measure in full, the code
     before the pre-checks), on the same documents, in the workflow's order: clean,
     then line corrections and the heuristic filters on the documents clean kept.
@@ -369,21 +367,21 @@ def fast_vs_reference(frame: pd.DataFrame) -> None:
     kept = compare_paths(
         "clean",
         frame[["id", "seed_id", "origin", "text"]],
-        lambda docs, fast: clean_docs(docs, settings(cfg, fast=fast)),
+        lambda docs, fast: CleanStage(cfg, fast=fast)(docs),
         outcomes,
     )
     lc_cfg = with_defaults("line_corrections", {})
     compare_paths(
         "line_corrections",
         kept[["id", "seed_id", "origin", "text"]],
-        lambda docs, fast: correct_docs(docs, line_settings(lc_cfg, fast)),
+        lambda docs, fast: LineCorrectionsStage(lc_cfg, fast=fast)(docs),
         lambda k, r: row_outcomes(k, r, ["text", "corrected_lines", "corrected_chars"]),
     )
     f_cfg = with_defaults("filters", {})
     compare_paths(
         "filters",
         kept[["id", "seed_id", "origin", "text"]],
-        lambda docs, fast: apply_filters(docs, filter_settings(f_cfg, fast)),
+        lambda docs, fast: FiltersStage(f_cfg, fast=fast)(docs),
         lambda k, r: row_outcomes(k, r, ["text", "filter_lines_removed"]),
     )
 

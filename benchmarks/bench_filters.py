@@ -33,7 +33,7 @@ box-drawing characters (tables in fortunes-zh) are left out.
 
 Measured, single process each, only the filtering (not reading, not building the
 documents):
-- ours: ``corpusforge.filters.apply_filters`` on a DataFrame with one rule set at
+- ours: ``corpusforge.filters.FiltersStage`` on a DataFrame with one rule set at
   a time (``gopher_repetition``, ``gopher_quality``, ``c4``) and with the three
   chained (first failure wins);
 - datatrove 0.10.1: ``GopherRepetitionFilter``, ``GopherQualityFilter`` and
@@ -230,10 +230,10 @@ def make_corpus(lang: str, n: int, seed: int) -> pd.DataFrame:
 
 
 def run_ours(docs: pd.DataFrame, rule_sets: list[str]) -> dict:
-    settings = flt.settings(with_defaults("filters", {"rule_sets": rule_sets}))
+    stage = flt.FiltersStage(with_defaults("filters", {"rule_sets": rule_sets}))
     frame = docs.drop(columns=["kind"])
     c0, w0 = time.process_time(), time.perf_counter()
-    _, rejects, _ = flt.apply_filters(frame, settings)
+    _, rejects, _ = stage(frame)
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     reason = dict(zip(rejects["id"], rejects["reason"], strict=True))
     return {

@@ -56,7 +56,8 @@ rule clean:
         "../envs/clean.yaml"
     threads: 1
     params:
+        stage="corpusforge.clean:CleanStage",
         settings=CLEAN,
         batch_rows=config["batch_rows"],
     script:
-        "../scripts/clean.py"
+        "../scripts/doc_stage.py"

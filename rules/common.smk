@@ -511,7 +511,7 @@ def summary_inputs(wildcards):
         files[f"{stage}_rejected"] = expand(rejected(stage), shard=SHARDS)
         files[f"{stage}_stats"] = expand(stage_stats(stage), shard=SHARDS)
     if "perplexity" in DOC_STAGES:
-        files["perplexity_cutoffs"] = out("stats/perplexity_cutoffs.json")
+        files["perplexity_cutoffs"] = rules.perplexity_cutoffs.output.cutoffs
     if TRAIN_RUN:
         files["train_mixture"] = rules.train_mixture.output.mixture
     return files

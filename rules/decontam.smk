@@ -71,7 +71,8 @@ rule decontam:
         "../envs/web.yaml"
     threads: 1
     params:
+        stage="corpusforge.decontam:DecontamStage",
         settings=DECONTAM,
         batch_rows=config["batch_rows"],
     script:
-        "../scripts/decontam.py"
+        "../scripts/doc_stage.py"

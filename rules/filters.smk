@@ -22,7 +22,8 @@ rule filters:
         "../envs/web.yaml"
     threads: 1
     params:
+        stage="corpusforge.filters:FiltersStage",
         settings=FILTERS,
         batch_rows=config["batch_rows"],
     script:
-        "../scripts/filters.py"
+        "../scripts/doc_stage.py"

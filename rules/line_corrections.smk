@@ -22,7 +22,8 @@ rule line_corrections:
         "../envs/clean.yaml"
     threads: 1
     params:
+        stage="corpusforge.line_corrections:LineCorrectionsStage",
         settings={k: v for k, v in LINE_CORRECTIONS.items() if k != "enabled"},
         batch_rows=config["batch_rows"],
     script:
-        "../scripts/line_corrections.py"
+        "../scripts/doc_stage.py"

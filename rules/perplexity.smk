@@ -7,7 +7,8 @@
   perplexity_cutoffs (gather)           cutoffs per language -> stats/perplexity_cutoffs.json
   perplexity_bucket  (per shard)        adds `bucket`: docs_of, rejected, stage_stats
 
-File layout and config checks: corpusforge.perplexity.WorkflowLayout / settings.
+File layout (every path, declared once: corpusforge.perplexity.layout.PATHS, through
+PPL.path) and config checks: corpusforge.perplexity.WorkflowLayout / settings.
 KenLM's lmplz/build_binary come from tools/build_kenlm.sh (or $CORPUSFORGE_KENLM_BIN).
 """
 
@@ -19,7 +20,7 @@ PPL = WorkflowLayout(canon(config.get("perplexity") or {}), out)
 rule download_lm_file:
     """Fetch a remote reference text or ready-made model file (sha256-checked when given)."""
     output:
-        out("lm/downloads/{lang}/{kind}/{filename}"),
+        PPL.path("download"),
     log:
         log_path("download_lm_file", "{lang}/{kind}/{filename}"),
     benchmark:
@@ -42,9 +43,9 @@ rule train_lm:
     input:
         reference=lambda wc: PPL.source_file(wc.lang, "reference"),
     output:
-        sp=out("lm/{lang}/{lang}.sp.model"),
-        lm=out("lm/{lang}/{lang}.arpa.bin"),
-        meta=out("lm/{lang}/{lang}.json"),
+        sp=PPL.path("sp"),
+        lm=PPL.path("lm"),
+        meta=PPL.path("meta"),
     log:
         log_path("train_lm", "{lang}"),
     benchmark:
@@ -69,7 +70,7 @@ rule describe_lm:
     input:
         unpack(lambda wc: PPL.describe_inputs(wc.lang)),
     output:
-        meta=out("lm/{lang}/{lang}.json"),
+        meta=PPL.path("meta"),
     log:
         log_path("describe_lm", "{lang}"),
     benchmark:
@@ -112,7 +113,7 @@ rule perplexity_cutoffs:
     input:
         unpack(lambda wc: PPL.cutoff_inputs(SHARDS)),
     output:
-        cutoffs=out("stats/perplexity_cutoffs.json"),
+        cutoffs=PPL.path("cutoffs"),
     log:
         log_path("perplexity_cutoffs", "cutoffs"),
     benchmark:
@@ -131,7 +132,7 @@ rule perplexity_bucket:
     """head / middle / tail (or unscored) per document; optional tail and no-model drops."""
     input:
         scored=PPL.scored(),
-        cutoffs=out("stats/perplexity_cutoffs.json"),
+        cutoffs=PPL.path("cutoffs"),
     output:
         docs=docs_of("perplexity"),
         rejected=rejected("perplexity"),

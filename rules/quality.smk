@@ -11,15 +11,16 @@ Without quality.buckets (the default) rule quality writes the stage's documents 
 stats; with it, quality/scored/{shard}.parquet|json, which quality_bucket finishes.
 
 The same models score the seed extracts when prompts.seed_quality is set (rules/prompts.smk).
-QUALITY (the section, schema defaults filled in), SEED_QUALITY and QL (the file layout,
-corpusforge.quality.layout.QualityLayout) are in common.smk.
+QUALITY (the section, schema defaults filled in), SEED_QUALITY and QL (the file layout:
+every path declared once, corpusforge.quality.layout.QualityLayout.PATHS, through
+QL.path) are in common.smk.
 """
 
 
 rule download_quality_file:
     """Fetch a remote reference text or given fastText model (sha256-checked when given)."""
     output:
-        out("quality/downloads/{lang}/{kind}/{filename}"),
+        QL.path("download"),
     log:
         log_path("download_quality_file", "{lang}/{kind}/{filename}"),
     benchmark:
@@ -42,8 +43,8 @@ rule train_quality:
         positive=lambda wc: QL.references(wc.lang, "positive"),
         negative=lambda wc: QL.references(wc.lang, "negative"),
     output:
-        model=out("quality/{lang}/{lang}.bin"),
-        meta=out("quality/{lang}/{lang}.json"),
+        model=QL.path("model"),
+        meta=QL.path("meta"),
     log:
         log_path("train_quality", "{lang}"),
     benchmark:
@@ -62,7 +63,7 @@ rule train_quality:
 rule prepare_quality_model:
     """Download the hf engine's model at its pinned revision, once."""
     output:
-        directory(out("models-quality/hf")),
+        directory(QL.path("hf")),
     log:
         log_path("prepare_quality_model", "hf"),
     benchmark:

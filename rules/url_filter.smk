@@ -53,7 +53,8 @@ rule url_filter:
         "../envs/clean.yaml"
     threads: 1
     params:
+        stage="corpusforge.url_filter:UrlFilterStage",
         settings={k: v for k, v in URL_FILTER.items() if k != "enabled"},
         batch_rows=config["batch_rows"],
     script:
-        "../scripts/url_filter.py"
+        "../scripts/doc_stage.py"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +27,7 @@ from clean_pages import (
     TRADITIONAL_PAGE,
 )
 
-from corpusforge.clean import CleanError, clean_docs, settings
+from corpusforge.clean import CleanError, CleanStage, settings
 from corpusforge.clean.chinese import Pinyin, pinyin_token, script_of, syllable_count
 from corpusforge.clean.pii import card_valid, find_and_mask, id_number_valid
 from corpusforge.clean.text import Boilerplate, garbled_measures, normalize_whitespace
@@ -55,7 +54,7 @@ def cleaner(**sections):
 
 
 def outcomes(kept: pd.DataFrame, rejects: pd.DataFrame) -> dict[str, tuple]:
-    """Every document's result of a clean_docs run by id: what was kept (text,
+    """Every document's result of a clean stage run by id: what was kept (text,
     clean record, pii counts) or why it was rejected (reason, detail, text)."""
     found = {
         row.id: ("kept", row.text, json.dumps(row.clean), json.dumps(row.pii))
@@ -74,7 +73,7 @@ def docs(*texts: str, origin: str = "web") -> pd.DataFrame:
 
 
 def run(frame: pd.DataFrame, **sections):
-    return clean_docs(frame, cleaner(**sections))
+    return CleanStage(clean_config(**sections))(frame)
 
 
 # ---------------------------------------------------------------- Unicode repair
@@ -322,7 +321,7 @@ def test_stage_over_a_shard_accounts_for_every_document(tmp_path):
     write_parquet(frame, tmp_path / "in.parquet")
     cfg = clean_config(apply_to=["web"])
     stats = run_doc_stage(
-        partial(clean_docs, cleaner=settings(cfg)),
+        CleanStage(cfg),
         tmp_path / "in.parquet",
         tmp_path / "out.parquet",
         tmp_path / "rejected.parquet",

@@ -25,7 +25,7 @@ from clean_pages import (
 from ftfy.badness import MOJIBAKE_CATEGORIES, badness
 from test_clean import clean_config, docs, outcomes
 
-from corpusforge.clean import clean_docs, settings
+from corpusforge.clean import CleanStage
 from corpusforge.clean.chinese import Pinyin, chinese_han, script_of
 from corpusforge.clean.pii import find_and_mask
 from corpusforge.clean.prefilter import Keywords, required
@@ -130,8 +130,8 @@ CONFIGS = {
 def test_stage_with_pre_checks_gives_the_reference_outputs(name):
     frame = docs(*corpus())
     cfg = clean_config(**CONFIGS[name])
-    ref = clean_docs(frame, settings(cfg, fast=False))
-    new = clean_docs(frame, settings(cfg, fast=True))
+    ref = CleanStage(cfg, fast=False)(frame)
+    new = CleanStage(cfg, fast=True)(frame)
     assert outcomes(*ref[:2]) == outcomes(*new[:2])
     assert ref[0].equals(new[0]) and ref[1].equals(new[1])
     assert ref[2] == new[2]

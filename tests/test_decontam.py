@@ -12,9 +12,9 @@ import pytest
 from corpusforge.decontam import (
     Benchmark,
     DecontamError,
+    DecontamStage,
     Index,
     build_index,
-    index_step,
     ngram_hashes,
     run_index,
     settings,
@@ -129,7 +129,8 @@ def test_stage_every_id_once(tmp_path):
     outs = []
     for run in ("1", "2"):
         paths = [tmp_path / run / f for f in ("docs.parquet", "rej.parquet", "stats.json")]
-        stats = run_doc_stage(index_step(index_file, CFG), src, *paths, shard="0003")
+        stage = DecontamStage(CFG, {"index": index_file})
+        stats = run_doc_stage(stage, src, *paths, shard="0003")
         outs.append([p.read_bytes() for p in paths])
     assert outs[0] == outs[1]
     kept, rejects = read_parquet(paths[0]), read_parquet(paths[1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 
 import jsonschema
@@ -12,8 +11,8 @@ import pytest
 
 from corpusforge.filters import (
     FiltersError,
+    FiltersStage,
     Settings,
-    apply_filters,
     c4_clean_lines,
     filter_text,
     settings,
@@ -31,6 +30,11 @@ EN_LINES, ZH_LINES = EN.split("\n"), ZH.split("\n")
 def resolved(cfg: dict | None = None) -> Settings:
     """The filters' settings of a config section, with the schema's defaults."""
     return settings(with_defaults("filters", cfg))
+
+
+def stage(cfg: dict | None = None) -> FiltersStage:
+    """The filters stage of a config section, with the schema's defaults."""
+    return FiltersStage(with_defaults("filters", cfg))
 
 
 def only(rule_set: str, **over) -> Settings:
@@ -158,7 +162,7 @@ def test_c4_line_filter_changes_text():
     out = filter_text(noisy, "en", only("c4"))
     assert out.verdict is None
     assert out.text == EN  # the noise lines are gone, the citation marker too
-    assert out.lines_removed == {
+    assert out.counts == {
         "no_terminal_punctuation": 1,
         "javascript": 1,
         "policy": 1,
@@ -265,9 +269,9 @@ def shard_frame() -> pd.DataFrame:
     return pd.DataFrame(rows).sample(frac=1, random_state=3)
 
 
-def test_apply_filters_every_id_once_and_stats():
+def test_the_stage_judges_every_id_once_with_stats():
     docs = shard_frame()
-    kept, rejects, stats = apply_filters(docs, resolved(None))
+    kept, rejects, stats = stage()(docs)
     assert sorted(kept["id"].tolist() + rejects["id"].tolist()) == sorted(docs["id"])
     assert kept["id"].tolist() == ["aa", "bb", "ee", "gg"]
     assert dict(zip(rejects["id"], rejects["reason"], strict=True)) == {
@@ -289,17 +293,17 @@ def test_apply_to_selects_documents_by_origin():
     docs = shard_frame()
     generated = docs["id"].isin(["cc", "dd"])
     docs.loc[generated, "origin"] = "generated"
-    kept, rejects, stats = apply_filters(docs, resolved(None))
+    kept, rejects, stats = stage()(docs)
     # cc and dd would fail (word count, repeated lines) but are generated: untouched
     assert {"cc", "dd"} <= set(kept["id"]) and not {"cc", "dd"} & set(rejects["id"])
     assert set(rejects["id"]) == {"ff", "hh"}
     assert stats["not_filtered"] == 2 and stats["apply_to"] == ["web"]
     assert kept.set_index("id").loc["dd", "filter_lines_removed"] == 0
     # without the column, documents count as generated; apply_to can name both
-    both = resolved({"apply_to": ["generated", "web"]})
-    kept, rejects, _ = apply_filters(docs.drop(columns="origin"), both)
+    both = stage({"apply_to": ["generated", "web"]})
+    kept, rejects, _ = both(docs.drop(columns="origin"))
     assert set(rejects["id"]) == {"cc", "dd", "ff", "hh"}
-    _, rejects, stats = apply_filters(docs.drop(columns="origin"), resolved(None))
+    _, rejects, stats = stage()(docs.drop(columns="origin"))
     assert rejects.empty and stats["not_filtered"] == 8
 
 
@@ -309,7 +313,7 @@ def test_run_shard_is_deterministic(tmp_path):
     outputs = []
     for run in ("one", "two"):
         paths = [tmp_path / run / name for name in ("docs.parquet", "rej.parquet", "s.json")]
-        step = partial(apply_filters, settings=resolved({"c4": {"min_sentences": 5}}))
+        step = stage({"c4": {"min_sentences": 5}})
         stats = run_doc_stage(step, src, *paths, shard="0000")
         outputs.append([p.read_bytes() for p in paths])
     assert outputs[0] == outputs[1]
@@ -418,13 +422,12 @@ def test_skip_names_must_be_rules():
 
 
 def test_fast_measures_give_the_reference_outputs():
-    """settings(fast=True), what the workflow runs, and the reference (fast=False)
+    """fast=True, what the workflow runs, and the reference (fast=False)
     agree on every document: texts with repeated lines, paragraphs and n-grams of
     every length, bullets, ellipses, code, CJK, no lang column and a lang column."""
     import random
 
     from corpusforge.filters import (
-        apply_filters,
         dup_ngram_char_fraction,
         dup_ngram_char_fractions,
     )
@@ -455,7 +458,7 @@ def test_fast_measures_give_the_reference_outputs():
         if with_lang:
             frame["lang"] = langs
         full = with_defaults("filters", cfg)
-        ref = apply_filters(frame, settings(full, fast=False))
-        new = apply_filters(frame, settings(full, fast=True))
+        ref = FiltersStage(full, fast=False)(frame)
+        new = FiltersStage(full, fast=True)(frame)
         assert ref[0].equals(new[0]) and ref[1].equals(new[1]) and ref[2] == new[2]
         assert ref[1]["reason"].nunique() >= 3  # the texts fail several rules

@@ -9,7 +9,7 @@ from clean_pages import CAFE_MOJIBAKE, CONTACT_PAGE, TRADITIONAL_PAGE
 from web_pages import CONTAMINATED, GOOD_EN, GOOD_ZH, NEAR_DUP, WARC_EN
 
 from corpusforge.clean.text import Boilerplate, remove_lines
-from corpusforge.line_corrections import LineCorrections, correct_docs, settings
+from corpusforge.line_corrections import LineCorrections, LineCorrectionsStage, settings
 from corpusforge.schema import with_defaults
 
 PROSE = (
@@ -116,7 +116,7 @@ def test_share_bound_rejects_and_counts_per_document(lc):
             "text": [small, heavy, heavy, "Share\n点赞"],
         }
     )
-    kept, rejects, stats = correct_docs(docs, lc)
+    kept, rejects, stats = LineCorrectionsStage(with_defaults("line_corrections"))(docs)
     assert kept["id"].tolist() == ["a", "c"]
     assert kept.set_index("id").loc["a", "text"] == PROSE
     assert kept.set_index("id").loc["a", "corrected_lines"] == 1
@@ -130,8 +130,8 @@ def test_share_bound_rejects_and_counts_per_document(lc):
     assert stats["not_corrected"] == 1 and stats["documents_corrected"] == 1
     assert stats["corrected_lines_by_kind"] == {"counter": 1}
     # a looser bound keeps the heavy page, corrected
-    loose = settings(with_defaults("line_corrections", {"max_removed_share": 0.9}))
-    kept, rejects, _ = correct_docs(docs, loose)
+    loose = LineCorrectionsStage(with_defaults("line_corrections", {"max_removed_share": 0.9}))
+    kept, rejects, _ = loose(docs)
     assert "b" in set(kept["id"]) and rejects["id"].tolist() == ["d"]
     assert kept.set_index("id").loc["b", "text"] == "A short note on tomatoes and sun."
 
@@ -240,6 +240,7 @@ def test_pre_checks_give_the_reference_kinds():
         for text in texts:
             assert new.correct(text) == ref.correct(text)
         frame = pd.DataFrame({"id": range(len(texts)), "origin": "web", "text": texts})
-        ref_out, new_out = correct_docs(frame, ref), correct_docs(frame, new)
+        ref_out = LineCorrectionsStage(full, fast=False)(frame)
+        new_out = LineCorrectionsStage(full, fast=True)(frame)
         assert ref_out[0].equals(new_out[0]) and ref_out[1].equals(new_out[1])
         assert ref_out[2] == new_out[2]

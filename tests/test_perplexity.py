@@ -747,3 +747,22 @@ def test_workflow_layout_paths():
     assert not re.fullmatch(layout.pattern(layout.pretrained), "en")
     assert not re.fullmatch(layout.pattern([]), "")
     assert layout.training("en")["order"] == 5
+    # a rule's output: the same path, its wildcards left open
+    assert layout.path("sp") == "R/lm/{lang}/{lang}.sp.model"
+    assert layout.path("download", lang="de") == "R/lm/downloads/de/{kind}/{filename}"
+
+
+def test_build_wide_paths_are_written_in_their_layout_only():
+    """rules/perplexity.smk and rules/quality.smk take every path from their layout's
+    PATHS: none is written again in a rules file."""
+    from corpusforge.quality.layout import QualityLayout
+
+    rules = Path(__file__).resolve().parents[1] / "rules"
+    for layout, smk in ((pp.WorkflowLayout, "perplexity.smk"), (QualityLayout, "quality.smk")):
+        text = (rules / smk).read_text(encoding="utf-8")
+        # the code, not the docstrings and comments that describe the files
+        text = re.sub(r'""".*?"""|#[^\n]*', "", text, flags=re.S)
+        assert not re.search(r"\bout\(", text), smk  # no path of its own under results/
+        for template in layout.PATHS.values():
+            assert template not in text, (smk, template)
+            assert template.rsplit("/", 1)[0] + "/" not in text, (smk, template)

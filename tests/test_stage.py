@@ -119,10 +119,40 @@ def test_the_base_owns_apply_to_rejections_columns_and_stats():
     web_kept = kept[kept["origin"] == "web"]
     assert (web_kept["letters"] == web_kept["text"].str.len()).all()
     assert stats["not_applied"] == int((~web).sum()) and stats["loud"] == len(loud_web)
+    assert stats["apply_to"] == ["web"]
     assert stats["rejected_by_reason"] == rejects["reason"].value_counts().sort_index().to_dict()
+    # a rejected row holds the text as the stage left it (clean's masked text)
+    assert not rejects["text"].str.startswith(" ").any()
     # without apply_to every document is judged
     _, rejects, stats = Shouting({})(frame)
-    assert len(rejects) == 4 and stats["not_applied"] == 0
+    assert len(rejects) == 4 and "not_applied" not in stats and "apply_to" not in stats
+
+
+class Tally(Shouting):
+    """Shouting with its own name for untouched documents, a setting in its stats and
+    a count over every kept document."""
+
+    not_applied_key = "not_shouted"
+
+    def described(self):
+        return {"settings": {"limit": 3}}
+
+    def kept_counters(self, kept):
+        return {"kept_by_origin": kept["origin"].value_counts().sort_index().to_dict()}
+
+
+def test_stats_name_untouched_documents_and_count_every_kept_one():
+    frame = docs()
+    kept, _, stats = Tally({"apply_to": ["web"]})(frame)
+    assert stats["not_shouted"] == int((frame["origin"] != "web").sum())
+    assert "not_applied" not in stats and stats["settings"] == {"limit": 3}
+    assert stats["kept_by_origin"] == kept["origin"].value_counts().sort_index().to_dict()
+    # a batch of other origins only: judge still runs (on no documents), so every
+    # batch's stats have the stage's counters
+    generated = frame[frame["origin"] == "generated"]
+    kept, rejects, stats = Tally({"apply_to": ["web"]})(generated)
+    assert len(kept) == len(generated) and rejects.empty
+    assert stats["loud"] == 0 and (kept["letters"] == -1).all()
 
 
 def test_a_stage_streams_through_the_shared_job_io(tmp_path):

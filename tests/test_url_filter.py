@@ -18,7 +18,7 @@ from corpusforge.schema import with_defaults
 from corpusforge.url_filter import (
     UrlFilter,
     UrlFilterError,
-    filter_urls,
+    UrlFilterStage,
     host_of,
     read_list,
     settings,
@@ -27,29 +27,35 @@ from corpusforge.url_filter import (
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_filter(tmp_path: Path, lists: dict[str, tuple[str, str]], **cfg) -> UrlFilter:
-    """A filter over lists written here: name -> (kind, file text)."""
+def section_of(tmp_path: Path, lists: dict[str, tuple[str, str]], **cfg) -> tuple[dict, dict]:
+    """The url_filter section and its files (name -> path) over lists written here:
+    name -> (kind, file text)."""
     files, section = {}, {"lists": {}, **cfg}
     for name, (kind, text) in lists.items():
         path = tmp_path / f"{name}.txt"
         path.write_text(text, encoding="utf-8")
         files[name] = str(path)
         section["lists"][name] = {"kind": kind, "source": {"path": str(path)}}
-    return settings(with_defaults("url_filter", section), files)
+    return with_defaults("url_filter", section), files
+
+
+def make_filter(tmp_path: Path, lists: dict[str, tuple[str, str]], **cfg) -> UrlFilter:
+    """A filter over lists written here: name -> (kind, file text)."""
+    return settings(*section_of(tmp_path, lists, **cfg))
+
+
+LISTS = {
+    "spam": ("block", "# spam sites\nspam-links.invalid\nhttps://www.bad.example/x\n"),
+    "more": ("block", "*.tracker.example\n"),
+    "trusted": ("allow", "good.spam-links.invalid\nsexology.example\n"),
+    "hard": ("hard_words", "porn\n"),
+    "soft": ("soft_words", "sex\nnude\nwebcam\n"),
+}
 
 
 @pytest.fixture
 def url_filter(tmp_path: Path) -> UrlFilter:
-    return make_filter(
-        tmp_path,
-        {
-            "spam": ("block", "# spam sites\nspam-links.invalid\nhttps://www.bad.example/x\n"),
-            "more": ("block", "*.tracker.example\n"),
-            "trusted": ("allow", "good.spam-links.invalid\nsexology.example\n"),
-            "hard": ("hard_words", "porn\n"),
-            "soft": ("soft_words", "sex\nnude\nwebcam\n"),
-        },
-    )
+    return make_filter(tmp_path, LISTS)
 
 
 def test_host_of_normalizes_urls_and_bare_domains():
@@ -124,7 +130,10 @@ def test_demo_lists_block_only_reserved_names():
     assert demo.verdict("http://garden.example/tomatoes")[0] == "passed"
 
 
-def test_filter_urls_rejects_blocked_and_passes_documents_without_url(url_filter):
+def test_the_stage_rejects_blocked_and_passes_documents_without_url(tmp_path):
+    section, files = section_of(tmp_path, LISTS)
+    # the rule's inputs: list_<name> -> the list's local file
+    stage = UrlFilterStage(section, {f"list_{name}": path for name, path in files.items()})
     docs = pd.DataFrame(
         {
             "id": ["d4", "d1", "d3", "d2", "d5"],
@@ -139,7 +148,7 @@ def test_filter_urls_rejects_blocked_and_passes_documents_without_url(url_filter
             ],
         }
     )
-    kept, rejects, stats = filter_urls(docs, url_filter)
+    kept, rejects, stats = stage(docs)
     assert kept["id"].tolist() == ["d1", "d3", "d5"]
     assert list(rejects.columns) == REJECT_COLUMNS
     assert rejects["id"].tolist() == ["d2", "d4"]
@@ -152,7 +161,7 @@ def test_filter_urls_rejects_blocked_and_passes_documents_without_url(url_filter
     assert (stats["no_url"], stats["allowlisted"], stats["passed"]) == (1, 1, 1)
     assert stats["blocked_by_list"] == {"blocklist spam": 1, "hard_words hard": 1}
     # no url column at all (generated documents): everything passes, counted
-    kept, rejects, stats = filter_urls(docs.drop(columns="url"), url_filter)
+    kept, rejects, stats = stage(docs.drop(columns="url"))
     assert len(kept) == 5 and rejects.empty and stats["no_url"] == 5
 
 

@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .cjk import WORD_CHARS
-from .records import reject_records, stage_outcome
+from .stage import DocStage, Verdict
 
 STAGE = "decontam"
 _CJK = WORD_CHARS
@@ -294,28 +294,36 @@ def benchmarks_from(files: Mapping[str, str], cfg: Mapping[str, Any]) -> list[Be
 # ---------------------------------------------------------------- stage
 
 
-def check_documents(docs: pd.DataFrame, index: Index) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(kept, rejects, stats): reject every document sharing an n-gram with a benchmark."""
-    matches = [index.first_match(t) if isinstance(t, str) else None for t in docs["text"]]
-    bad = pd.Series([m is not None for m in matches], index=docs.index, dtype=bool)
-    kept = docs[~bad]
-    found = [m for m in matches if m is not None]
-    details = [
-        json.dumps({"benchmark": name, "ngram": gram}, ensure_ascii=False, sort_keys=True)
-        for name, gram in found
-    ]
-    rejects = reject_records(
-        docs[bad].reset_index(drop=True), STAGE, "contaminated", pd.Series(details, dtype=object)
-    )
-    by_bench = Counter(name for name, _ in found)
-    return stage_outcome(
-        STAGE,
-        docs,
-        kept,
-        rejects,
-        settings={"n": index.n, "index_ngrams": len(index.hashes)},
-        contaminated_by_benchmark={k: by_bench[k] for k in sorted(by_bench)},
-    )
+class DecontamStage(DocStage):
+    """Rule ``decontam``: reject every document sharing an n-gram with a benchmark
+    (``files``: ``index``, the index rule ``decontam_index`` wrote)."""
+
+    name = STAGE
+    section = "decontam"
+
+    def prepare(self) -> None:
+        from .io import read_parquet
+
+        self.index = Index.from_frame(read_parquet(self.files["index"]), settings(self.cfg)["n"])
+
+    def described(self) -> dict[str, Any]:
+        return {"settings": {"n": self.index.n, "index_ngrams": len(self.index.hashes)}}
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        matches = [self.index.first_match(t) if isinstance(t, str) else None for t in docs["text"]]
+        details = [
+            None
+            if m is None
+            else json.dumps({"benchmark": m[0], "ngram": m[1]}, ensure_ascii=False, sort_keys=True)
+            for m in matches
+        ]
+        by_bench = Counter(m[0] for m in matches if m is not None)
+        return Verdict(
+            keep=pd.Series([m is None for m in matches], index=docs.index, dtype=bool),
+            reason="contaminated",
+            detail=pd.Series(details, index=docs.index, dtype=object),
+            counters={"contaminated_by_benchmark": {k: by_bench[k] for k in sorted(by_bench)}},
+        )
 
 
 def run_index(
@@ -330,11 +338,3 @@ def run_index(
     write_json(stats, out_stats)
     log.info("decontam index: %d unique %d-grams", stats["unique_ngrams"], resolved["n"])
     return stats
-
-
-def index_step(index_path: str | Path, cfg: Mapping[str, Any]):
-    """The stage's step (documents -> kept, rejected, stats) against a stored index."""
-    from .io import read_parquet
-
-    index = Index.from_frame(read_parquet(index_path), settings(cfg)["n"])
-    return lambda docs: check_documents(docs, index)

@@ -38,16 +38,16 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import compress
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from .cjk import WORD_CHARS
-from .records import origins, reject_records, stage_outcome
+from .stage import DocStage, Judged, Verdict, verdict_of
 
 STAGE = "filters"
 RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "slimpajama")
@@ -313,7 +313,7 @@ def dup_ngram_char_fractions(
 # ---------------------------------------------------------------- rule sets
 # Each returns None (passes) or (rule name, detail).
 
-Verdict = tuple[str, str] | None
+Failure = tuple[str, str] | None
 
 
 def _fmt(value: float) -> str:
@@ -322,7 +322,7 @@ def _fmt(value: float) -> str:
 
 def check_repetition(
     text: str, words: list[str], cfg: Mapping[str, Any], skip, fast: bool = False
-) -> Verdict:
+) -> Failure:
     lines = _lines(text)
     paragraphs = [p.strip() for p in _PARAGRAPHS.split(text) if p.strip()]
     line_frac, line_chars = _dup_fractions(lines)
@@ -368,7 +368,7 @@ def check_quality(
     cfg: Mapping[str, Any],
     skip,
     fast: bool = False,
-) -> Verdict:
+) -> Failure:
     n = len(words)
     rule = "gopher_quality.word_count"
     if rule not in skip and not cfg["min_words"] <= n <= cfg["max_words"]:
@@ -458,7 +458,7 @@ def count_sentences(text: str) -> int:
     return len(_SENTENCE_END.findall(text))
 
 
-def check_c4_document(text: str, cfg: Mapping[str, Any], bad_words, skip) -> Verdict:
+def check_c4_document(text: str, cfg: Mapping[str, Any], bad_words, skip) -> Failure:
     lower = text.lower()
     if cfg["lorem_ipsum"] and "c4.lorem_ipsum" not in skip and "lorem ipsum" in lower:
         return "c4.lorem_ipsum", "contains 'lorem ipsum'"
@@ -487,15 +487,9 @@ def slim_chars(text: str, fast: bool = False) -> int:
 # ---------------------------------------------------------------- documents
 
 
-@dataclass
-class Outcome:
-    text: str
-    lines_removed: Counter
-    verdict: Verdict
-
-
-def filter_text(text: str, lang: str | None, settings: Settings) -> Outcome:
-    """Apply every enabled rule set to one text; first failure wins."""
+def filter_text(text: str, lang: str | None, settings: Settings) -> Judged:
+    """Apply every enabled rule set to one text; first failure wins. The judgement's
+    text is C4's cleaned text once c4 ran, its ``counts`` the lines C4 removed by cause."""
     fast = settings.fast
     cjk = (lang in settings.cjk_languages) if lang else is_cjk_text(text, fast)
     lang = lang or ("zh" if cjk else None)
@@ -512,7 +506,7 @@ def filter_text(text: str, lang: str | None, settings: Settings) -> Outcome:
     for rule_set in settings.rule_sets:
         if rule_set in skip:
             continue
-        verdict: Verdict = None
+        verdict: Failure = None
         if rule_set == "gopher_repetition":
             verdict = check_repetition(text, get_words(), settings.repetition, skip, fast)
         elif rule_set == "gopher_quality":
@@ -538,70 +532,61 @@ def filter_text(text: str, lang: str | None, settings: Settings) -> Outcome:
             if "slimpajama.min_chars" not in skip and n < settings.slimpajama["min_chars"]:
                 verdict = "slimpajama.min_chars", f"chars {n} < {settings.slimpajama['min_chars']}"
         if verdict is not None:
-            return Outcome(text, removed, verdict)
-    return Outcome(text, removed, None)
+            return Judged(text, verdict, removed)
+    return Judged(text, None, removed)
 
 
-def apply_filters(
-    docs: pd.DataFrame, settings: Settings, progress: Callable[[int], None] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(kept documents, rejected rows, stats) of one shard.
+def _lang(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
-    Documents whose ``origin`` (``generated`` when the column is absent) is not in
-    ``settings.apply_to`` are kept as they are.
-    """
-    langs = docs["lang"].tolist() if "lang" in docs.columns else [None] * len(docs)
-    origin_of = origins(docs).tolist()
-    exempt = 0
-    texts = docs["text"].tolist()
-    keep_mask: list[bool] = []
-    new_texts: list[str] = []
-    lines_removed: list[int] = []
-    verdicts: dict[int, tuple[str, str]] = {}  # position -> (rule, detail)
-    removed_total: Counter = Counter()
-    kept_by_lang: Counter = Counter()
-    for i, (text, lang) in enumerate(zip(texts, langs, strict=True)):
-        lang = lang if isinstance(lang, str) and lang else None
-        if origin_of[i] not in settings.apply_to:
-            exempt += 1
-            outcome = Outcome(text, Counter(), None)
-        elif not isinstance(text, str) or not text.strip():
-            verdict: Verdict = ("empty_text", "no text")
-            outcome = Outcome(text or "", Counter(), verdict)
-        else:
-            outcome = filter_text(text, lang, settings)
-        keep_mask.append(outcome.verdict is None)
-        if outcome.verdict is None:
-            new_texts.append(outcome.text)
-            lines_removed.append(sum(outcome.lines_removed.values()))
-            removed_total.update(outcome.lines_removed)
-            kept_by_lang[lang or "unknown"] += 1
-        else:
-            verdicts[i] = outcome.verdict
-        if progress and (i + 1) % 1000 == 0:
-            progress(i + 1)
-    kept = docs[pd.Series(keep_mask, index=docs.index, dtype=bool)].copy()
-    changed = sum(
-        1 for old, new in zip(kept["text"].tolist(), new_texts, strict=True) if old != new
-    )
-    kept["text"] = new_texts
-    kept["filter_lines_removed"] = pd.Series(lines_removed, index=kept.index, dtype="int64")
-    rejects = reject_records(
-        docs.iloc[list(verdicts)].reset_index(drop=True),
-        STAGE,
-        pd.Series([rule for rule, _ in verdicts.values()], dtype=object),
-        pd.Series([detail for _, detail in verdicts.values()], dtype=object),
-    )
-    return stage_outcome(
-        STAGE,
-        docs,
-        kept,
-        rejects,
-        rule_sets=list(settings.rule_sets),
-        apply_to=sorted(settings.apply_to),
-        not_filtered=exempt,
-        text_changed=changed,
-        lines_removed=int(sum(removed_total.values())),
-        lines_removed_by_cause={k: removed_total[k] for k in sorted(removed_total)},
-        kept_by_lang={k: kept_by_lang[k] for k in sorted(kept_by_lang)},
-    )
+
+class FiltersStage(DocStage):
+    """Rule ``filters``: the section's rule sets over the documents of its ``apply_to``
+    (``files``: the rule's ``bad_words`` input, read from ``c4.bad_words``)."""
+
+    name = STAGE
+    section = "filters"
+    exempt: ClassVar[dict] = {"filter_lines_removed": 0}
+    not_applied_key = "not_filtered"
+
+    def prepare(self) -> None:
+        self.rules = settings(self.cfg, self.fast)
+
+    def described(self) -> dict[str, Any]:
+        return {"rule_sets": list(self.rules.rule_sets)}
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        langs = docs["lang"].tolist() if "lang" in docs.columns else [None] * len(docs)
+        judged, lines_removed = [], []
+        removed_total: Counter = Counter()
+        changed = 0
+        for text, lang in zip(docs["text"].tolist(), langs, strict=True):
+            if not isinstance(text, str) or not text.strip():
+                out = Judged(text, ("empty_text", "no text"))
+            else:
+                out = filter_text(text, _lang(lang), self.rules)
+            if out.verdict is not None:
+                out.text = text  # a rejected row keeps the text as it came
+                lines_removed.append(0)
+            else:
+                changed += out.text != text
+                lines_removed.append(sum(out.counts.values()))
+                removed_total.update(out.counts)
+            judged.append(out)
+        return verdict_of(
+            judged,
+            docs.index,
+            columns={
+                "filter_lines_removed": pd.Series(lines_removed, index=docs.index, dtype="int64")
+            },
+            counters={
+                "text_changed": changed,
+                "lines_removed": int(sum(removed_total.values())),
+                "lines_removed_by_cause": {k: removed_total[k] for k in sorted(removed_total)},
+            },
+        )
+
+    def kept_counters(self, kept: pd.DataFrame) -> dict[str, Any]:
+        langs = kept["lang"].tolist() if "lang" in kept.columns else [None] * len(kept)
+        by_lang = Counter(_lang(lang) or "unknown" for lang in langs)
+        return {"kept_by_lang": {k: by_lang[k] for k in sorted(by_lang)}}

@@ -33,12 +33,12 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from .clean.text import remove_lines
-from .records import origins, reject_records, stage_outcome
+from .stage import DocStage, Judged, Verdict, verdict_of
 
 STAGE = "line_corrections"
 REASON = "line_corrections"
@@ -266,54 +266,54 @@ def settings(cfg: Mapping[str, Any], fast: bool = True) -> LineCorrections:
     return LineCorrections.from_config(cfg, fast)
 
 
-def correct_docs(
-    docs: pd.DataFrame, corrections: LineCorrections
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(kept documents, rejected rows, stats) of one shard."""
-    origin_of = origins(docs).tolist()
-    texts, keep, n_lines, n_chars, details = [], [], [], [], []
-    by_kind: Counter = Counter()
-    exempt = changed = 0
-    for text, origin in zip(docs["text"].tolist(), origin_of, strict=True):
-        text = text if isinstance(text, str) else ""
-        if origin not in corrections.apply_to:
-            exempt += 1
-            texts.append(text)
-            keep.append(True)
-            n_lines.append(0)
-            n_chars.append(0)
-            continue
-        new, removed, chars, total = corrections.correct(text)
-        share = chars / total if total else 1.0
-        lines = sum(removed.values())
-        if not new.strip() or share > corrections.max_removed_share:
-            kinds = ", ".join(f"{k} {removed[k]}" for k in KINDS if removed[k])
-            details.append(
-                f"removed {lines} lines, {chars} of {total} characters "
-                f"({share:.1%} > {corrections.max_removed_share:.1%}): {kinds or 'empty'}"
-            )
-            keep.append(False)
-            continue
-        by_kind.update(removed)
-        changed += lines > 0
-        texts.append(new)
-        keep.append(True)
-        n_lines.append(lines)
-        n_chars.append(chars)
-    mask = pd.Series(keep, index=docs.index, dtype=bool)
-    kept = docs[mask].copy()
-    kept["text"] = pd.Series(texts, index=kept.index, dtype=object)
-    kept["corrected_lines"] = pd.Series(n_lines, index=kept.index, dtype="int64")
-    kept["corrected_chars"] = pd.Series(n_chars, index=kept.index, dtype="int64")
-    rejects = reject_records(docs[~mask], STAGE, REASON, details)
-    return stage_outcome(
-        STAGE,
-        docs,
-        kept,
-        rejects,
-        not_corrected=exempt,
-        documents_corrected=int(changed),
-        corrected_lines=int(kept["corrected_lines"].sum()),
-        corrected_chars=int(kept["corrected_chars"].sum()),
-        corrected_lines_by_kind={k: int(by_kind[k]) for k in KINDS if by_kind[k]},
-    )
+class LineCorrectionsStage(DocStage):
+    """Rule ``line_corrections``: the section's kinds removed from the documents of
+    its ``apply_to``."""
+
+    name = STAGE
+    section = "line_corrections"
+    exempt: ClassVar[dict] = {"corrected_lines": 0, "corrected_chars": 0}
+    not_applied_key = "not_corrected"
+
+    def prepare(self) -> None:
+        self.corrections = settings(self.cfg, self.fast)
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        bound = self.corrections.max_removed_share
+        judged, n_lines, n_chars = [], [], []
+        by_kind: Counter = Counter()
+        changed = 0
+        for raw in docs["text"].tolist():
+            text = raw if isinstance(raw, str) else ""
+            new, removed, chars, total = self.corrections.correct(text)
+            share = chars / total if total else 1.0
+            lines = sum(removed.values())
+            if not new.strip() or share > bound:
+                kinds = ", ".join(f"{k} {removed[k]}" for k in KINDS if removed[k])
+                detail = (
+                    f"removed {lines} lines, {chars} of {total} characters "
+                    f"({share:.1%} > {bound:.1%}): {kinds or 'empty'}"
+                )
+                judged.append(Judged(raw, (REASON, detail)))  # rejected as it came
+                n_lines.append(0)
+                n_chars.append(0)
+                continue
+            by_kind.update(removed)
+            changed += lines > 0
+            judged.append(Judged(new))
+            n_lines.append(lines)
+            n_chars.append(chars)
+        return verdict_of(
+            judged,
+            docs.index,
+            columns={
+                "corrected_lines": pd.Series(n_lines, index=docs.index, dtype="int64"),
+                "corrected_chars": pd.Series(n_chars, index=docs.index, dtype="int64"),
+            },
+            counters={
+                "documents_corrected": int(changed),
+                "corrected_lines": int(sum(n_lines)),
+                "corrected_chars": int(sum(n_chars)),
+                "corrected_lines_by_kind": {k: int(by_kind[k]) for k in KINDS if by_kind[k]},
+            },
+        )

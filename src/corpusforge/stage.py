@@ -7,13 +7,15 @@ documents (:meth:`DocStage.judge`, returning a :class:`Verdict`). The base owns
 everything else, once for every stage:
 
 - ``apply_to``: documents whose ``origin`` is not in the section's ``apply_to`` pass
-  untouched (counted as ``not_applied``); a section without ``apply_to`` applies to
-  every document;
+  untouched (counted as ``not_applied``, or the stage's ``not_applied_key``; the
+  stats list ``apply_to``); a section without ``apply_to`` applies to every document;
 - rejection bookkeeping: every document judged not to keep becomes a rejected row
-  with the stage, its reason and detail (``records.reject_records``), so the audit
-  finds it;
-- stats: ``in``, ``kept``, ``rejected``, ``rejected_by_reason`` and the verdict's
-  counters (``records.stage_outcome``), merged over batches and shards;
+  with the stage, its reason and detail (``records.reject_records``) and its text as
+  the stage left it (the verdict's ``text``: clean's masked text), so the audit finds it;
+- stats: ``in``, ``kept``, ``rejected``, ``rejected_by_reason``, the verdict's
+  counters, the settings the stage describes (:meth:`DocStage.described`) and its
+  counts over every kept document (:meth:`DocStage.kept_counters`)
+  (``records.stage_outcome``), merged over batches and shards;
 - job I/O: rule ``<name>`` runs ``scripts/doc_stage.py``, which builds the stage named
   in the rule's ``params.stage`` from ``params.settings`` and streams the shard
   through it in batches of ``params.batch_rows`` (``runtime.doc_stage_job``).
@@ -25,7 +27,8 @@ Adding a stage (docs/adding-a-stage.md): one module with the class, one rules fi
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -49,6 +52,51 @@ class Verdict:
     counters: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Judged:
+    """One document's judgement, for stages that judge document by document: its text
+    as the stage leaves it, the ``(reason, detail)`` that rejects it (None: kept) and
+    what the stage counted in it (``counts``: lines removed by cause, ...)."""
+
+    text: str
+    verdict: tuple[str, str] | None = None
+    counts: Counter = field(default_factory=Counter)
+
+    def reject(self, reason: str, detail: str) -> Judged:
+        self.verdict = (reason, detail)
+        return self
+
+
+def verdict_of(
+    judged: Iterable[Judged],
+    index: pd.Index,
+    columns: Mapping[str, Sequence[Any] | pd.Series] | None = None,
+    counters: Mapping[str, Any] | None = None,
+) -> Verdict:
+    """The :class:`Verdict` of a batch judged document by document (``judged``: one
+    per document, in the order of ``index``): keep, reason, detail and text from each
+    judgement (the text as pandas infers it, as the stage read it); ``columns``: the
+    stage's other columns, one value per document (a list: object values)."""
+    judged = list(judged)
+    verdicts = [j.verdict for j in judged]
+
+    def column(values: Sequence[Any] | pd.Series) -> pd.Series:
+        if isinstance(values, pd.Series):
+            return values
+        return pd.Series(list(values), index=index, dtype=object)
+
+    return Verdict(
+        keep=pd.Series([v is None for v in verdicts], index=index, dtype=bool),
+        reason=column([v[0] if v else None for v in verdicts]),
+        detail=column([v[1] if v else None for v in verdicts]),
+        columns={
+            "text": pd.Series([j.text for j in judged], index=index),
+            **{name: column(values) for name, values in (columns or {}).items()},
+        },
+        counters=dict(counters or {}),
+    )
+
+
 class DocStage:
     """Base of every protocol stage; subclasses set ``name`` and implement ``judge``."""
 
@@ -57,12 +105,24 @@ class DocStage:
     section: ClassVar[str | None] = None
     # the values of the stage's new columns on documents it does not apply to
     exempt: ClassVar[Mapping[str, Any]] = {}
+    # the stats key that counts documents outside apply_to
+    not_applied_key: ClassVar[str] = "not_applied"
 
     def __init__(
-        self, cfg: Mapping[str, Any] | None = None, files: Mapping[str, Any] | None = None
+        self,
+        cfg: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        fast: bool = True,
     ):
         self.cfg = self.settings(dict(cfg or {}))
         self.files = dict(files or {})
+        # False: the stage's reference measures, without pre-checks (tests, benchmarks)
+        self.fast = fast
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Build what the stage needs once per job (lists, an index, a model) from
+        ``self.cfg`` and ``self.files``."""
 
     @classmethod
     def settings(cls, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -76,31 +136,56 @@ class DocStage:
         return None if value is None else frozenset(value)
 
     def judge(self, docs: pd.DataFrame) -> Verdict:
+        """The verdict on a batch of the documents the stage applies to (called on an
+        empty batch too, so that its counters are in every shard's stats)."""
         raise NotImplementedError
+
+    def described(self) -> dict[str, Any]:
+        """Settings the stats record beside the counts (the lists used, a mode)."""
+        return {}
+
+    def kept_counters(self, kept: pd.DataFrame) -> dict[str, Any]:
+        """Counts over every document the stage keeps, judged or passed untouched."""
+        return {}
 
     def __call__(self, docs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         """(kept documents, rejected rows, stats) of a batch of documents."""
         docs = docs.reset_index(drop=True)
-        if self.apply_to is None:
-            scope = pd.Series(True, index=docs.index)
+        apply_to = self.apply_to
+        if apply_to is None:
+            inside, outside = docs, docs.iloc[:0]
         else:
-            scope = origins(docs).isin(self.apply_to)
-        inside, outside = docs[scope], docs[~scope]
-        verdict = (
-            self.judge(inside) if len(inside) else Verdict(pd.Series(True, index=inside.index))
-        )
+            scope = origins(docs).isin(apply_to)
+            inside, outside = docs[scope], docs[~scope]
+        verdict = self.judge(inside)
         keep = verdict.keep.reindex(inside.index).fillna(False).astype(bool)
         judged = inside.assign(
             **{name: _aligned(v, inside.index) for name, v in verdict.columns.items()}
         )
         passed = outside.assign(**{name: value for name, value in self.exempt.items()})
-        kept = pd.concat([judged[keep], passed]) if len(passed) else judged[keep]
-        dropped = inside[~keep]
+        parts = [part for part in (judged[keep], passed) if len(part)]
+        kept = pd.concat(parts) if len(parts) > 1 else parts[0] if parts else judged[keep]
+        dropped = judged[~keep]
         rejects = reject_records(
             dropped, self.name, _picked(verdict.reason, dropped), _picked(verdict.detail, dropped)
         )
+        scoped = (
+            {}
+            if apply_to is None
+            else {
+                "apply_to": sorted(apply_to),
+                self.not_applied_key: len(outside),
+            }
+        )
         return stage_outcome(
-            self.name, docs, kept, rejects, not_applied=len(outside), **verdict.counters
+            self.name,
+            docs,
+            kept,
+            rejects,
+            **scoped,
+            **self.described(),
+            **verdict.counters,
+            **self.kept_counters(kept),
         )
 
 

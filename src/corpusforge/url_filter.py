@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from .records import reject_records, stage_outcome
+from .stage import DocStage, Verdict
 
 STAGE = "url_filter"
 REASON = "url_blocked"
@@ -163,37 +163,48 @@ def settings(cfg: Mapping[str, Any], files: Mapping[str, str] | None = None) -> 
     return UrlFilter.from_config(cfg, files)
 
 
-def filter_urls(
-    docs: pd.DataFrame, url_filter: UrlFilter
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(kept documents, rejected rows, stats) of one shard."""
-    urls = docs["url"].tolist() if "url" in docs.columns else [None] * len(docs)
-    outcomes: Counter = Counter()
-    by_list: Counter = Counter()
-    keep, details = [], []
-    for url in urls:
-        if not isinstance(url, str) or not url.strip():
-            outcomes["no_url"] += 1
-            keep.append(True)
-            continue
-        outcome, detail = url_filter.verdict(url)
-        outcomes[outcome] += 1
-        keep.append(outcome != REASON)
-        if detail is not None:
+class UrlFilterStage(DocStage):
+    """Rule ``url_filter``: the lists of the section (``files``: ``list_<name>`` ->
+    local file, the rule's inputs) over every document with a URL."""
+
+    name = STAGE
+    section = "url_filter"
+
+    def prepare(self) -> None:
+        lists = {name.removeprefix("list_"): path for name, path in self.files.items()}
+        self.url_filter = settings(self.cfg, lists)
+
+    def described(self) -> dict[str, Any]:
+        found = self.url_filter
+        return {
+            "lists": {kind: sorted(getattr(found, kind)) for kind in KINDS if getattr(found, kind)}
+        }
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        urls = docs["url"].tolist() if "url" in docs.columns else [None] * len(docs)
+        outcomes: Counter = Counter()
+        by_list: Counter = Counter()
+        keep, details = [], []
+        for url in urls:
+            if not isinstance(url, str) or not url.strip():
+                outcomes["no_url"] += 1
+                keep.append(True)
+                details.append(None)
+                continue
+            outcome, detail = self.url_filter.verdict(url)
+            outcomes[outcome] += 1
+            keep.append(outcome != REASON)
             details.append(detail)
-            by_list[detail.split(":", 1)[0]] += 1
-    mask = pd.Series(keep, index=docs.index, dtype=bool)
-    rejects = reject_records(docs[~mask], STAGE, REASON, details)
-    return stage_outcome(
-        STAGE,
-        docs,
-        docs[mask],
-        rejects,
-        no_url=int(outcomes["no_url"]),
-        allowlisted=int(outcomes["allowlisted"]),
-        passed=int(outcomes["passed"]),
-        blocked_by_list={k: int(by_list[k]) for k in sorted(by_list)},
-        lists={
-            kind: sorted(getattr(url_filter, kind)) for kind in KINDS if getattr(url_filter, kind)
-        },
-    )
+            if detail is not None:
+                by_list[detail.split(":", 1)[0]] += 1
+        return Verdict(
+            keep=pd.Series(keep, index=docs.index, dtype=bool),
+            reason=REASON,
+            detail=pd.Series(details, index=docs.index, dtype=object),
+            counters={
+                "no_url": int(outcomes["no_url"]),
+                "allowlisted": int(outcomes["allowlisted"]),
+                "passed": int(outcomes["passed"]),
+                "blocked_by_list": {k: int(by_list[k]) for k in sorted(by_list)},
+            },
+        )

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
-from ..records import origins, reject_records, stage_outcome
+from ..stage import DocStage, Judged, Verdict, verdict_of
 from .chinese import Converter, Pinyin, chinese_han
 from .pii import KINDS, find_and_mask
 from .text import Boilerplate, Garbled, Repair
@@ -76,9 +76,9 @@ class Cleaner:
     described: Mapping[str, Any] = field(default_factory=dict)
     fast: bool = True  # pre-checks before the expensive measures (False: the reference)
 
-    def clean_text(self, text: str) -> Outcome:
+    def clean_text(self, text: str) -> Cleaned:
         """Run every step over one text; the first rejection stops it."""
-        out = Outcome(text)
+        out = Cleaned(text)
         rec = out.record
         if self.repair is not None:
             out.text, rec["unicode_fixed"], rec["whitespace_fixed"] = self.repair(out.text)
@@ -121,8 +121,11 @@ class Cleaner:
 
 
 @dataclass
-class Outcome:
-    text: str
+class Cleaned(Judged):
+    """One text after the steps: besides its text and verdict, what each step did
+    (``record``: :data:`RECORD_FIELDS`), personal data and site lines found by kind,
+    the garbled measure over its bound."""
+
     record: dict[str, Any] = field(
         default_factory=lambda: {
             name: False if name.endswith(("_fixed", "_flagged")) else 0 for name in RECORD_FIELDS
@@ -131,11 +134,6 @@ class Outcome:
     pii: Counter = field(default_factory=Counter)
     boilerplate: Counter = field(default_factory=Counter)
     garbled: str | None = None  # the measure over its bound
-    verdict: tuple[str, str] | None = None
-
-    def reject(self, reason: str, detail: str) -> Outcome:
-        self.verdict = (reason, detail)
-        return self
 
 
 # ---------------------------------------------------------------- settings
@@ -241,38 +239,39 @@ GARBLED_MEASURES = ("replacement_chars", "private_use_chars", "mojibake", "scrip
 # ---------------------------------------------------------------- documents
 
 
-def clean_docs(
-    docs: pd.DataFrame, cleaner: Cleaner, progress: Callable[[int], None] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(kept documents, rejected rows, stats) of one shard."""
-    origin_of = origins(docs).tolist()
-    texts = docs["text"].tolist()
-    keep: list[bool] = []
-    new_texts, records, pii_columns = [], [], []
-    rejected_at: dict[int, tuple[str, str, str]] = {}  # position -> (reason, detail, text)
-    totals: Counter = Counter()
-    pii_found: Counter = Counter({kind: 0 for kind in KINDS})
-    boiler_found: Counter = Counter()
-    garbled_found: Counter = Counter()
-    exempt = 0
-    for i, (text, origin) in enumerate(zip(texts, origin_of, strict=True)):
-        if origin not in cleaner.apply_to:
-            exempt += 1
-            keep.append(True)
-            new_texts.append(text)
-            records.append(None)
-            pii_columns.append(None)
-            continue
-        out = cleaner.clean_text(text if isinstance(text, str) else "")
-        pii_found.update(out.pii)
-        totals["pii_documents"] += bool(out.pii)
-        if out.garbled:
-            garbled_found[out.garbled] += 1
-        keep.append(out.verdict is None)
-        if out.verdict is not None:
-            rejected_at[i] = (*out.verdict, out.text)
-        else:
-            new_texts.append(out.text)
+class CleanStage(DocStage):
+    """Rule ``clean``: the steps of the section over the documents of its ``apply_to``
+    (``files``: ``words_<lang>`` -> local file of a flagged-word list, the rule's inputs)."""
+
+    name = STAGE
+    section = "clean"
+    exempt: ClassVar[dict] = {"clean": None, "pii": None}
+    not_applied_key = "not_cleaned"
+
+    def prepare(self) -> None:
+        words = {name.removeprefix("words_"): path for name, path in self.files.items()}
+        self.cleaner = settings(self.cfg, words, self.fast)
+
+    def described(self) -> dict[str, Any]:
+        return dict(self.cleaner.described)
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        judged, records, pii_columns = [], [], []
+        totals: Counter = Counter()
+        pii_found: Counter = Counter({kind: 0 for kind in KINDS})
+        boiler_found: Counter = Counter()
+        garbled_found: Counter = Counter()
+        for text in docs["text"].tolist():
+            out = self.cleaner.clean_text(text if isinstance(text, str) else "")
+            judged.append(out)
+            pii_found.update(out.pii)
+            totals["pii_documents"] += bool(out.pii)
+            if out.garbled:
+                garbled_found[out.garbled] += 1
+            if out.verdict is not None:
+                records.append(None)
+                pii_columns.append(None)
+                continue
             records.append(out.record)
             pii_columns.append({kind: int(out.pii[kind]) for kind in KINDS})
             boiler_found.update(out.boilerplate)
@@ -285,35 +284,20 @@ def clean_docs(
             totals["boilerplate_documents"] += rec["boilerplate_lines"] > 0
             totals["pinyin_flagged"] += rec["pinyin_flagged"]
             totals["flagged_words_found"] += rec["flagged_words"]
-        if progress and (i + 1) % 1000 == 0:
-            progress(i + 1)
-    kept = docs[pd.Series(keep, index=docs.index, dtype=bool)].copy()
-    kept["text"] = pd.Series(new_texts, index=kept.index, dtype=object)
-    kept["clean"] = pd.Series(records, index=kept.index, dtype=object)
-    kept["pii"] = pd.Series(pii_columns, index=kept.index, dtype=object)
-    positions = list(rejected_at)
-    rejected_docs = docs.iloc[positions].reset_index(drop=True)
-    rejected_docs["text"] = [rejected_at[p][2] for p in positions]
-    rejects = reject_records(
-        rejected_docs,
-        STAGE,
-        pd.Series([rejected_at[p][0] for p in positions], dtype=object),
-        pd.Series([rejected_at[p][1] for p in positions], dtype=object),
-    )
-    return stage_outcome(
-        STAGE,
-        docs,
-        kept,
-        rejects,
-        apply_to=sorted(cleaner.apply_to),
-        not_cleaned=exempt,
-        **cleaner.described,
-        **{key: int(totals[key]) for key in STAT_COUNTS},
-        pii_by_type={kind: int(pii_found[kind]) for kind in KINDS},
-        boilerplate_lines=int(sum(boiler_found.values())),
-        boilerplate_lines_by_kind={k: int(boiler_found[k]) for k in sorted(boiler_found)},
-        garbled_by_measure={k: int(garbled_found[k]) for k in sorted(garbled_found)},
-    )
+        return verdict_of(
+            judged,
+            docs.index,
+            columns={"clean": records, "pii": pii_columns},
+            counters={
+                **{key: int(totals[key]) for key in STAT_COUNTS},
+                "pii_by_type": {kind: int(pii_found[kind]) for kind in KINDS},
+                "boilerplate_lines": int(sum(boiler_found.values())),
+                "boilerplate_lines_by_kind": {
+                    k: int(boiler_found[k]) for k in sorted(boiler_found)
+                },
+                "garbled_by_measure": {k: int(garbled_found[k]) for k in sorted(garbled_found)},
+            },
+        )
 
 
 # Counts every shard's stats carry (kept documents, except pii_documents: all cleaned).

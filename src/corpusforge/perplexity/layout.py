@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from ..fetch import local_file
+from ..layout import Layout
 from .config import settings, training_settings
 
 
-class WorkflowLayout:
+class WorkflowLayout(Layout):
     """Where the stage's files live in a workflow run (used by rules/perplexity.smk).
 
     ``out`` turns a path under the results folder into the workflow's path (common.smk's
-    ``out``). Trained models: ``lm/{lang}/{lang}.sp.model``, ``{lang}.arpa.bin`` and
-    ``{lang}.json`` (description with held-out reference perplexities); downloads:
-    ``lm/downloads/{lang}/{kind}/{file}``; scored shards: ``perplexity/scored/{shard}``.
+    ``out``); ``PATHS`` names every file: trained models (``sp``, ``lm`` and
+    ``meta``, a description with held-out reference perplexities), downloads, scored
+    shards and the cutoffs.
     """
+
+    # Every file of the stage, under the results folder: the rules' outputs too.
+    PATHS: ClassVar[Mapping[str, str]] = {
+        "download": "lm/downloads/{lang}/{kind}/{filename}",  # rule download_lm_file
+        "sp": "lm/{lang}/{lang}.sp.model",  # train_lm (SentencePiece)
+        "lm": "lm/{lang}/{lang}.arpa.bin",  # train_lm (KenLM binary)
+        "meta": "lm/{lang}/{lang}.json",  # train_lm or describe_lm
+        "scored": "perplexity/scored/{shard}.parquet",  # perplexity_score
+        "cutoffs": "stats/perplexity_cutoffs.json",  # perplexity_cutoffs
+    }
 
     def __init__(self, cfg: Mapping[str, Any], out) -> None:
         # cfg: the section as the workflow validated it, the schema's defaults filled in
+        super().__init__(out)
         self.cfg = settings(cfg)
-        self.out = out
         self.langs = sorted(self.cfg["models"])
         self.trained = [lang for lang in self.langs if "pretrained" not in self.cfg["models"][lang]]
         self.pretrained = [lang for lang in self.langs if lang not in self.trained]
-
-    @staticmethod
-    def pattern(langs: Sequence[str]) -> str:
-        """A wildcard regex matching exactly these languages (nothing if none)."""
-        return "|".join(re.escape(lang) for lang in langs) if langs else "(?!)"
 
     def model_cfg(self, lang: str) -> dict[str, Any]:
         return self.cfg["models"][lang]
@@ -47,17 +51,13 @@ class WorkflowLayout:
 
     def source_file(self, lang: str, kind: str) -> str:
         """The local file of a source: its path, or where rule download_lm_file puts it."""
-        return local_file(self.source(lang, kind), self.out(f"lm/downloads/{lang}/{kind}"), "file")
+        return self.downloaded(self.source(lang, kind), lang=lang, kind=kind)
 
     def files(self, lang: str) -> dict[str, str]:
         """A language's SentencePiece model, KenLM binary and description."""
-        meta = self.out(f"lm/{lang}/{lang}.json")
+        meta = self.path("meta", lang=lang)
         if lang in self.trained:
-            return {
-                "sp": self.out(f"lm/{lang}/{lang}.sp.model"),
-                "lm": self.out(f"lm/{lang}/{lang}.arpa.bin"),
-                "meta": meta,
-            }
+            return {kind: self.path(kind, lang=lang) for kind in ("sp", "lm", "meta")}
         return {
             "sp": self.source_file(lang, "sp"),
             "lm": self.source_file(lang, "lm"),
@@ -77,7 +77,7 @@ class WorkflowLayout:
         return files
 
     def scored(self, shard: str = "{shard}") -> str:
-        return self.out(f"perplexity/scored/{shard}.parquet")
+        return self.path("scored", shard=shard)
 
     def cutoff_inputs(self, shards: Sequence[str]) -> dict[str, list[str]]:
         files = {"meta": self.all_files("meta")}

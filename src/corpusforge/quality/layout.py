@@ -1,27 +1,35 @@
 """Where the quality stage's files live in a workflow run (used by rules/quality.smk).
 
 ``out`` turns a path under the results folder into the workflow's path (common.smk's
-``out``). Trained models: ``quality/{lang}/{lang}.bin`` and ``{lang}.json`` (counts,
-held-out accuracy); downloads: ``quality/downloads/{lang}/{kind}/{file}`` (kind
-``model``, ``positive0``, ``negative1``, ...); the hf engine's model folder:
-``models-quality/hf``. With ``buckets``: the scoring job's documents and stats
-``quality/scored/{shard}.parquet|json``, the cutoffs ``stats/quality_cutoffs.json``.
+``out``); ``QualityLayout.PATHS`` names every file: trained models (``model`` and
+``meta``: counts, held-out accuracy), downloads (kind ``model``, ``positive0``,
+``negative1``, ...), the hf engine's model folder and, with ``buckets``, the scoring
+job's documents and stats (``scored``, ext parquet or json) and the cutoffs.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from ..fetch import local_file
+from ..layout import Layout
 from . import settings
 
 
-class QualityLayout:
+class QualityLayout(Layout):
+    # Every file of the stage, under the results folder: the rules' outputs too.
+    PATHS: ClassVar[Mapping[str, str]] = {
+        "download": "quality/downloads/{lang}/{kind}/{filename}",  # download_quality_file
+        "model": "quality/{lang}/{lang}.bin",  # train_quality
+        "meta": "quality/{lang}/{lang}.json",  # train_quality
+        "hf": "models-quality/hf",  # prepare_quality_model
+        "scored": "quality/scored/{shard}.{ext}",  # quality, with buckets
+        "cutoffs": "stats/quality_cutoffs.json",  # quality_cutoffs
+    }
+
     def __init__(self, section: Mapping[str, Any], out: Callable[[str], str]) -> None:
+        super().__init__(out)
         self.cfg = settings(section)  # schema defaults filled in, cross-field checked
-        self.out = out
         self.engine = self.cfg["engine"]
         self.models = self.cfg["fasttext"]["models"] if self.engine == "fasttext" else {}
         self.langs = sorted(self.models)
@@ -33,7 +41,7 @@ class QualityLayout:
 
     def trained_pattern(self) -> str:
         """A wildcard regex matching exactly the trained languages (nothing if none)."""
-        return "|".join(re.escape(lang) for lang in self.trained) or "(?!)"
+        return self.pattern(self.trained)
 
     def source(self, lang: str, kind: str) -> Mapping[str, Any]:
         """A language's given model (kind ``model``) or its n-th reference (``positive0``)."""
@@ -52,8 +60,7 @@ class QualityLayout:
 
     def source_file(self, lang: str, kind: str) -> str:
         """A source's local file: its path, or where rule download_quality_file puts it."""
-        folder = self.out(f"quality/downloads/{lang}/{kind}")
-        return local_file(self.source(lang, kind), folder, "file")
+        return self.downloaded(self.source(lang, kind), lang=lang, kind=kind)
 
     def references(self, lang: str, group: str) -> list[str]:
         refs = self.models[lang][group]
@@ -77,7 +84,7 @@ class QualityLayout:
         }
 
     def hf_dir(self) -> str:
-        return str(self.hf["path"]) if self.hf.get("path") else self.out("models-quality/hf")
+        return str(self.hf["path"]) if self.hf.get("path") else self.path("hf")
 
     def model_paths(self) -> dict[str, str] | str:
         """engine fasttext: language -> model file; engine hf: the model folder."""
@@ -85,7 +92,7 @@ class QualityLayout:
             return self.hf_dir()
         return {
             lang: (
-                self.out(f"quality/{lang}/{lang}.bin")
+                self.path("model", lang=lang)
                 if lang in self.trained
                 else self.source_file(lang, "model")
             )
@@ -102,10 +109,10 @@ class QualityLayout:
 
     def scored(self, ext: str, shard: str = "{shard}") -> str:
         """With buckets: the scoring job's documents (parquet) or stats (json)."""
-        return self.out(f"quality/scored/{shard}.{ext}")
+        return self.path("scored", shard=shard, ext=ext)
 
     def cutoffs(self) -> str:
-        return self.out("stats/quality_cutoffs.json")
+        return self.path("cutoffs")
 
     def scorer_settings(self) -> dict[str, Any]:
         """What a scorer depends on (not the stage's bounds): for seed selection."""
