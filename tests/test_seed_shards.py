@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from corpusforge.io import write_parquet
+from corpusforge.records import REJECT_SCHEMA
 from corpusforge.seed import SeedError, SeedSpec, ingest_file, pieces
 from corpusforge.seed_shards import keys_job, part_job, seed_job, shard_job
 from corpusforge.stats.audit import audit_seed_counts
@@ -140,8 +142,14 @@ def test_a_file_read_in_pieces_gives_the_one_pass_records(tmp_path, sample):
     records, rejects, stats, _ = run_seed(tmp_path / "run", cfg, parts, shards=3)
     records = records.sort_values("id").reset_index(drop=True)
     pd.testing.assert_frame_equal(records, whole.sort_values("id").reset_index(drop=True))
+    # the same rejected rows, every column (ids, reasons, details, sources)
+    order = ["row", "reason"]
+    write_parquet(whole_rejects, tmp_path / "whole.parquet", schema=REJECT_SCHEMA)
+    pd.testing.assert_frame_equal(
+        rejects.sort_values(order).reset_index(drop=True),
+        pd.read_parquet(tmp_path / "whole.parquet").sort_values(order).reset_index(drop=True),
+    )
     by_row = dict(zip(rejects["row"], rejects["reason"], strict=True))
-    assert by_row == dict(zip(whole_rejects["row"], whole_rejects["reason"], strict=True))
     assert len(set(by_row.values())) == 3 + bool(sample)  # bad json, repeats, (not sampled)
     for key in ("in", "kept", "rejected", "rejected_by_reason", "blank_lines"):
         assert stats[key] == whole_stats[key], key

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,38 @@ def part_file(stats: Mapping[str, Any]) -> str:
     return next(iter(stats["files"]))
 
 
+@dataclass
+class Parts:
+    """How rows of a seed's parts are named in rejected rows: by file and row for a
+    seed of many files, by row alone (as one reading of the file names them) for
+    the pieces of a seed's one file."""
+
+    seed: str
+    files: list[str]  # per part, the name of its file
+    sources: list[str]  # per part, what its rejected rows give as ``source``
+    one_file: bool
+    id_label: str  # how a repeated id is named
+
+    @classmethod
+    def of(cls, spec: SeedSpec, stats: Sequence[Mapping[str, Any]]) -> Parts:
+        one_file = all("piece" in s for s in stats)
+        files = [part_file(s) for s in stats]
+        shown = (
+            [s.get("file") or f for s, f in zip(stats, files, strict=True)] if one_file else files
+        )
+        label = repr(spec.columns.get("id")) if one_file else "id"
+        return cls(spec.name, files, [f"{spec.name} ({f})" for f in shown], one_file, label)
+
+    def row_id(self, part: int, row: int) -> str:
+        """The id of a rejected row that has no record id of its own."""
+        if self.one_file:
+            return stable_id(self.seed, "row", row)
+        return stable_id(self.seed, self.files[part], "row", row)
+
+    def where(self, part: int, row: int) -> str:
+        return f"row {row}" if self.one_file else f"{self.files[part]} row {row}"
+
+
 # --------------------------------------------------------------------------- keys
 
 
@@ -124,7 +156,7 @@ def keys_job(
 
     spec = SeedSpec.from_config(seed, dict(cfg))
     stats = [read_json(path) for path in part_stats]
-    files = [part_file(s) for s in stats]
+    parts_of = Parts.of(spec, stats)
     check_sources = by_source_id(spec, stats)
     ids, sources, part, row = [], [], [], []
     for index, path in enumerate(parts):
@@ -158,7 +190,8 @@ def keys_job(
             dropped.append(
                 {
                     "id": _id_text(idn[order[at]]),
-                    "detail": f"same id as {files[part_of[was]]} row {row_of[was]}",
+                    "detail": f"same {parts_of.id_label} as "
+                    + parts_of.where(part_of[was], row_of[was]),
                 }
             )
             alive[order[at]] = False
@@ -221,7 +254,8 @@ def shard_job(
     from .records import shard_of
 
     spec = SeedSpec.from_config(seed, dict(cfg))
-    files = [part_file(read_json(path)) for path in part_stats]
+    parts_of = Parts.of(spec, [read_json(path) for path in part_stats])
+    files = parts_of.files
     dropped = read_parquet(keys)
     mine = dropped["id"].map(lambda rid: shard_of(rid, shards) == int(shard)).astype(bool)
     dropped = dropped[mine]
@@ -238,7 +272,7 @@ def shard_job(
     ):
         for block in merge_by_id(streams):
             n_in += len(block)
-            kept, rejects = _choose(block, files, repeated_id, cut, spec)
+            kept, rejects = _choose(block, parts_of, repeated_id, cut, spec)
             for name, count in kept["_part"].map(files.__getitem__).value_counts().items():
                 kept_by_file[name] += int(count)
             for name, reason in zip(rejects.pop("_file"), rejects["reason"], strict=True):
@@ -267,7 +301,7 @@ def shard_job(
 
 def _choose(
     block: pd.DataFrame,
-    files: Sequence[str],
+    parts: Parts,
     repeated_id: Mapping[str, str],
     cut: list | None,
     spec: SeedSpec,
@@ -279,18 +313,18 @@ def _choose(
 
     def reject(rows: pd.DataFrame, reason: str, details: Sequence[str], sampled: bool = False):
         for rec, detail in zip(rows.to_dict("records"), details, strict=True):
-            name = files[rec["_part"]]
+            part, row = rec["_part"], int(rec["row"])
             rejected.append(
                 {
-                    "id": rec["id"] if sampled else stable_id(spec.name, name, "row", rec["row"]),
+                    "id": rec["id"] if sampled else parts.row_id(part, row),
                     "seed_id": rec["id"] if sampled else None,
                     "stage": STAGE,
                     "reason": reason,
                     "detail": detail,
-                    "source": f"{spec.name} ({name})",
-                    "row": int(rec["row"]),
+                    "source": parts.sources[part],
+                    "row": row,
                     "text": None if sampled else rec["text"],
-                    "_file": name,
+                    "_file": parts.files[part],
                 }
             )
 
@@ -299,7 +333,7 @@ def _choose(
         later,
         "duplicate_text",
         [
-            f"same text as {files[first.at[rid, '_part']]} row {first.at[rid, 'row']}"
+            "same text as " + parts.where(first.at[rid, "_part"], first.at[rid, "row"])
             for rid in later["id"]
         ],
     )
