@@ -259,7 +259,7 @@ def test_a_seeds_files_are_grouped_into_few_slurm_jobs(slurm, tmp_path_factory):
     (cluster / "files.yaml").write_text(yaml.safe_dump({"mode": "web", "seeds": {"pages": seed}}))
     env = {**CI_ENV, "CORPUSFORGE_SLURM_FILES_PER_JOB": "3"}
     target = "results/stats/seed/pages.json"
-    args = ("--profile", "profiles/slurm", *CI_FLAGS, "--configfile", "files.yaml", target)
+    args = (target, "--profile", "profiles/slurm", *CI_FLAGS, "--configfile", "files.yaml")
     proc = snakemake(cluster, *args, env=env)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
     comments = [job["Comment"] for job in slurm_jobs(cluster)]
