@@ -382,3 +382,24 @@ def test_the_readers_defaults_are_the_schemas():
     openai = with_defaults("generation", {"sampling": {}})["openai"]
     arguments = inspect.signature(OpenAIEngine).parameters
     assert openai and {k: arguments[k].default for k in openai} == openai
+
+
+def test_the_language_guess_is_the_per_character_count():
+    """guess_lang's shortcuts (ASCII, no Chinese character) give what counting every
+    letter gives: Chinese when more than 30% of the letters are Chinese characters."""
+    import random
+
+    from corpusforge.cjk import is_han
+    from corpusforge.seed import guess_lang
+
+    def by_character(text: str) -> str:
+        letters = [ch for ch in text if ch.isalpha()]
+        han = sum(1 for ch in letters if is_han(ch))
+        return "zh" if letters and han / len(letters) > 0.3 else "en"
+
+    rng = random.Random(5)
+    alphabet = "abcXYZ 12,.\n" + "中文字㐀䶿鿿" + "éßΩж" + "かカ한" + "\U00020000！　"
+    texts = ["", "   ", "plain ascii", "中文", "中 a b c", "中文 abc", "ab中"]
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(1, 40))) for _ in range(3000)]
+    assert [guess_lang(t) for t in texts] == [by_character(t) for t in texts]
+    assert {guess_lang(t) for t in texts} == {"en", "zh"}

@@ -11,6 +11,8 @@ characters one by one. Each stage uses the set its rule needs:
 
 from __future__ import annotations
 
+import re
+
 HAN = (
     (0x3400, 0x4DBF),  # CJK extension A
     (0x4E00, 0x9FFF),  # CJK unified ideographs
@@ -28,6 +30,14 @@ IDEOGRAPHS_AND_KANA = (
 WORD_CHARS = (
     "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 )
+
+
+def han_count(text: str) -> int:
+    """How many Chinese characters (``HAN``) ``text`` holds."""
+    return len(_HAN_RE.findall(text))
+
+
+_HAN_RE = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in HAN) + "]")
 
 
 def is_han(char: str) -> bool:

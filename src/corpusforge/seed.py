@@ -40,7 +40,7 @@ from typing import IO, Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .cjk import is_han
+from .cjk import han_count
 from .records import RawRow, rejects_frame, stable_id, stage_stats, unit_hash
 from .schema import definition_defaults
 
@@ -378,15 +378,17 @@ def guess_lang(text: str) -> str:
     """A cheap script-based guess used only to pick the prompt template language.
 
     Real language identification is the fastText stage; this only tells Chinese
-    script from the rest so a seed without a language column still gets prompts.
+    script from the rest (more than 30% of the letters Chinese characters) so a
+    seed without a language column still gets prompts. Text without a Chinese
+    character is told apart without looking at each character in Python.
     """
-    han = letters = 0
-    for ch in text:
-        if ch.isalpha():
-            letters += 1
-            if is_han(ch):
-                han += 1
-    return "zh" if letters and han / letters > 0.3 else "en"
+    if text.isascii():
+        return "en"
+    han = han_count(text)
+    if not han:
+        return "en"
+    letters = sum(1 for ch in text if ch.isalpha())
+    return "zh" if han / letters > 0.3 else "en"
 
 
 def clean_text(value: str) -> str:
