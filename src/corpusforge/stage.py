@@ -107,6 +107,9 @@ class DocStage:
     exempt: ClassVar[Mapping[str, Any]] = {}
     # the stats key that counts documents outside apply_to
     not_applied_key: ClassVar[str] = "not_applied"
+    # input columns the stage sets anew on the documents it judges: dropped before its
+    # columns are set, so they come last (langid's lang and lang_score)
+    renewed: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -159,7 +162,7 @@ class DocStage:
             inside, outside = docs[scope], docs[~scope]
         verdict = self.judge(inside)
         keep = verdict.keep.reindex(inside.index).fillna(False).astype(bool)
-        judged = inside.assign(
+        judged = inside.drop(columns=[c for c in self.renewed if c in inside.columns]).assign(
             **{name: _aligned(v, inside.index) for name, v in verdict.columns.items()}
         )
         passed = outside.assign(**{name: value for name, value in self.exempt.items()})
