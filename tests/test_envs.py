@@ -90,7 +90,7 @@ NOT_CALLED = {
         "and reference helpers, never its SentencePiece/KenLM scoring"
         for script in (
             "build_prompts.py",
-            "quality.py",
+            "doc_stage.py[corpusforge.quality]",
             "quality_cutoffs.py",
             "quality_bucket.py",
             "prepare_quality_model.py",

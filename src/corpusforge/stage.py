@@ -143,6 +143,10 @@ class DocStage:
         empty batch too, so that its counters are in every shard's stats)."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release what ``prepare()`` holds until the job ends (a GPU slot); the job
+        calls it after the shard's last batch, or on an error."""
+
     def described(self) -> dict[str, Any]:
         """Settings the stats record beside the counts (the lists used, a mode)."""
         return {}
@@ -215,4 +219,14 @@ def run_job(smk: Any) -> dict:
     from .runtime import doc_stage_job
 
     files = {name: path for name, path in smk.input.items() if name != "docs"}
-    return doc_stage_job(smk, lambda: load(smk.params.stage)(smk.params.settings, files))
+    built: list[DocStage] = []
+
+    def build() -> DocStage:
+        built.append(load(smk.params.stage)(smk.params.settings, files))
+        return built[-1]
+
+    try:
+        return doc_stage_job(smk, build)
+    finally:
+        for stage in built:
+            stage.close()
