@@ -143,6 +143,11 @@ class DocStage:
         empty batch too, so that its counters are in every shard's stats)."""
         raise NotImplementedError
 
+    def write_outputs(self, output: Any) -> None:
+        """Write the rule's outputs beyond ``docs``, ``rejected`` and ``stats`` (what a
+        later gather step reads: index_check's keys and signatures), from what
+        ``judge`` kept of the shard's batches; the job calls it after the last batch."""
+
     def close(self) -> None:
         """Release what ``prepare()`` holds until the job ends (a GPU slot); the job
         calls it after the shard's last batch, or on an error."""
@@ -226,7 +231,9 @@ def run_job(smk: Any) -> dict:
         return built[-1]
 
     try:
-        return doc_stage_job(smk, build)
+        stats = doc_stage_job(smk, build)
+        built[-1].write_outputs(smk.output)
+        return stats
     finally:
         for stage in built:
             stage.close()
