@@ -382,8 +382,9 @@ def run_ours(
         timer["cpu"] = time.process_time() - c0
         timer["wall"] = time.perf_counter() - w0
         timer["stats"] = stats
+    stage = dd.DedupStage(cfg, {"removed": removed, "boilerplate": boiler})
     for part in parts:
-        dd.filter_shard(part, removed, boiler, cfg)
+        stage(part)
     if timer is not None:
         timer["all_cpu"] = time.process_time() - c0
     return removed

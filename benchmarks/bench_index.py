@@ -5,7 +5,7 @@
 Both sides get the same documents: ``--index-docs`` documents make the index (ours:
 shard_keys + publish; datatrove 0.10.1: MinhashDedupSignature, then
 MinhashDedupBuckets with ``index_folder`` and ``create_index_name``), then
-``--query-docs`` new documents are checked against it (ours: check_docs = exact hash,
+``--query-docs`` new documents are checked against it (ours: IndexCheckStage = exact hash,
 MinHash signature, index lookup and verification; datatrove: signatures, then
 MinhashDedupBuckets with ``index_folder``, only_dedup_in_index). Datatrove runs in the
 baseline venv (tools/install_bench.sh), with the same LSH split as ours (21 bands x 6
@@ -198,13 +198,13 @@ def peak_rss_kib(key: str = "VmHWM") -> int:
 def check_child(query_path: str, index_root: str) -> None:
     """In a process of its own (peak RSS): check the query documents, print JSON."""
     from corpusforge.dedup.index import current_version
-    from corpusforge.dedup.index_jobs import check_docs
+    from corpusforge.dedup.index_jobs import IndexCheckStage
 
     docs = pd.read_parquet(query_path)
     rss0 = peak_rss_kib()
     read = [{"path": index_root, "version": current_version(index_root)}]
     c0, w0 = time.process_time(), time.perf_counter()
-    _, rejects, *_ = check_docs(docs, dedup_cfg(), read)
+    _, rejects, _ = IndexCheckStage({**dedup_cfg(), "read": read})(docs)
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     found = {
         int(r.id[1:]): (json.loads(r.detail)["match"], int(json.loads(r.detail)["matched_id"][1:]))

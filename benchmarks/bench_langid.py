@@ -12,7 +12,7 @@ Measured, in interleaved rounds (the machine is shared; the median is reported):
 - ``bare batch``: ``model.predict(list_of_texts)`` on texts already in memory,
   newlines replaced as fastText requires;
 - ``bare loop``: ``model.predict([text])`` per document, newlines replaced;
-- ``stage``: the job of rule ``langid`` as scripts/langid.py runs it: read the Parquet
+- ``stage``: the job of rule ``langid`` as scripts/doc_stage.py runs it: read the Parquet
   shard, load and hash the model, identify, split, write kept/rejected/stats.
 
 The ratio printed is stage docs/s over the faster bare variant (goal >= 0.90),
@@ -171,9 +171,9 @@ def bare_loop(model, texts: list[str]) -> None:
 
 
 def stage(shard: Path, out: Path, model_file: Path) -> None:
-    """The job of rule ``langid``, as scripts/langid.py runs it."""
+    """The job of rule ``langid``, as scripts/doc_stage.py runs it."""
     cfg = with_defaults("langid", {"languages": ["en", "zh"], "min_score": 0.5})
-    step = langid.stage_step(model_file, cfg, cfg["model"])
+    step = langid.LangIdStage(cfg, {"model": str(model_file)})
     run_doc_stage(
         step,
         shard,

@@ -1,6 +1,6 @@
 """Benchmark the perplexity stage against two loops run on the same documents here.
 
-  stage     corpusforge.perplexity.score_frame + assign_buckets on a DataFrame shard
+  stage     corpusforge.perplexity.score_frame + PerplexityBucketStage on a DataFrame shard
   bare      the minimal loop over the same models: fast normalization, sp.encode of the
             document's lines, lm.score per line, the CC-NET formula (goal: stage >= 90%)
   ccnet     the cc_net-style loop: per-character unicodedata normalization of each line,
@@ -81,7 +81,8 @@ def run_stage(frame: pd.DataFrame, models) -> np.ndarray:
     scored = pp.score_frame(frame, models)
     corpus = pp.corpus_perplexities([scored], models)
     cutoffs = pp.gather_cutoffs(corpus, {}, {}, "corpus", [30, 60], 20)
-    kept, _, _ = pp.assign_buckets(scored, cutoffs, models)
+    stage = pp.PerplexityBucketStage({"models": list(models)}, {"cutoffs": cutoffs})
+    kept, _, _ = stage(scored)
     return kept.set_index("id").loc[frame["id"], "perplexity"].to_numpy()
 
 

@@ -4,7 +4,7 @@
 
 Same documents, same fastText model file, same decision (keep when P(hq) >= 0.5),
 timed in one run, only the scoring and the decision (no reading, no writing):
-- ours: ``corpusforge.quality.quality_step`` on a DataFrame (the stage's step:
+- ours: ``corpusforge.quality.QualityStage`` on a DataFrame (the stage's step:
   prepare each line, batched ``multilinePredict``, scores, labels, rejected rows, stats);
 - datatrove 0.10.1: ``FastTextClassifierFilter(model, keep_labels=[("hq", 0.5)],
   newline_replacement=" ")``, ``filter(doc)`` on each Document, in its own venv
@@ -55,8 +55,8 @@ import assemble  # noqa: E402
 from bench_dedup import in_bench_venv, write_docs  # noqa: E402
 
 from corpusforge.quality import (  # noqa: E402
+    QualityStage,
     load_scorer,
-    quality_step,
     settings,
     train_from_references,
 )
@@ -100,7 +100,7 @@ def train_model(folder: Path) -> tuple[dict, str]:
 
 def run_ours(docs: pd.DataFrame, cfg: dict, model: str) -> dict:
     scorer = load_scorer(cfg, {"en": model})
-    step = quality_step(scorer, cfg)
+    step = QualityStage(cfg, {"models": {"en": model}})
     cpu, wall = time.process_time(), time.perf_counter()
     kept, _, _ = step(docs)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -147,7 +147,8 @@ rule dedup:
     conda:
         "../envs/dedup.yaml"
     params:
+        stage="corpusforge.dedup:DedupStage",
+        settings={"boilerplate": DEDUP["boilerplate"]},
         batch_rows=config["batch_rows"],
-        boilerplate=DEDUP["boilerplate"],
     script:
-        "../scripts/dedup.py"
+        "../scripts/doc_stage.py"

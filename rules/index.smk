@@ -33,9 +33,10 @@ rule index_check:
     conda:
         "../envs/clean.yaml"
     params:
+        stage="corpusforge.dedup.index_jobs:IndexCheckStage",
         settings=INDEX_SETTINGS,
     script:
-        "../scripts/index_check.py"
+        "../scripts/doc_stage.py"
 
 
 if DEDUP_INDEX["update"]:

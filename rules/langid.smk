@@ -18,8 +18,8 @@ LANGID_DOWNLOADS = (
     if not {"url", "hf"}.isdisjoint(LANGID_MODEL.get("source") or {})
     else {}
 )
-# Every langid setting the kept documents depend on (the model aside).
-LANGID_SETTINGS = canon({key: value for key, value in LANGID.items() if key != "model"})
+# Every langid setting the kept documents depend on (the model's file is an input).
+LANGID_SETTINGS = canon({**LANGID, "model": LANGID_MODEL})
 
 
 rule download_langid_model:
@@ -57,8 +57,8 @@ rule langid:
         "../envs/langid.yaml"
     threads: 1
     params:
+        stage="corpusforge.langid:LangIdStage",
         settings=LANGID_SETTINGS,
-        model=LANGID_MODEL,
         batch_rows=config["batch_rows"],
     script:
-        "../scripts/langid.py"
+        "../scripts/doc_stage.py"

@@ -131,7 +131,7 @@ rule perplexity_cutoffs:
 rule perplexity_bucket:
     """head / middle / tail (or unscored) per document; optional tail and no-model drops."""
     input:
-        scored=PPL.scored(),
+        docs=PPL.scored(),
         cutoffs=PPL.path("cutoffs"),
     output:
         docs=docs_of("perplexity"),
@@ -144,9 +144,12 @@ rule perplexity_bucket:
     conda:
         "../envs/perplexity.yaml"
     params:
+        stage="corpusforge.perplexity:PerplexityBucketStage",
+        settings={
+            "models": PPL.langs,
+            "unscored": PPL.cfg["unscored"],
+            "drop_tail": PPL.cfg["drop_tail"],
+        },
         batch_rows=config["batch_rows"],
-        models=PPL.langs,
-        unscored=PPL.cfg["unscored"],
-        drop_tail=PPL.cfg["drop_tail"],
     script:
-        "../scripts/perplexity_bucket.py"
+        "../scripts/doc_stage.py"

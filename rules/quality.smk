@@ -96,11 +96,11 @@ rule quality:
     resources:
         gpu=QL.gpus,
     params:
-        settings=canon(QL.settings()),
-        models=QL.model_paths(),
+        stage="corpusforge.quality:QualityStage",
+        settings=canon({**QL.settings(), "results": config["results"]}),
         batch_rows=config["batch_rows"],
     script:
-        "../scripts/quality.py"
+        "../scripts/doc_stage.py"
 
 
 # With quality.buckets, rule quality scores and these finish the stage.

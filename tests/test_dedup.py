@@ -110,7 +110,8 @@ def run_stage(docs: pd.DataFrame, cfg: dict | None = None, shards: int = 3):
     ]
     near, stats = dd.near_clusters(np.concatenate(pairs), metas, lambda s: sigs[s], cfg)
     removed = dd.decisions(exact, near)
-    outs = [dd.filter_shard(part, removed, boiler, cfg) for part in parts]
+    stage = dd.DedupStage(cfg, {"removed": removed, "boilerplate": boiler})
+    outs = [stage(part) for part in parts]
     kept = pd.concat([o[0] for o in outs], ignore_index=True)
     rejects = pd.concat([o[1] for o in outs], ignore_index=True)
     return kept, rejects, removed, stats

@@ -24,7 +24,7 @@ from corpusforge.dedup.index import (
     read_manifest,
     resolve,
 )
-from corpusforge.dedup.index_jobs import check_docs, shard_keys
+from corpusforge.dedup.index_jobs import IndexCheckStage, shard_keys
 from corpusforge.paragraphs import shard_line_hashes
 from corpusforge.schema import with_defaults
 
@@ -103,6 +103,11 @@ def join(path: Path, build: str, frame: pd.DataFrame, cfg: dict) -> dict:
 
 def dump_a() -> pd.DataFrame:
     return docs({f"a{i}": text(i) for i in range(6)})
+
+
+def check_docs(frame: pd.DataFrame, cfg: dict, read: list[dict]):
+    """Rule index_check's stage over ``frame``: (kept, rejected rows, stats)."""
+    return IndexCheckStage({**cfg, "read": read})(frame)
 
 
 def read_current(path: Path) -> list[dict]:

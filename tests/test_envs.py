@@ -90,7 +90,7 @@ NOT_CALLED = {
         "and reference helpers, never its SentencePiece/KenLM scoring"
         for script in (
             "build_prompts.py",
-            "quality.py",
+            "doc_stage.py[corpusforge.quality]",
             "quality_cutoffs.py",
             "quality_bucket.py",
             "prepare_quality_model.py",
@@ -318,11 +318,20 @@ def imports_of(path: Path, module: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def third_party_imports(script: Path) -> dict[str, set[str]]:
-    """Top-level third-party import -> the modules importing it, over the script and
-    every corpusforge module it may load."""
+def rule_stage(directives: dict[str, str]) -> str | None:
+    """The module of the stage class a protocol rule names (``params.stage``), which
+    scripts/doc_stage.py imports by name."""
+    found = re.findall(r"stage=\"([\w.]+):\w+\"", directives.get("params", ""))
+    return found[0] if found else None
+
+
+def third_party_imports(script: Path, stage: str | None = None) -> dict[str, set[str]]:
+    """Top-level third-party import -> the modules importing it, over the script (and
+    the stage module it loads by name) and every corpusforge module they may load."""
     found: dict[str, set[str]] = {}
     todo, seen = [("script", script)], set()
+    if stage:
+        todo.append((stage, module_file(stage)))
     while todo:
         module, path = todo.pop()
         for name in imports_of(path, module):
@@ -344,25 +353,27 @@ def provided(import_name: str, packages: frozenset[str]) -> bool:
     return any(canonicalize_name(n) in packages for n in names)
 
 
-def script_envs() -> dict[Path, set[Path]]:
-    """Script -> every environment a rule runs it in."""
-    out: dict[Path, set[Path]] = {}
+def script_envs() -> dict[tuple[Path, str | None], set[Path]]:
+    """(script, the stage module it loads by name) -> every environment a rule runs it in."""
+    out: dict[tuple[Path, str | None], set[Path]] = {}
     for directives in all_rules().values():
         script = rule_script(directives)
         if script:
-            out.setdefault(script, set()).update(rule_envs(directives))
+            key = (script, rule_stage(directives))
+            out.setdefault(key, set()).update(rule_envs(directives))
     return out
 
 
 def missing_imports() -> dict[tuple[str, str], list[str]]:
     """(script, import) -> the environments that lack it."""
     missing: dict[tuple[str, str], list[str]] = {}
-    for script, envs in sorted(script_envs().items()):
-        for name in sorted(third_party_imports(script)):
+    for (script, stage), envs in sorted(script_envs().items(), key=str):
+        label = f"{script.name}[{stage}]" if stage else script.name
+        for name in sorted(third_party_imports(script, stage)):
             lacking = [env.name for env in sorted(envs) if not provided(name, env_packages(env))]
             # a rule with several environments (conditional) needs one that has it
             if len(lacking) == len(envs):
-                missing[(script.name, name)] = lacking
+                missing[(label, name)] = lacking
     return missing
 
 
@@ -380,7 +391,11 @@ def test_every_exemption_is_still_needed():
 
 
 def test_the_import_scan_follows_the_package():
-    """langid's script imports only corpusforge; fastText is found through it."""
-    found = third_party_imports(ROOT / "scripts" / "langid.py")
+    """langid's rule runs the protocol's script, which imports only corpusforge; fastText
+    is found through the stage module its params.stage names."""
+    directives = all_rules()["langid"]
+    assert rule_stage(directives) == "corpusforge.langid"
+    found = third_party_imports(rule_script(directives), rule_stage(directives))
     assert "fasttext" in found and "pandas" in found
+    assert "fasttext" not in third_party_imports(rule_script(directives))
     assert not provided("fasttext", env_packages(ENVS / "core.yaml"))

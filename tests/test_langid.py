@@ -22,10 +22,11 @@ import pytest
 
 from corpusforge import langid
 from corpusforge.fetch import FetchError
-from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
+from corpusforge.io import read_json, read_parquet, write_parquet
 from corpusforge.langid import prediction
 from corpusforge.records import REJECT_COLUMNS
 from corpusforge.schema import with_defaults
+from corpusforge.stage import run_job
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "langid_docs.jsonl"
@@ -38,6 +39,15 @@ MODEL = with_defaults("langid")["model"]
 def resolved(**over) -> langid.Settings:
     """The langid settings of a config section, with the schema's defaults."""
     return langid.settings(with_defaults("langid", over))
+
+
+def classify(docs: pd.DataFrame, **over) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Rule langid's stage over ``docs`` with a config section (the schema's defaults
+    and the packaged model)."""
+    stage = langid.LangIdStage(
+        with_defaults("langid", over), {"model": str(langid.model_path(MODEL, "unused"))}
+    )
+    return stage(docs)
 
 
 def _cjk_chars(text: str) -> int:
@@ -246,7 +256,7 @@ def test_newlines_are_replaced_and_scores_are_probabilities(model, labelled):
 
 
 def test_whitelist_keeps_en_and_zh_by_default(model, labelled):
-    kept, rejects, stats = langid.classify(labelled, model, resolved())
+    kept, rejects, stats = classify(labelled)
     assert set(kept["lang"]) <= {"en", "zh"}
     long_en_zh = labelled[labelled["gold"].isin(["en", "zh"]) & (labelled["kind"] == "long")]
     assert set(long_en_zh["id"]) <= set(kept["id"])
@@ -258,11 +268,10 @@ def test_whitelist_keeps_en_and_zh_by_default(model, labelled):
 
 
 def test_other_whitelists(model, labelled):
-    kept, rejects, _ = langid.classify(labelled, model, resolved(languages=["de", "fr"]))
+    kept, rejects, _ = classify(labelled, languages=["de", "fr"])
     assert set(kept["lang"]) == {"de", "fr"}
     assert set(rejects["reason"]) == {"lang_not_kept"}
-    everything = resolved(languages=None, min_score=0.0)
-    kept, rejects, stats = langid.classify(labelled, model, everything)
+    kept, rejects, stats = classify(labelled, languages=None, min_score=0.0)
     assert len(kept) == len(labelled) and rejects.empty
     assert set(stats["kept_by_lang"]) >= {"en", "zh", "de", "fr", "es", "ja", "ru", "ar"}
     with pytest.raises(jsonschema.ValidationError, match=r"\[\] is not valid"):
@@ -277,17 +286,16 @@ def test_min_score_threshold_and_per_language_overrides(model, labelled):
     low = min(scores)
     lowest_id = en["id"][scores.index(low)]
 
-    kept, rejects, _ = langid.classify(en, model, resolved(min_score=low))
+    kept, rejects, _ = classify(en, min_score=low)
     assert len(kept) == len(en) and rejects.empty  # the threshold itself passes
 
-    kept, rejects, _ = langid.classify(en, model, resolved(min_score=low + 0.0001))
+    kept, rejects, _ = classify(en, min_score=low + 0.0001)
     assert lowest_id in set(rejects["id"]) and lowest_id not in set(kept["id"])
     assert set(rejects["reason"]) == {"low_lang_score"}
     detail = rejects.set_index("id").loc[lowest_id, "detail"]
     assert f"score={low:.4f}" in detail and "lang=en" in detail
 
-    strict = resolved(min_score=1.0, min_score_by_lang={"en": 0.0})
-    kept, rejects, _ = langid.classify(labelled, model, strict)
+    kept, rejects, _ = classify(labelled, min_score=1.0, min_score_by_lang={"en": 0.0})
     assert set(en["id"]) <= set(kept["id"])
     zh_low = rejects[(rejects["reason"] == "low_lang_score")]
     assert len(zh_low) >= 1 and all("lang=zh" in d for d in zh_low["detail"])
@@ -303,7 +311,7 @@ def test_empty_texts_are_rejected_without_prediction(model):
             "text": ["", "  \n\t \n", None, "A perfectly ordinary English sentence about bread."],
         }
     )
-    kept, rejects, stats = langid.classify(docs, model, resolved())
+    kept, rejects, stats = classify(docs)
     assert kept["id"].tolist() == ["d"]
     assert rejects["id"].tolist() == ["a", "b", "c"]
     assert set(rejects["reason"]) == {"empty_text"}
@@ -316,18 +324,17 @@ def test_very_long_documents_are_cut_at_max_chars(model):
     english = "The library opens at eight and many students study there until late. " * 30_000
     docs = pd.DataFrame({"id": ["long-en", "zh-then-en"], "text": [english * 2, chinese + english]})
     assert docs["text"].str.len().min() > 2_000_000
-    settings = resolved(max_chars=100_000)
-    kept, _, stats = langid.classify(docs, model, settings)
+    kept, _, stats = classify(docs, max_chars=100_000)
     assert dict(zip(kept["id"], kept["lang"], strict=True)) == {"long-en": "en", "zh-then-en": "zh"}
     assert stats["truncated_docs"] == 2
-    whole, _, stats = langid.classify(docs, model, resolved(max_chars=None))
+    whole, _, stats = classify(docs, max_chars=None)
     assert dict(zip(whole["id"], whole["lang"], strict=True))["zh-then-en"] == "en"
     assert stats["truncated_docs"] == 0
 
 
 def test_every_document_is_kept_or_rejected_once_with_contract_columns(model, labelled):
     docs = labelled.assign(lang="en", lang_score=0.0)  # stale columns get replaced
-    kept, rejects, stats = langid.classify(docs, model, resolved())
+    kept, rejects, stats = classify(docs)
     assert set(kept["id"]).isdisjoint(rejects["id"])
     assert sorted([*kept["id"], *rejects["id"]]) == sorted(docs["id"])
     assert stats["in"] == len(docs) == stats["kept"] + stats["rejected"]
@@ -352,35 +359,41 @@ def test_every_document_is_kept_or_rejected_once_with_contract_columns(model, la
 # ---------------------------------------------------------------- the rules' jobs
 
 
+class _Named(SimpleNamespace):
+    """A rule's named inputs, as Snakemake's Namedlist lists them."""
+
+    def items(self):
+        return vars(self).items()
+
+
 def _smk(tmp_path: Path, docs: Path, out_name: str, **params) -> SimpleNamespace:
     """What rule ``langid`` hands its job."""
     out = tmp_path / out_name
     return SimpleNamespace(
-        input=SimpleNamespace(docs=str(docs), model=str(langid.model_path(MODEL, "unused"))),
+        input=_Named(docs=str(docs), model=str(langid.model_path(MODEL, "unused"))),
         output=SimpleNamespace(
             docs=str(out / "docs.parquet"),
             rejected=str(out / "rejected.parquet"),
             stats=str(out / "stats.json"),
         ),
         params=SimpleNamespace(
+            stage="corpusforge.langid:LangIdStage",
             settings=with_defaults(
-                "langid", params.get("settings", {"languages": ["en", "zh"], "min_score": 0.5})
+                "langid",
+                {
+                    **params.get("settings", {"languages": ["en", "zh"], "min_score": 0.5}),
+                    "model": params.get("model", {"sha256": LID176_FTZ_SHA256}),
+                },
             ),
-            model=with_defaults(
-                "langid", {"model": params.get("model", {"sha256": LID176_FTZ_SHA256})}
-            )["model"],
         ),
+        log=[],
         wildcards=SimpleNamespace(shard="0000"),
     )
 
 
 def run_langid(smk: SimpleNamespace) -> dict:
-    """The job of rule ``langid``, as scripts/langid.py runs it."""
-    step = langid.stage_step(smk.input.model, smk.params.settings, smk.params.model)
-    out = smk.output
-    return run_doc_stage(
-        step, smk.input.docs, out.docs, out.rejected, out.stats, shard=smk.wildcards.shard
-    )
+    """The job of rule ``langid``, as scripts/doc_stage.py runs it."""
+    return run_job(smk)
 
 
 def test_stage_job_end_to_end(tmp_path, labelled):

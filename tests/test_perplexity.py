@@ -484,6 +484,12 @@ def reference_corpus(n_per_lang: int) -> pd.DataFrame:
     return frame
 
 
+def assign_buckets(docs, cutoffs, models, unscored="keep", drop_tail=False):
+    """Rule perplexity_bucket's stage over a scored frame: (kept, rejected rows, stats)."""
+    settings = {"models": list(models), "unscored": unscored, "drop_tail": drop_tail}
+    return pp.PerplexityBucketStage(settings, {"cutoffs": cutoffs})(docs)
+
+
 def test_bucket_shares_match_corpus_cutoffs(default_models):
     scored = pp.score_frame(reference_corpus(140), default_models)
     half = len(scored) // 2
@@ -491,7 +497,7 @@ def test_bucket_shares_match_corpus_cutoffs(default_models):
     corpus = pp.corpus_perplexities(shards, default_models)
     cutoffs = pp.gather_cutoffs(corpus, {}, {}, "corpus", [30, 60], 20)
     kept = pd.concat(
-        [pp.assign_buckets(s, cutoffs, default_models)[0] for s in shards], ignore_index=True
+        [assign_buckets(s, cutoffs, default_models)[0] for s in shards], ignore_index=True
     )
     assert len(kept) == len(scored)
     for lang in ("en", "zh"):
@@ -513,7 +519,7 @@ def test_bucket_shares_match_corpus_cutoffs(default_models):
         assert (rows.loc[~rows["degraded"], "bucket"] == "tail").mean() < 0.3, lang
 
 
-def test_assign_buckets_accounts_for_every_document():
+def test_buckets_account_for_every_document():
     texts = ["a", "b", "c", "d", "e", "f", "g"]
     docs = make_docs(
         texts,
@@ -522,7 +528,7 @@ def test_assign_buckets_accounts_for_every_document():
         perplexity=[10.0, 50.0, 90.0, 300.0, np.nan, np.nan, np.nan],
     )
     cutoffs = {"languages": {"en": {"head_max": 20.0, "tail_min": 60.0}, "zh": {}}}
-    kept, rejects, stats = pp.assign_buckets(docs, cutoffs, ["en", "zh"])
+    kept, rejects, stats = assign_buckets(docs, cutoffs, ["en", "zh"])
     by_id = dict(zip(kept["id"], kept["bucket"], strict=True))
     assert {by_id[i] for i in docs["id"][docs["perplexity"] == 10.0]} == {"head"}
     assert {by_id[i] for i in docs["id"][docs["perplexity"] == 50.0]} == {"middle"}
@@ -537,7 +543,7 @@ def test_assign_buckets_accounts_for_every_document():
     assert kept["id"].is_monotonic_increasing
     assert list(kept.columns) == [*docs.columns, "bucket"]
 
-    kept, rejects, stats = pp.assign_buckets(docs, cutoffs, ["en", "zh"], "drop", True)
+    kept, rejects, stats = assign_buckets(docs, cutoffs, ["en", "zh"], "drop", True)
     assert stats["rejected_by_reason"] == {"empty_text": 1, "no_lm": 2, "tail_bucket": 1}
     assert set(kept["bucket"]) == {"head", "middle", "unscored"}
     assert set(kept["id"]) | set(rejects["id"]) == set(docs["id"])
@@ -546,7 +552,7 @@ def test_assign_buckets_accounts_for_every_document():
     pa.Table.from_pandas(rejects, schema=REJECT_SCHEMA, preserve_index=False)
 
     with pytest.raises(ValueError, match="unscored"):
-        pp.assign_buckets(docs, cutoffs, ["en"], "maybe")
+        assign_buckets(docs, cutoffs, ["en"], "maybe")
 
 
 def test_stage_outputs_are_deterministic(default_models, tmp_path):
@@ -557,7 +563,7 @@ def test_stage_outputs_are_deterministic(default_models, tmp_path):
         cutoffs = pp.gather_cutoffs(
             pp.corpus_perplexities([scored], default_models), {}, {}, "corpus", [30, 60], 5
         )
-        kept, rejects, _ = pp.assign_buckets(scored, cutoffs, default_models)
+        kept, rejects, _ = assign_buckets(scored, cutoffs, default_models)
         write_parquet(kept, tmp_path / f"kept{run}.parquet")
         write_parquet(rejects, tmp_path / f"rej{run}.parquet", schema=REJECT_SCHEMA)
         outputs.append(
@@ -701,7 +707,7 @@ def test_rules_run_end_to_end_with_snakemake(kenlm_bins, tiny_model, tmp_path):
 def test_empty_shard_and_shard_without_models(default_models, tmp_path):
     empty = make_docs([], [])
     scored = pp.score_frame(empty, default_models)
-    kept, rejects, stats = pp.assign_buckets(scored, {"languages": {}}, default_models)
+    kept, rejects, stats = assign_buckets(scored, {"languages": {}}, default_models)
     assert len(kept) == 0 and len(rejects) == 0 and stats["in"] == 0
     assert {"perplexity", "bucket", "lang"} <= set(kept.columns)
     write_parquet(kept, tmp_path / "kept.parquet")
@@ -709,7 +715,7 @@ def test_empty_shard_and_shard_without_models(default_models, tmp_path):
 
     german = make_docs(["Ein kurzer Text.", "Noch einer."], ["de", "de"])
     scored = pp.score_frame(german, default_models)
-    kept, rejects, stats = pp.assign_buckets(scored, {"languages": {}}, default_models)
+    kept, rejects, stats = assign_buckets(scored, {"languages": {}}, default_models)
     assert kept["bucket"].tolist() == ["unscored", "unscored"]
     assert kept["perplexity"].isna().all() and stats["buckets"] == {"de": {"unscored": 2}}
 

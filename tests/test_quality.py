@@ -32,8 +32,8 @@ from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, s
 from corpusforge.prompts import build_prompts, load_template_dir
 from corpusforge.quality import (
     QualityError,
+    QualityStage,
     load_scorer,
-    quality_step,
     select_seeds,
     settings,
     train_from_references,
@@ -156,7 +156,6 @@ def test_cjk_text_is_split_into_characters_for_fasttext():
 
 def test_stage_rejects_below_the_bound_and_counts_every_document(trained):
     cfg = quality_cfg(min_score=0.5, min_score_by_lang={"zh": 0.2})
-    scorer = load_scorer(cfg, {k: str(v) for k, v in trained.items()})
     docs = pd.DataFrame(
         {
             "id": [f"{i:016x}" for i in range(5)],
@@ -165,7 +164,8 @@ def test_stage_rejects_below_the_bound_and_counts_every_document(trained):
             "lang": ["en", "en", "zh", "zh", "fr"],
         }
     )
-    kept, rejects, stats = quality_step(scorer, cfg)(docs)
+    models = {k: str(v) for k, v in trained.items()}
+    kept, rejects, stats = QualityStage(cfg, {"models": models})(docs)
     assert list(rejects["reason"]) == ["low_quality"] * (1 + (rejects["id"] == docs["id"][3]).sum())
     assert docs["id"][1] in set(rejects["id"]) and docs["id"][0] in set(kept["id"])
     spam = rejects.set_index("id").loc[docs["id"][1]]
@@ -182,7 +182,7 @@ def test_stage_rejects_below_the_bound_and_counts_every_document(trained):
     assert set(stats["models"]) == {"en", "zh"} and stats["models"]["en"]["kind"] == "trained"
     # unscored: drop rejects the language without a model, by name
     drop = quality_cfg(min_score=None, unscored="drop")
-    kept, rejects, _ = quality_step(scorer, drop)(docs)
+    kept, rejects, _ = QualityStage(drop, {"models": models})(docs)
     assert list(rejects["reason"]) == ["no_quality_model"] and "'fr'" in rejects["detail"][0]
     assert len(kept) == 4
 
@@ -362,7 +362,8 @@ def test_hf_regression_scores_batched_on_the_cpu(tmp_path, caplog):
     np.testing.assert_allclose(alone, scores, atol=2e-4)  # padding does not change a score
     assert scorer.description["model"]["device"] == "cpu"
     docs = pd.DataFrame({"id": ["a", "b"], "text": [GOOD_EN, SPAM_EN], "lang": ["en", "de"]})
-    _kept, rejects, stats = quality_step(scorer, {**cfg, "min_score": 5.0})(docs)
+    stage = QualityStage({**cfg, "min_score": 5.0}, {"models": str(folder)})
+    _kept, rejects, stats = stage(docs)
     assert len(rejects) == 2 - (scores[:2] >= 5).sum() and stats["score_edges"][-1] == 5.0
     with pytest.raises(Exception, match="regression needs a model with one output"):
         load_scorer(hf_cfg(str(make_tiny_classifier(tmp_path / "cls", 3)), max_length=32),
@@ -423,7 +424,7 @@ def test_report_figure_and_card_name_the_model_and_bounds(trained, tmp_path):
     from corpusforge.stats import aggregate
 
     cfg = quality_cfg(min_score=0.5, min_score_by_lang={"zh": 0.3})
-    step = quality_step(load_scorer(cfg, {k: str(v) for k, v in trained.items()}), cfg)
+    step = QualityStage(cfg, {"models": {k: str(v) for k, v in trained.items()}})
     shards = [
         step(pd.DataFrame({"id": ["a", "b"], "text": [GOOD_EN, SPAM_EN], "lang": ["en", "en"]})),
         step(pd.DataFrame({"id": ["c", "d"], "text": [GOOD_ZH, SPAM_EN], "lang": ["zh", "en"]})),
@@ -603,7 +604,7 @@ def test_bucket_jobs_end_to_end_on_two_shards(trained, tmp_path):
         }
     )
     cfg = quality_cfg(min_score=0.3, buckets={**BUCKETS, "min_docs": 10})
-    step = quality_step(load_scorer(cfg, {k: str(v) for k, v in trained.items()}), cfg)
+    step = QualityStage(cfg, {"models": {k: str(v) for k, v in trained.items()}})
     r = tmp_path / "results"
     seeds = r / "seed/default.parquet"
     write_parquet(docs[["id", "seed_id"]], seeds)

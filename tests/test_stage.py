@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from types import SimpleNamespace
 from typing import ClassVar
 
 import pandas as pd
@@ -16,7 +17,7 @@ from workflow_util import build_with, copy_repo, final_docs, rejected
 
 from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
 from corpusforge.records import stable_id
-from corpusforge.stage import DocStage, Verdict, load
+from corpusforge.stage import DocStage, Verdict, load, run_job
 
 # The module, rules file and stage line a newcomer writes (docs/adding-a-stage.md).
 MODULE = '''
@@ -171,6 +172,50 @@ def test_params_stage_must_name_a_stage_class():
     assert load("corpusforge.stage:DocStage") is DocStage
     with pytest.raises(TypeError, match=r"params\.stage 'corpusforge\.io:read_json'"):
         load("corpusforge.io:read_json")
+
+
+class Held(Shouting):
+    """Shouting that holds something from prepare() to close() (a GPU slot) and
+    sets anew the ``letters`` column a document came with."""
+
+    renewed = ("letters",)
+    closed: ClassVar[list[str]] = []
+
+    def prepare(self):
+        self.held = self.files["lock"]
+
+    def close(self):
+        Held.closed.append(self.held)
+
+
+class _Named(SimpleNamespace):
+    def items(self):
+        return vars(self).items()
+
+
+def test_the_job_closes_the_stage_and_renewed_columns_come_last(tmp_path):
+    frame = docs(10).assign(letters=0)
+    frame = frame[["id", "letters", *[c for c in frame.columns if c not in ("id", "letters")]]]
+    write_parquet(frame, tmp_path / "in.parquet")
+    smk = SimpleNamespace(
+        input=_Named(docs=str(tmp_path / "in.parquet"), lock="slot-1"),
+        output=SimpleNamespace(
+            **{k: str(tmp_path / f"{k}.out") for k in ("docs", "rejected", "stats")}
+        ),
+        params=SimpleNamespace(stage="test_stage:Held", settings={}, batch_rows=3),
+        log=[],
+        wildcards=SimpleNamespace(shard="0000"),
+    )
+    Held.closed.clear()
+    stats = run_job(smk)
+    assert Held.closed == ["slot-1"] and stats["in"] == 10
+    kept = read_parquet(smk.output.docs)
+    assert list(kept.columns)[-1] == "letters" and (kept["letters"] > 0).all()
+    # the stage is closed when the job fails after building it, too
+    smk.input = _Named(docs=str(tmp_path / "missing.parquet"), lock="slot-2")
+    with pytest.raises(FileNotFoundError):
+        run_job(smk)
+    assert Held.closed == ["slot-1", "slot-2"]
 
 
 @pytest.mark.workflow

@@ -107,6 +107,9 @@ class DocStage:
     exempt: ClassVar[Mapping[str, Any]] = {}
     # the stats key that counts documents outside apply_to
     not_applied_key: ClassVar[str] = "not_applied"
+    # input columns the stage sets anew on the documents it judges: dropped before its
+    # columns are set, so they come last (langid's lang and lang_score)
+    renewed: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -140,6 +143,15 @@ class DocStage:
         empty batch too, so that its counters are in every shard's stats)."""
         raise NotImplementedError
 
+    def write_outputs(self, output: Any) -> None:
+        """Write the rule's outputs beyond ``docs``, ``rejected`` and ``stats`` (what a
+        later gather step reads: index_check's keys and signatures), from what
+        ``judge`` kept of the shard's batches; the job calls it after the last batch."""
+
+    def close(self) -> None:
+        """Release what ``prepare()`` holds until the job ends (a GPU slot); the job
+        calls it after the shard's last batch, or on an error."""
+
     def described(self) -> dict[str, Any]:
         """Settings the stats record beside the counts (the lists used, a mode)."""
         return {}
@@ -159,7 +171,7 @@ class DocStage:
             inside, outside = docs[scope], docs[~scope]
         verdict = self.judge(inside)
         keep = verdict.keep.reindex(inside.index).fillna(False).astype(bool)
-        judged = inside.assign(
+        judged = inside.drop(columns=[c for c in self.renewed if c in inside.columns]).assign(
             **{name: _aligned(v, inside.index) for name, v in verdict.columns.items()}
         )
         passed = outside.assign(**{name: value for name, value in self.exempt.items()})
@@ -212,4 +224,16 @@ def run_job(smk: Any) -> dict:
     from .runtime import doc_stage_job
 
     files = {name: path for name, path in smk.input.items() if name != "docs"}
-    return doc_stage_job(smk, lambda: load(smk.params.stage)(smk.params.settings, files))
+    built: list[DocStage] = []
+
+    def build() -> DocStage:
+        built.append(load(smk.params.stage)(smk.params.settings, files))
+        return built[-1]
+
+    try:
+        stats = doc_stage_job(smk, build)
+        built[-1].write_outputs(smk.output)
+        return stats
+    finally:
+        for stage in built:
+            stage.close()

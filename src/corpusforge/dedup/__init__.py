@@ -55,9 +55,9 @@ from .minhash import (
     signature_table,
 )
 from .steps import (
+    DedupStage,
     concat_fingerprints,
     exact_duplicates,
-    filter_shard,
     fingerprint,
     signatures,
     strip_boilerplate,
@@ -69,6 +69,7 @@ __all__ = [
     "EXACT",
     "NEAR",
     "STAGE",
+    "DedupStage",
     "Permutations",
     "band_candidates",
     "band_group_names",
@@ -82,7 +83,6 @@ __all__ = [
     "estimated_jaccard",
     "exact_duplicates",
     "exact_hashes",
-    "filter_shard",
     "fingerprint",
     "jaccard",
     "keep_order",

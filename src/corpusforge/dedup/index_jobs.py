@@ -5,7 +5,8 @@
 exact hash and MinHash signature, computed as the dedup stage does
 (:func:`corpusforge.dedup.fingerprint`, :func:`corpusforge.dedup.signatures`), looked up
 in the index versions the build reads; a match is rejected ``seen_in_index`` with the
-build and id of the document it matched. The keys are kept for the update.
+build and id of the document it matched. The keys are kept for the update. A protocol
+stage (``IndexCheckStage``, corpusforge.stage) run by scripts/doc_stage.py.
 
 ``index_update`` (once, at the end): the keys of the documents in the final corpus and
 the line hashes of their texts, published (:func:`corpusforge.dedup.index.publish`).
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import read_parquet, write_json, write_parquet, write_table
-from ..records import REJECT_SCHEMA, reject_records, stage_stats
+from ..stage import DocStage, Verdict
 from .hashing import U64
 from .index import SEEN, find_documents, open_segments, publish
 from .minhash import read_signatures, signature_table
@@ -46,75 +47,77 @@ def shard_keys(
     return keys, meta[["id"]].reset_index(drop=True), sig
 
 
-def check_docs(
-    docs: pd.DataFrame, cfg: Mapping[str, Any], read: Sequence[Mapping[str, Any]]
-) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Kept documents, rejected rows, stats, and the shard's keys (for the update)."""
-    docs = docs.sort_values("id", kind="stable").reset_index(drop=True)
-    keys, meta, sig = shard_keys(docs, cfg)
-    row_of = pd.Series(np.arange(len(docs)), index=docs["id"].astype(str).to_numpy())
-    signed = row_of.loc[meta["id"].astype(str)].to_numpy(np.int64)
-    segments = open_segments(read)
-    found = find_documents(
-        keys["exact_hash"].to_numpy(U64),
-        ~keys["short"].to_numpy(bool),
-        sig,
-        signed,
-        segments,
-        cfg,
-    )
-    gone = np.zeros(len(docs), dtype=bool)
-    gone[found["row"].to_numpy(np.int64)] = True
-    rows = docs.iloc[found["row"].to_numpy(np.int64)]
-    detail = [
-        json.dumps(
-            {
-                "build": r.build,
-                "matched_id": r.matched_id,
-                "match": r.match,
-                "jaccard": float(r.jaccard),
-                "index": r.index,
-            },
-            sort_keys=True,
-            ensure_ascii=False,
+class IndexCheckStage(DocStage):
+    """Rule ``index_check``: reject the documents already in the index versions the
+    build reads (``seen_in_index``, with the build and id of the document matched).
+
+    ``cfg``: the dedup settings the index was built with, ``read`` (the index versions)
+    and ``max_matches``. Beside the documents it writes the shard's keys (``hashes``:
+    ``id``, ``exact_hash``, ``short``) and MinHash signatures (``signatures``), for
+    rule index_update (:meth:`write_outputs`)."""
+
+    name = STAGE
+
+    def prepare(self) -> None:
+        self.segments = open_segments(self.cfg["read"])
+        self.keys: list[pd.DataFrame] = []
+        self.signed: list[pd.DataFrame] = []
+        self.signatures: list[np.ndarray] = []
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        docs = docs.sort_values("id", kind="stable")
+        labels = docs.index
+        frame = docs.reset_index(drop=True)
+        keys, meta, sig = shard_keys(frame, self.cfg)
+        self.keys.append(keys)
+        self.signed.append(meta)
+        self.signatures.append(sig)
+        row_of = pd.Series(np.arange(len(frame)), index=frame["id"].astype(str).to_numpy())
+        signed = row_of.loc[meta["id"].astype(str)].to_numpy(np.int64)
+        found = find_documents(
+            keys["exact_hash"].to_numpy(U64),
+            ~keys["short"].to_numpy(bool),
+            sig,
+            signed,
+            self.segments,
+            self.cfg,
         )
-        for r in found.itertuples()
-    ]
-    rejects = reject_records(rows, STAGE, SEEN, pd.Series(detail, index=rows.index, dtype=object))
-    kept = docs[~gone].reset_index(drop=True)
-    by_build = found["build"].value_counts()
-    by_match = found["match"].value_counts()
-    stats = stage_stats(
-        STAGE,
-        len(docs),
-        len(kept),
-        rejects,
-        checked=int((~keys["short"]).sum()),
-        signed=len(meta),
-        indexed_segments=len(segments),
-        indexes=[dict(r) for r in read],
-        seen_by_build={str(k): int(by_build[k]) for k in sorted(by_build.index)},
-        seen_by_match={str(k): int(by_match[k]) for k in sorted(by_match.index)},
-    )
-    return kept, rejects, stats, keys, meta, sig
+        seen = labels[found["row"].to_numpy(np.int64)]
+        detail = [
+            json.dumps(
+                {
+                    "build": r.build,
+                    "matched_id": r.matched_id,
+                    "match": r.match,
+                    "jaccard": float(r.jaccard),
+                    "index": r.index,
+                },
+                sort_keys=True,
+                ensure_ascii=False,
+            )
+            for r in found.itertuples()
+        ]
+        by_build = found["build"].value_counts()
+        by_match = found["match"].value_counts()
+        return Verdict(
+            keep=pd.Series(~labels.isin(seen), index=labels),
+            reason=SEEN,
+            detail=pd.Series(detail, index=seen, dtype=object),
+            counters={
+                "checked": int((~keys["short"]).sum()),
+                "signed": len(meta),
+                "indexed_segments": len(self.segments),
+                "indexes": [dict(r) for r in self.cfg["read"]],
+                "seen_by_build": {str(k): int(by_build[k]) for k in sorted(by_build.index)},
+                "seen_by_match": {str(k): int(by_match[k]) for k in sorted(by_match.index)},
+            },
+        )
 
-
-def check_job(
-    docs_path: PathLike,
-    cfg: Mapping[str, Any],
-    read: Sequence[Mapping[str, Any]],
-    outputs: Any,
-    shard: str,
-) -> dict:
-    kept, rejects, stats, keys, meta, sig = check_docs(read_parquet(docs_path), cfg, read)
-    write_table(signature_table(meta, sig), outputs.signatures)
-    write_parquet(keys, outputs.hashes)
-    write_parquet(kept, outputs.docs)
-    write_parquet(rejects, outputs.rejected, schema=REJECT_SCHEMA)
-    stats = {**stats, "shard": shard}
-    write_json(stats, outputs.stats)
-    log.info("index: kept %d of %d; seen %s", stats["kept"], stats["in"], stats["seen_by_build"])
-    return stats
+    def write_outputs(self, output: Any) -> None:
+        keys = pd.concat(self.keys, ignore_index=True) if len(self.keys) > 1 else self.keys[0]
+        meta = pd.concat(self.signed, ignore_index=True) if len(self.signed) > 1 else self.signed[0]
+        write_table(signature_table(meta, np.concatenate(self.signatures)), output.signatures)
+        write_parquet(keys, output.hashes)
 
 
 def update_job(
@@ -161,15 +164,6 @@ def update_job(
     write_json(result, out_published)
     log.info("index: published %s", result)
     return result
-
-
-def check_rule(smk: Any) -> None:
-    """Rule index_check: reject the shard's documents already in the index."""
-    from ..runtime import logged
-
-    with logged(smk.log[0] if smk.log else None):
-        cfg = smk.params.settings
-        check_job(smk.input.docs, cfg, cfg["read"], smk.output, smk.wildcards.shard)
 
 
 def update_rule(smk: Any) -> None:

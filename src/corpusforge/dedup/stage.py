@@ -1,7 +1,8 @@
 """The jobs of the stage's rules (rules/dedup.smk), from files to files.
 
 fingerprint (per shard) -> exact (gather) -> signatures (per shard)
--> bands (per band group) -> clusters (gather) -> dedup (filter, per shard)
+-> bands (per band group) -> clusters (gather) -> dedup (filter, per shard: the
+protocol stage ``steps.DedupStage``, run by scripts/doc_stage.py)
 
 Each job gets the settings its rule passes as params (``step_settings``); each
 rule's script (scripts/<rule>.py) calls its one function here.
@@ -18,11 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..io import read_parquet, run_doc_stage, write_json, write_parquet, write_table
+from ..io import read_parquet, write_json, write_parquet, write_table
 from .clusters import decisions, near_clusters
 from .config import bands_of_group, candidate_probability
 from .minhash import band_candidates, read_signatures, signature_table
-from .steps import concat_fingerprints, exact_duplicates, filter_shard, fingerprint, signatures
+from .steps import concat_fingerprints, exact_duplicates, fingerprint, read_hashes, signatures
 
 log = logging.getLogger("corpusforge.dedup")
 PathLike = str | os.PathLike[str]
@@ -38,10 +39,6 @@ def step_settings(params: Mapping[str, Any]) -> dict[str, Any]:
         else:
             cfg[key] = value
     return cfg
-
-
-def read_hashes(path: PathLike) -> np.ndarray:
-    return pq.read_table(path).column("hash").to_numpy().astype(np.uint64)
 
 
 def fingerprint_shard(
@@ -131,29 +128,4 @@ def cluster_step(
     }
     write_json(stats, out_stats)
     log.info("clusters: %s", stats)
-    return stats
-
-
-def filter_step(
-    docs: PathLike,
-    removed: PathLike,
-    boilerplate: PathLike,
-    cfg: Mapping[str, Any],
-    out_docs: PathLike,
-    out_rejected: PathLike,
-    out_stats: PathLike,
-    shard: str | None = None,
-    batch_rows: int | None = None,
-) -> dict:
-    decided, boiler = read_parquet(removed), read_hashes(boilerplate)
-    stats = run_doc_stage(
-        lambda frame: filter_shard(frame, decided, boiler, cfg),
-        docs,
-        out_docs,
-        out_rejected,
-        out_stats,
-        shard=shard,
-        batch_rows=batch_rows,
-    )
-    log.info("dedup: %s", {k: v for k, v in stats.items() if k != "shard"})
     return stats

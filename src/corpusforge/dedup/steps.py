@@ -4,13 +4,16 @@ clusters, signatures, filter."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
-from ..records import reject_records, stage_stats
+from ..io import read_parquet
+from ..stage import DocStage, Verdict
 from .clusters import keep_order
 from .config import BOILERPLATE, EXACT, NEAR, STAGE
 from .hashing import char_hashes, exact_hashes, line_hashes, shingle_hashes, tokenize
@@ -269,70 +272,85 @@ def signatures(
     return meta, sig[signed], stats
 
 
-def filter_shard(
-    docs: pd.DataFrame,
-    removed: pd.DataFrame,
-    boilerplate: np.ndarray,
-    cfg: dict[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Keep one document per cluster; reject the others with their cluster and twin.
+def read_hashes(path: str | os.PathLike[str]) -> np.ndarray:
+    """The ``hash`` column of a hash file (boilerplate line hashes), as uint64."""
+    return pq.read_table(path).column("hash").to_numpy().astype(np.uint64)
 
-    ``removed``: the decisions of every shard (only the rows of this shard's ids
-    are used). Kept documents get ``dup_count`` (duplicates removed in their
-    favour) and, with boilerplate removal on, lose their boilerplate lines
-    (``boilerplate_lines``); a document left without text is ``boilerplate_only``.
+
+class DedupStage(DocStage):
+    """Rule ``dedup``: keep one document per cluster; reject the others with their
+    cluster and twin (``exact_duplicate``, ``near_duplicate``).
+
+    ``files["removed"]``: the decisions of every shard (rule dedup_clusters; only the
+    rows of this shard's ids are used); ``files["boilerplate"]``: the boilerplate line
+    hashes (rule dedup_exact); each a path, or the loaded frame / hash array. Kept
+    documents get ``dup_count`` (duplicates removed in their favour) and, with
+    ``boilerplate.enabled``, lose their boilerplate lines (``boilerplate_lines``); a
+    document left without text is ``boilerplate_only`` (its rejected row holds the
+    text it came with).
     """
-    docs = docs.sort_values("id", kind="stable").reset_index(drop=True)
-    ids = docs["id"].astype(str)
-    mine = removed[removed["id"].isin(set(ids))].set_index("id")
-    gone = ids.isin(mine.index).to_numpy()
-    parts = []
-    for reason in (EXACT, NEAR):
-        sel = mine[mine["reason"] == reason]
-        if len(sel):
-            rows = docs[gone & ids.isin(sel.index).to_numpy()]
-            info = sel.loc[rows["id"].astype(str)]
-            detail = [
-                _detail(
-                    cluster_id=r.cluster_id,
-                    kept_id=r.kept_id,
-                    cluster_size=int(r.cluster_size),
-                    jaccard=None if pd.isna(r.jaccard) else float(r.jaccard),
-                    exact_of=r.exact_of if isinstance(r.exact_of, str) else None,
-                )
-                for r in info.itertuples()
+
+    name = STAGE
+    section = "dedup"
+
+    def prepare(self) -> None:
+        removed, boilerplate = self.files["removed"], self.files["boilerplate"]
+        self.removed = removed if isinstance(removed, pd.DataFrame) else read_parquet(removed)
+        self.boilerplate = (
+            boilerplate if isinstance(boilerplate, np.ndarray) else read_hashes(boilerplate)
+        )
+        self.dup_counts = self.removed["kept_id"].value_counts()
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        ids = docs["id"].astype(str)
+        mine = self.removed[self.removed["id"].isin(set(ids))].set_index("id")
+        gone = ids.isin(mine.index).to_numpy()
+        reason = pd.Series(None, index=docs.index, dtype=object)
+        detail = pd.Series(None, index=docs.index, dtype=object)
+        for cause in (EXACT, NEAR):
+            sel = mine[mine["reason"] == cause]
+            if len(sel):
+                rows = docs[gone & ids.isin(sel.index).to_numpy()]
+                info = sel.loc[rows["id"].astype(str)]
+                reason[rows.index] = cause
+                detail[rows.index] = [
+                    _detail(
+                        cluster_id=r.cluster_id,
+                        kept_id=r.kept_id,
+                        cluster_size=int(r.cluster_size),
+                        jaccard=None if pd.isna(r.jaccard) else float(r.jaccard),
+                        exact_of=r.exact_of if isinstance(r.exact_of, str) else None,
+                    )
+                    for r in info.itertuples()
+                ]
+        keep = ~gone
+        columns: dict[str, Any] = {
+            "dup_count": ids.map(self.dup_counts).fillna(0).astype(np.int64),
+            "boilerplate_lines": pd.Series(np.zeros(len(docs), dtype=np.int64), index=docs.index),
+        }
+        if self.cfg["boilerplate"]["enabled"]:
+            staying = docs[keep]
+            texts, nlines = strip_boilerplate(_texts(staying), self.boilerplate)
+            empty = (nlines > 0) & (tokenize(texts, False).counts == 0)
+            # the stripped texts; a document left without text keeps the text it came
+            # with (its rejected row), as do the duplicates
+            text = docs["text"].copy()
+            text.loc[staying.index[~empty]] = [
+                t for t, e in zip(texts, empty, strict=True) if not e
             ]
-            parts.append(reject_records(rows, STAGE, reason, pd.Series(detail, index=rows.index)))
-    kept = docs[~gone].reset_index(drop=True)
-    counts = removed["kept_id"].value_counts()
-    kept["dup_count"] = kept["id"].astype(str).map(counts).fillna(0).astype(np.int64)
-    kept["boilerplate_lines"] = np.zeros(len(kept), dtype=np.int64)
-    if cfg["boilerplate"]["enabled"]:
-        texts, nlines = strip_boilerplate(_texts(kept), boilerplate)
-        kept["text"] = texts
-        kept["boilerplate_lines"] = nlines
-        empty = (nlines > 0) & (tokenize(texts, False).counts == 0)
-        if empty.any():
-            originals = docs.set_index("id").loc[kept.loc[empty, "id"], "text"].to_numpy()
-            bad = kept[empty].copy()
-            bad["text"] = originals
-            detail = [_detail(lines=int(x)) for x in nlines[empty]]
-            parts.append(
-                reject_records(bad, STAGE, BOILERPLATE, pd.Series(detail, index=bad.index))
-            )
-            kept = kept[~empty].reset_index(drop=True)
-    rejects = (
-        pd.concat(parts, ignore_index=True).sort_values("id", kind="stable").reset_index(drop=True)
-        if parts
-        else reject_records(docs.iloc[:0], STAGE, "")
-    )
-    stats = stage_stats(
-        STAGE,
-        len(docs),
-        len(kept),
-        rejects,
-        kept_with_duplicates=int((kept["dup_count"] > 0).sum()),
-        duplicates_represented=int(kept["dup_count"].sum()),
-        boilerplate_lines_removed=int(kept["boilerplate_lines"].sum()),
-    )
-    return kept, rejects, stats
+            columns["text"] = text
+            columns["boilerplate_lines"].loc[staying.index] = nlines
+            left_empty = staying.index[empty]
+            reason[left_empty] = BOILERPLATE
+            detail[left_empty] = [_detail(lines=int(x)) for x in nlines[empty]]
+            keep = keep & ~docs.index.isin(left_empty)
+        return Verdict(
+            keep=pd.Series(keep, index=docs.index), reason=reason, detail=detail, columns=columns
+        )
+
+    def kept_counters(self, kept: pd.DataFrame) -> dict[str, Any]:
+        return {
+            "kept_with_duplicates": int((kept["dup_count"] > 0).sum()),
+            "duplicates_represented": int(kept["dup_count"].sum()),
+            "boilerplate_lines_removed": int(kept["boilerplate_lines"].sum()),
+        }

@@ -34,7 +34,8 @@ added up over the top ``top_k`` predictions before choosing the best code.
 
 Modules: ``config`` (the config section), ``labels`` (label normalisation),
 ``model`` (the model file and loading it), ``prediction`` (fastText in batches),
-``stage`` (the stage over a batch of documents, ``stage_step`` for its rule).
+``stage`` (``LangIdStage``: the stage over a batch of documents, the protocol stage
+of rule ``langid``).
 """
 
 from .config import (
@@ -57,7 +58,7 @@ from .model import (
     packaged_model_path,
 )
 from .prediction import effective_top_k, predict, prepare_text
-from .stage import classify, stage_step
+from .stage import LangIdStage
 
 __all__ = [
     "AUTO_TOP_K",
@@ -68,9 +69,9 @@ __all__ = [
     "STAGE",
     "STANDARD_VARIETIES",
     "LangIdError",
+    "LangIdStage",
     "Model",
     "Settings",
-    "classify",
     "effective_top_k",
     "fetch_model",
     "load_fasttext",
@@ -81,5 +82,4 @@ __all__ = [
     "predict",
     "prepare_text",
     "settings",
-    "stage_step",
 ]

@@ -1,148 +1,126 @@
-"""The stage over a batch of documents: label each, keep or reject it, and the stats."""
+"""The stage (corpusforge.stage protocol): label each document of a batch, keep or reject it."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..records import rejects_frame, stage_stats
-from .config import HIST_BINS, SCORE_DECIMALS, STAGE, Settings, settings
+from ..stage import DocStage, Verdict
+from .config import HIST_BINS, SCORE_DECIMALS, STAGE, settings
 from .model import Model, model_name
 from .prediction import effective_top_k, predict
 
 log = logging.getLogger("corpusforge.langid")
 
 
-def classify(
-    docs: pd.DataFrame,
-    model: Model,
-    settings: Settings,
-    model_meta: Mapping[str, Any] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Label every document, split into (kept, rejects, stats).
+class LangIdStage(DocStage):
+    """Rule ``langid``: label every document with ``lang`` and ``lang_score`` (replacing
+    any it came with; they come last), keep the configured languages above their
+    score threshold and reject the rest (``empty_text``, ``lang_not_kept``,
+    ``low_lang_score``). ``cfg`` is the whole ``langid`` section (its ``model`` too);
+    ``files["model"]`` is the model file, loaded and its sha256 checked once per job."""
 
-    ``docs`` needs ``id`` and ``text``; every other column is carried over. An
-    existing ``lang`` / ``lang_score`` column is replaced by the detected one.
-    """
-    docs = docs.reset_index(drop=True)
-    n = len(docs)
-    texts = docs["text"].tolist()
-    max_chars = settings.max_chars
-    lines = [t[:max_chars].replace("\n", " ") if isinstance(t, str) else "" for t in texts]
-    todo = [i for i, line in enumerate(lines) if line and not line.isspace()]
+    name = STAGE
+    section = "langid"
+    renewed = ("lang", "lang_score")
 
-    codes = model.codes(settings.label_map)
-    top_k = effective_top_k(settings, codes)
-    started = time.perf_counter()
-    if len(todo) == n:
-        langs, scores = predict(model, lines, codes, top_k)
-    else:
-        found_langs, found_scores = predict(model, [lines[i] for i in todo], codes, top_k)
-        langs, scores = [None] * n, [None] * n
-        for i, lang, score in zip(todo, found_langs, found_scores, strict=True):
-            langs[i] = lang
-            scores[i] = score
-    seconds = time.perf_counter() - started
-    del lines
-
-    # Outcome per document: kept, or the first reason that applies.
-    wanted = set(settings.languages) if settings.languages is not None else None
-    by_lang, default = settings.min_score_by_lang, settings.min_score
-    kept_idx: list[int] = []
-    rejected: list[tuple[int, str, str]] = []  # (position, reason, detail)
-    for i, (lang, score) in enumerate(zip(langs, scores, strict=True)):
-        if lang is None:
-            rejected.append((i, "empty_text", "no text to identify (empty or whitespace only)"))
-        elif wanted is not None and lang not in wanted:
-            kept_list = ", ".join(sorted(wanted))
-            rejected.append(
-                (i, "lang_not_kept", f"lang={lang} score={score:.4f}; kept languages: {kept_list}")
-            )
-        elif score < by_lang.get(lang, default):
-            limit = by_lang.get(lang, default)
-            rejected.append(
-                (i, "low_lang_score", f"lang={lang} score={score:.4f} < min_score {limit}")
-            )
-        else:
-            kept_idx.append(i)
-
-    rejects = _reject_rows(docs, texts, rejected)
-    out = docs.drop(columns=[c for c in ("lang", "lang_score") if c in docs.columns])
-    kept = out.take(kept_idx).reset_index(drop=True)
-    kept["lang"] = pd.Series([langs[i] for i in kept_idx], dtype="str")
-    kept["lang_score"] = np.array([scores[i] for i in kept_idx], dtype="float64")
-    if not kept["id"].is_monotonic_increasing:
-        kept = kept.sort_values("id", kind="stable").reset_index(drop=True)
-
-    reasons = [None] * n
-    for i, reason, _ in rejected:
-        reasons[i] = reason
-    truncated = (
-        sum(1 for t in texts if isinstance(t, str) and len(t) > max_chars) if max_chars else 0
-    )
-    stats = stage_stats(
-        STAGE,
-        n,
-        len(kept),
-        rejects,
-        model={**dict(model_meta or {}), **model.info(), "top_k": top_k},
-        settings=settings.describe(),
-        kept_by_lang=_counts(langs[i] for i in kept_idx),
-        langs=_lang_stats(langs, scores, reasons),
-        score_hist_edges=[round(i / HIST_BINS, 4) for i in range(HIST_BINS + 1)],
-        chars_in=sum(len(t) for t in texts if isinstance(t, str)),
-        truncated_docs=truncated,
-        expected_lang=_agreement(docs, langs),
-    )
-    if todo:
-        log.info(
-            "identified %d documents in %.2f s (%.0f docs/s, top_k %d)",
-            len(todo),
-            seconds,
-            len(todo) / seconds if seconds > 0 else float("inf"),
-            top_k,
-        )
-    return kept, rejects, stats
-
-
-def _reject_rows(
-    docs: pd.DataFrame, texts: Sequence[Any], rejected: Sequence[tuple[int, str, str]]
-) -> pd.DataFrame:
-    """Rejected rows in the contract's columns, sorted by id."""
-    positions = [i for i, _, _ in rejected]
-
-    def column(name: str) -> list[Any]:
-        if name not in docs.columns:
-            return [None] * len(positions)
-        return docs[name].take(positions).tolist()
-
-    rows = [
-        {
-            "id": rid,
-            "seed_id": seed_id,
-            "stage": STAGE,
-            "reason": reason,
-            "detail": detail,
-            "source": source,
-            "row": row,
-            "text": texts[i],
+    def prepare(self) -> None:
+        self.resolved = settings(self.cfg)
+        model_cfg = self.cfg.get("model") or {}
+        source = model_cfg.get("source") or {}
+        # model.sha256 pins the packaged file; a source carries its own sha256.
+        expected = source.get("sha256") if source else model_cfg.get("sha256")
+        self.model = Model(self.files["model"], expected)
+        meta = {
+            "name": model_name(model_cfg),
+            "source": next((k for k in ("path", "url", "hf") if k in source), "package"),
         }
-        for (i, reason, detail), rid, seed_id, source, row in zip(
-            rejected, column("id"), column("seed_id"), column("source"), column("row"), strict=True
+        if meta["source"] == "package":
+            meta["package"] = model_cfg["package"]
+        log.info("model %s (sha256 %s)", meta["name"], self.model.sha256)
+        self.codes = self.model.codes(self.resolved.label_map)
+        self.top_k = effective_top_k(self.resolved, self.codes)
+        self.meta = {**meta, **self.model.info(), "top_k": self.top_k}
+
+    def described(self) -> dict[str, Any]:
+        return {"model": self.meta, "settings": self.resolved.describe()}
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        n = len(docs)
+        texts = docs["text"].tolist()
+        max_chars = self.resolved.max_chars
+        lines = [t[:max_chars].replace("\n", " ") if isinstance(t, str) else "" for t in texts]
+        todo = [i for i, line in enumerate(lines) if line and not line.isspace()]
+
+        started = time.perf_counter()
+        if len(todo) == n:
+            langs, scores = predict(self.model, lines, self.codes, self.top_k)
+        else:
+            found_langs, found_scores = predict(
+                self.model, [lines[i] for i in todo], self.codes, self.top_k
+            )
+            langs, scores = [None] * n, [None] * n
+            for i, lang, score in zip(todo, found_langs, found_scores, strict=True):
+                langs[i] = lang
+                scores[i] = score
+        seconds = time.perf_counter() - started
+        del lines
+
+        # Outcome per document: kept (None), or the first reason that applies.
+        wanted = set(self.resolved.languages) if self.resolved.languages is not None else None
+        by_lang, default = self.resolved.min_score_by_lang, self.resolved.min_score
+        reasons: list[str | None] = [None] * n
+        details: list[str | None] = [None] * n
+        for i, (lang, score) in enumerate(zip(langs, scores, strict=True)):
+            if lang is None:
+                reasons[i] = "empty_text"
+                details[i] = "no text to identify (empty or whitespace only)"
+            elif wanted is not None and lang not in wanted:
+                reasons[i] = "lang_not_kept"
+                kept_list = ", ".join(sorted(wanted))
+                details[i] = f"lang={lang} score={score:.4f}; kept languages: {kept_list}"
+            elif score < by_lang.get(lang, default):
+                reasons[i] = "low_lang_score"
+                limit = by_lang.get(lang, default)
+                details[i] = f"lang={lang} score={score:.4f} < min_score {limit}"
+
+        truncated = (
+            sum(1 for t in texts if isinstance(t, str) and len(t) > max_chars) if max_chars else 0
         )
-    ]
-    frame = rejects_frame(rows)
-    if not frame["id"].is_monotonic_increasing:
-        frame = frame.sort_values("id", kind="stable").reset_index(drop=True)
-    return frame
+        if todo:
+            log.info(
+                "identified %d documents in %.2f s (%.0f docs/s, top_k %d)",
+                len(todo),
+                seconds,
+                len(todo) / seconds if seconds > 0 else float("inf"),
+                self.top_k,
+            )
+        index = docs.index
+        return Verdict(
+            keep=pd.Series([r is None for r in reasons], index=index, dtype=bool),
+            reason=pd.Series(reasons, index=index, dtype=object),
+            detail=pd.Series(details, index=index, dtype=object),
+            columns={
+                "lang": pd.Series(langs, index=index, dtype="str"),
+                "lang_score": pd.Series(np.array(scores, dtype="float64"), index=index),
+            },
+            counters={
+                "kept_by_lang": _counts(
+                    lang for lang, r in zip(langs, reasons, strict=True) if r is None
+                ),
+                "langs": _lang_stats(langs, scores, reasons),
+                "score_hist_edges": [round(i / HIST_BINS, 4) for i in range(HIST_BINS + 1)],
+                "chars_in": sum(len(t) for t in texts if isinstance(t, str)),
+                "truncated_docs": truncated,
+                "expected_lang": _agreement(docs, langs),
+            },
+        )
 
 
 def _counts(values: Iterable[Any]) -> dict[str, int]:
@@ -203,25 +181,3 @@ def _agreement(docs: pd.DataFrame, langs: Sequence[str | None]) -> dict[str, Any
         "mismatch": mismatch,
         "mismatch_pairs": {k: pairs[k] for k in sorted(pairs)},
     }
-
-
-def stage_step(
-    model_file: str | Path,
-    settings_cfg: Mapping[str, Any],
-    model_cfg: Mapping[str, Any],
-) -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]]:
-    """The step of rule ``langid`` (for ``io.run_doc_stage``): the model loaded and its
-    sha256 checked (before any output is written), then ``classify`` per shard."""
-    resolved = settings(settings_cfg)
-    source = model_cfg.get("source") or {}
-    # model.sha256 pins the packaged file; a source carries its own sha256.
-    expected = source.get("sha256") if source else model_cfg.get("sha256")
-    model = Model(model_file, expected)
-    meta = {
-        "name": model_name(model_cfg),
-        "source": next((k for k in ("path", "url", "hf") if k in source), "package"),
-    }
-    if meta["source"] == "package":
-        meta["package"] = model_cfg["package"]
-    log.info("model %s (sha256 %s)", meta["name"], model.sha256)
-    return partial(classify, model=model, settings=resolved, model_meta=meta)

@@ -12,7 +12,7 @@ being built, from held-out reference text, or from the config; the ones used are
 recorded. Documents of a language without a model get bucket ``unscored``.
 
 The stage runs as three kinds of job so that corpus cutoffs work: ``score_frame``
-per shard, ``gather_cutoffs`` over every shard, ``assign_buckets`` per shard.
+per shard, ``gather_cutoffs`` over every shard, ``PerplexityBucketStage`` per shard.
 Models are trained by ``train_language_model`` (normalize, SentencePiece, ``lmplz``,
 ``build_binary``) or downloaded ready-made (e.g. CC-NET's ``{lang}.arpa.bin``).
 
@@ -31,7 +31,7 @@ from .buckets import (
     BUCKETS,
     STAGE,
     UNSCORED,
-    assign_buckets,
+    PerplexityBucketStage,
     bucket_of,
     configured_cutoffs,
     corpus_perplexities,
@@ -63,8 +63,8 @@ __all__ = [
     "UNSCORED",
     "KenLMNotFoundError",
     "LanguageModel",
+    "PerplexityBucketStage",
     "WorkflowLayout",
-    "assign_buckets",
     "bucket_of",
     "configured_cutoffs",
     "corpus_perplexities",

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..io import read_json
 from ..lang import model_language
-from ..records import reject_records, stage_stats
+from ..stage import DocStage, Verdict
 from .scoring import PERPLEXITY, document_language
 
 STAGE = "perplexity"
@@ -116,90 +117,94 @@ def bucket_of(perplexity: np.ndarray, head_max: float, tail_min: float) -> np.nd
     )
 
 
-def assign_buckets(
-    scored: pd.DataFrame,
-    cutoffs: Mapping[str, Any],
-    model_langs: Iterable[str],
-    unscored: str = "keep",
-    drop_tail: bool = False,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Buckets for a scored shard: (kept documents, rejected rows, stats)."""
-    if unscored not in ("keep", "drop"):
-        raise ValueError(f"unscored must be keep or drop, got {unscored!r}")
-    models = sorted(model_langs)
-    docs = scored.reset_index(drop=True)
-    n_in = len(docs)
-    target = document_language(docs).map(lambda code: model_language(code, models))
-    perplexity = docs[PERPLEXITY].to_numpy(dtype=float)
-    bucket = np.full(n_in, UNSCORED, dtype=object)
-    reason = pd.Series([None] * n_in, index=docs.index, dtype=object)
-    detail = pd.Series([""] * n_in, index=docs.index, dtype=object)
+class PerplexityBucketStage(DocStage):
+    """Rule ``perplexity_bucket``: each scored document's ``bucket`` (head, middle,
+    tail, or unscored) from its model language's cutoffs; documents with no text left
+    to score are rejected (``empty_text``), with ``unscored: drop`` those of languages
+    without a model (``no_lm``), with ``drop_tail`` the tail (``tail_bucket``).
 
-    languages = cutoffs.get("languages", {})
-    for lang in models:
-        rows = (target == lang).to_numpy()
-        entry = languages.get(lang) or {}
-        if entry.get("head_max") is None:
-            continue  # no cutoffs at all for this language: its documents stay unscored
-        has = rows & ~np.isnan(perplexity)
-        bucket[has] = bucket_of(perplexity[has], entry["head_max"], entry["tail_min"])
+    ``cfg``: ``models`` (the model languages), ``unscored`` (keep | drop) and
+    ``drop_tail``; ``files["cutoffs"]``: rule perplexity_cutoffs' file (a path, or its
+    mapping)."""
 
-    no_model = target.isna().to_numpy()
-    empty = ~no_model & np.isnan(perplexity)
-    reason[empty] = "empty_text"
-    detail[empty] = "no text left to score after normalization"
-    if unscored == "drop":
-        langs = document_language(docs)
-        reason[no_model] = "no_lm"
-        detail[no_model] = "no language model for lang " + langs[no_model].astype(str)
-    if drop_tail:
-        tail = (bucket == "tail") & reason.isna().to_numpy()
-        reason[tail] = "tail_bucket"
-        detail[tail] = [
-            f"perplexity {p} > tail cutoff {languages[t]['tail_min']} ({t})"
-            for p, t in zip(perplexity[tail], target[tail], strict=True)
-        ]
+    name = STAGE
+    section = "perplexity"
 
-    docs = docs.assign(**{BUCKET: bucket})
-    rejected = reason.notna()
-    rejects = pd.concat(
-        [
-            reject_records(docs[reason == r], STAGE, r, detail[reason == r])
-            for r in sorted(set(reason.dropna()))
-        ]
-        or [reject_records(docs.iloc[:0], STAGE, "")],
-        ignore_index=True,
-    )
-    rejects = rejects.sort_values("id", kind="stable").reset_index(drop=True)
-    kept = docs[~rejected].sort_values("id", kind="stable").reset_index(drop=True)
+    @classmethod
+    def settings(cls, cfg: dict[str, Any]) -> dict[str, Any]:
+        cfg = {"unscored": "keep", "drop_tail": False, **cfg}
+        if cfg["unscored"] not in ("keep", "drop"):
+            raise ValueError(f"unscored must be keep or drop, got {cfg['unscored']!r}")
+        return {**cfg, "models": sorted(cfg["models"])}
 
-    counts: dict[str, dict[str, int]] = {}
-    summary: dict[str, dict[str, float]] = {}
-    kept_lang = document_language(kept).fillna("")
-    for lang in sorted(set(kept_lang)):
-        rows = kept[kept_lang == lang]
-        counts[lang] = {str(k): int(v) for k, v in sorted(rows[BUCKET].value_counts().items())}
-        values = rows[PERPLEXITY].dropna()
-        if len(values):
-            summary[lang] = {
-                "mean": round(float(values.mean()), 1),
-                "median": round(float(values.median()), 1),
-                "min": float(values.min()),
-                "max": float(values.max()),
-            }
-    stats = stage_stats(
-        STAGE,
-        n_in,
-        len(kept),
-        rejects,
-        buckets=counts,
-        perplexity=summary,
-        cutoffs={
-            lang: [e.get("head_max"), e.get("tail_min"), e.get("source")]
-            for lang, e in sorted(languages.items())
-        },
-    )
-    return kept, rejects, stats
+    def prepare(self) -> None:
+        cutoffs = self.files["cutoffs"]
+        self.cutoffs = cutoffs if isinstance(cutoffs, Mapping) else read_json(cutoffs)
+        self.languages = self.cutoffs.get("languages", {})
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        models = self.cfg["models"]
+        target = document_language(docs).map(lambda code: model_language(code, models))
+        perplexity = docs[PERPLEXITY].to_numpy(dtype=float)
+        bucket = np.full(len(docs), UNSCORED, dtype=object)
+        reason = pd.Series([None] * len(docs), index=docs.index, dtype=object)
+        detail = pd.Series([""] * len(docs), index=docs.index, dtype=object)
+
+        languages = self.languages
+        for lang in models:
+            rows = (target == lang).to_numpy()
+            entry = languages.get(lang) or {}
+            if entry.get("head_max") is None:
+                continue  # no cutoffs at all for this language: its documents stay unscored
+            has = rows & ~np.isnan(perplexity)
+            bucket[has] = bucket_of(perplexity[has], entry["head_max"], entry["tail_min"])
+
+        no_model = target.isna().to_numpy()
+        empty = ~no_model & np.isnan(perplexity)
+        reason[empty] = "empty_text"
+        detail[empty] = "no text left to score after normalization"
+        if self.cfg["unscored"] == "drop":
+            langs = document_language(docs)
+            reason[no_model] = "no_lm"
+            detail[no_model] = "no language model for lang " + langs[no_model].astype(str)
+        if self.cfg["drop_tail"]:
+            tail = (bucket == "tail") & reason.isna().to_numpy()
+            reason[tail] = "tail_bucket"
+            detail[tail] = [
+                f"perplexity {p} > tail cutoff {languages[t]['tail_min']} ({t})"
+                for p, t in zip(perplexity[tail], target[tail], strict=True)
+            ]
+        return Verdict(
+            keep=reason.isna(),
+            reason=reason,
+            detail=detail,
+            columns={BUCKET: pd.Series(bucket, index=docs.index)},
+        )
+
+    def kept_counters(self, kept: pd.DataFrame) -> dict[str, Any]:
+        counts: dict[str, dict[str, int]] = {}
+        summary: dict[str, dict[str, float]] = {}
+        kept_lang = document_language(kept).fillna("")
+        for lang in sorted(set(kept_lang)):
+            rows = kept[kept_lang == lang]
+            counts[lang] = {str(k): int(v) for k, v in sorted(rows[BUCKET].value_counts().items())}
+            values = rows[PERPLEXITY].dropna()
+            if len(values):
+                summary[lang] = {
+                    "mean": round(float(values.mean()), 1),
+                    "median": round(float(values.median()), 1),
+                    "min": float(values.min()),
+                    "max": float(values.max()),
+                }
+        return {
+            "buckets": counts,
+            "perplexity": summary,
+            # the cutoffs used (last, as the stats have always listed them)
+            "cutoffs": {
+                lang: [e.get("head_max"), e.get("tail_min"), e.get("source")]
+                for lang, e in sorted(self.languages.items())
+            },
+        }
 
 
 def configured_cutoffs(models_cfg: Mapping[str, Any], values: Mapping[str, Any] | None):

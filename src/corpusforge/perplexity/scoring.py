@@ -114,7 +114,7 @@ def score_frame(
     """The documents with ``lang`` (added from ``prompt_lang`` if absent) and ``perplexity``.
 
     ``perplexity`` is NaN for documents without a model for their language or with no
-    text left after normalization; :func:`assign_buckets` tells the two apart.
+    text left after normalization; :class:`PerplexityBucketStage` tells the two apart.
     """
     out = docs.reset_index(drop=True).copy()
     langs = document_language(out)

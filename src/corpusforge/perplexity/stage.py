@@ -4,7 +4,8 @@
   describe_lm         describe a ready-made model (and score its reference text)
   perplexity_score    score one shard
   perplexity_cutoffs  gather the cutoffs per language
-  perplexity_bucket   bucket one shard: docs, rejected rows, stats
+  perplexity_bucket   bucket one shard: the protocol stage PerplexityBucketStage
+                      (corpusforge.perplexity.buckets), run by scripts/doc_stage.py
 
 Each rule has its own script (scripts/<rule>.py) calling one function here; rule
 download_lm_file runs scripts/download.py.
@@ -15,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from functools import partial
 from typing import Any
 
 from ..io import (
@@ -23,10 +23,9 @@ from ..io import (
     iter_parquet_frames,
     read_json,
     read_parquet,
-    run_doc_stage,
     write_json,
 )
-from .buckets import assign_buckets, configured_cutoffs, corpus_perplexities, gather_cutoffs
+from .buckets import configured_cutoffs, corpus_perplexities, gather_cutoffs
 from .scoring import LanguageModel, score_frame
 from .training import describe_pretrained, train_language_model
 
@@ -138,28 +137,3 @@ def write_cutoffs(
         entry["model"] = {k: described[lang].get(k) for k in ("kind", "lm_sha256", "sp_sha256")}
     write_json(result, out)
     return result
-
-
-def bucket_shard(
-    scored: PathLike,
-    cutoffs: PathLike,
-    langs: Iterable[str],
-    unscored: str,
-    drop_tail: bool,
-    out_docs: PathLike,
-    out_rejected: PathLike,
-    out_stats: PathLike,
-    shard: str | None = None,
-    batch_rows: int | None = None,
-) -> dict:
-    """Bucket one scored shard: kept documents, rejected rows and stats."""
-    step = partial(
-        assign_buckets,
-        cutoffs=read_json(cutoffs),
-        model_langs=langs,
-        unscored=unscored,
-        drop_tail=drop_tail,
-    )
-    return run_doc_stage(
-        step, scored, out_docs, out_rejected, out_stats, shard=shard, batch_rows=batch_rows
-    )

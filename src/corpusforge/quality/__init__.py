@@ -34,10 +34,11 @@ Config defaults live in the JSON schema; :func:`settings` adds the cross-field c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,8 @@ import pandas as pd
 
 from ..lang import model_language
 from ..perplexity import document_language
-from ..records import reject_records, stage_stats, unit_hash
+from ..records import reject_records, unit_hash
+from ..stage import DocStage, Verdict
 
 STAGE = "quality"
 SCORE, LABEL = "quality_score", "quality_label"
@@ -261,15 +263,54 @@ def _by_lang(langs: list[Any], scores: np.ndarray, failed: np.ndarray, cfg: Mapp
     return out
 
 
-def quality_step(scorer: Scorer, cfg: Mapping[str, Any]) -> Callable:
-    """The per-shard step (documents -> kept, rejected rows, stats) of a checked config."""
+class QualityStage(DocStage):
+    """Rule ``quality``: score every document with its language's classifier
+    (``quality_score``, ``quality_label``; NaN and None where no model has its
+    language) and reject those below their language's bound (``low_quality``), and,
+    with ``unscored: drop``, those no model scores (``no_quality_model``).
 
-    def step(docs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-        docs = docs.reset_index(drop=True).copy()
+    ``cfg``: the ``quality`` section without ``buckets`` (``results``: the results
+    folder, where the GPU locks live); ``files["models"]``: the rule's model files
+    (engine fasttext: one per language of ``fasttext.models``, in sorted order, or a
+    language -> file mapping; engine hf: the model folder). The scorer is loaded once
+    per job, holding its GPU slots (engine hf) until :meth:`close`."""
+
+    name = STAGE
+    section = "quality"
+
+    @classmethod
+    def settings(cls, cfg: dict[str, Any]) -> dict[str, Any]:
+        return settings(cfg)
+
+    def prepare(self) -> None:
+        from ..devices import default_lock_dir, gpu_slots
+
+        cfg = self.cfg
+        hf = cfg["engine"] == "hf"
+        gpus = cfg["hf"]["gpus"] if hf else 0
+        lock_dir = default_lock_dir(cfg.get("results", "results")) if gpus else None
+        self.held = contextlib.ExitStack()
+        self.held.enter_context(gpu_slots(gpus, lock_dir=lock_dir))
+        models = self.files["models"]
+        if isinstance(models, (str, os.PathLike)):
+            models = [models]
+        if not isinstance(models, Mapping):
+            paths = [str(path) for path in models]
+            models = (
+                paths[0] if hf else dict(zip(sorted(cfg["fasttext"]["models"]), paths, strict=True))
+            )
+        self.scorer = load_scorer(cfg, models, cfg["hf"]["threads"] if hf else 1)
+
+    def close(self) -> None:
+        self.held.close()
+
+    def described(self) -> dict[str, Any]:
+        return dict(self.scorer.description)
+
+    def judge(self, docs: pd.DataFrame) -> Verdict:
+        cfg = self.cfg
         langs = document_language(docs).tolist()
-        scores, labels, targets = scorer.score_texts(docs["text"].tolist(), langs)
-        docs[SCORE] = scores
-        docs[LABEL] = pd.Series(labels, index=docs.index, dtype=object)
+        scores, labels, targets = self.scorer.score_texts(docs["text"].tolist(), langs)
         bounds = np.array([np.nan if (b := threshold(cfg, lang)) is None else b for lang in langs])
         failed = ~np.isnan(scores) & ~np.isnan(bounds) & (scores < np.nan_to_num(bounds))
         unscored = np.array([t is None for t in targets], dtype=bool)
@@ -282,24 +323,21 @@ def quality_step(scorer: Scorer, cfg: Mapping[str, Any]) -> Callable:
             for i in np.flatnonzero(unscored):
                 reason[i] = "no_quality_model"
                 detail[i] = f"no quality model for language {langs[i]!r}"
-        reason = pd.Series(reason, index=docs.index, dtype=object)
-        detail = pd.Series(detail, index=docs.index, dtype=object)
-        out = reason.notna()
-        rejects = reject_records(docs[out], STAGE, reason[out], detail[out])
-        kept = docs[~out].reset_index(drop=True)
-        stats = stage_stats(
-            STAGE,
-            len(docs),
-            len(kept),
-            rejects,
-            **scorer.description,
-            unscored=int(unscored.sum()),
-            score_edges=score_edges(cfg["scale"]),
-            by_lang=_by_lang(langs, scores, failed, cfg),
+        reasons = pd.Series(reason, index=docs.index, dtype=object)
+        return Verdict(
+            keep=reasons.isna(),
+            reason=reasons,
+            detail=pd.Series(detail, index=docs.index, dtype=object),
+            columns={
+                SCORE: pd.Series(scores, index=docs.index),
+                LABEL: pd.Series(labels, index=docs.index, dtype=object),
+            },
+            counters={
+                "unscored": int(unscored.sum()),
+                "score_edges": score_edges(cfg["scale"]),
+                "by_lang": _by_lang(langs, scores, failed, cfg),
+            },
         )
-        return kept, rejects, stats
-
-    return step
 
 
 # ---------------------------------------------------------------- seeds for generation

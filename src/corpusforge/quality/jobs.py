@@ -1,24 +1,14 @@
-"""The jobs of rules/quality.smk, one function per rule, called by the thin scripts."""
+"""The jobs of rules/quality.smk, one function per rule, called by the thin scripts (rule
+quality runs the protocol stage ``QualityStage`` through scripts/doc_stage.py)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from ..runtime import doc_stage_job, logged
-from . import Scorer, load_scorer, quality_step, select_seeds, settings
-
-
-@contextlib.contextmanager
-def scorer_for(cfg: Mapping[str, Any], models: Any, threads: int, results: str = "results"):
-    """The scorer of a checked config, holding a GPU slot when the hf engine wants one."""
-    from ..devices import default_lock_dir, gpu_slots
-
-    gpus = cfg["hf"]["gpus"] if cfg["engine"] == "hf" else 0
-    with gpu_slots(gpus, lock_dir=default_lock_dir(results) if gpus else None):
-        yield load_scorer(cfg, models, threads)
+from ..runtime import logged
+from . import Scorer, load_scorer, select_seeds, settings
 
 
 def train_job(smk: Any) -> None:
@@ -41,20 +31,6 @@ def train_job(smk: Any) -> None:
             lang, refs["positive"], refs["negative"], smk.output.model, training
         )
         write_json(meta, smk.output.meta)
-
-
-def quality_job(smk: Any) -> None:
-    """Rule quality: score one shard, reject what is below its language's bound."""
-    cfg = settings(smk.params.settings)
-    stack = contextlib.ExitStack()
-
-    def make_step():
-        results = smk.config.get("results", "results")
-        scorer = stack.enter_context(scorer_for(cfg, smk.params.models, smk.threads, results))
-        return quality_step(scorer, cfg)
-
-    with stack:
-        doc_stage_job(smk, make_step)
 
 
 def cutoffs_job(smk: Any) -> None:
