@@ -152,7 +152,7 @@ rule seed_keys:
     benchmark:
         bench_path("seed_keys", "{seed}")
     conda:
-        "../envs/core.yaml"
+        "../envs/web.yaml"  # corpusforge.seed: the readers of every format
     params:
         seed=seed_ingest_params,
         batch_rows=config["batch_rows"],
@@ -177,7 +177,7 @@ rule seed_shard:
     benchmark:
         bench_path("seed_shard", "{seed}/{shard}")
     conda:
-        "../envs/core.yaml"
+        "../envs/web.yaml"  # corpusforge.seed: the readers of every format
     params:
         seed=seed_ingest_params,
         shards=config["shards"],
@@ -199,6 +199,6 @@ rule ingest_seed:
     log:
         log_path("ingest_seed", "{seed}"),
     conda:
-        "../envs/core.yaml"
+        "../envs/web.yaml"  # corpusforge.seed: the readers of every format
     script:
         "../scripts/ingest_seed.py"
