@@ -212,7 +212,8 @@ def run_corpusforge(work: Path, cfg: dict, cores: int, repo: Path = ROOT, name: 
     for path in (wd / "results/final").rglob("*.jsonl"):
         with open(path, encoding="utf-8") as handle:
             kept.update(json.loads(line)["source_id"] for line in handle)
-    seeds = pd.read_parquet(wd / "results/seed/bench.parquet", columns=["seed_id", "source_id"])
+    shards = sorted((wd / "results/seed/bench/shards").glob("*.parquet"))
+    seeds = pd.concat([pd.read_parquet(p, columns=["seed_id", "source_id"]) for p in shards])
     source_of = dict(zip(seeds["seed_id"], seeds["source_id"], strict=True))
     with open(work / "docs.jsonl", encoding="utf-8") as handle:
         id_of_row = [json.loads(x)["id"] for x in handle]  # seed rejects name their row
