@@ -33,27 +33,24 @@ per CPU-second and per wall-second; the kept documents of both (Jaccard of the
 kept ids) and where they part (ours' rejection reason of the documents only
 datatrove keeps, datatrove's of those only ours keeps).
 
-One run (2026-12-01, --docs 50000, Intel(R) Xeon(R) Processor, 2 cores shared with
-other jobs, load ~3): 50,000 documents of ~830 words (43,478 originals, 4,348
-near-duplicates, 2,174 exact copies).
-- corpusforge: 254 s wall, 260.7 CPU-s, peak RSS 2,785 MB (the process tree) ->
-  191.8 documents per CPU-second, 196.9 per wall-second; 205 per CPU-second
-  without the perplexity rules (16.8 CPU-s). Job-seconds: filters 162, ingest_seed
-  76, train_lm 39, prepare_tokenizer 37, collect 24, langid 23, perplexity_score 18,
-  all dedup rules 24, export 4. Kept 25,972.
-- datatrove: 994 s wall, 1,080.2 CPU-s, peak RSS 370 MB -> 46.3 documents per
-  CPU-second, 50.3 per wall-second. Kept 21,644.
-- corpusforge / datatrove: 4.14x documents per CPU-second (4.43x without
-  perplexity), 3.91x per wall-second; 7.5x datatrove's peak memory.
+One run (2026-12-07, --docs 50000, AMD EPYC, 2 cores, beside the test suite):
+50,000 documents of ~828 words.
+- corpusforge: 267 s wall, 223.0 CPU-s, peak RSS 1,826 MB (the process tree) ->
+  224.3 documents per CPU-second, 187.2 per wall-second; 248.4 per CPU-second
+  without the perplexity rules (21.7 CPU-s). Kept 25,972.
+- datatrove: 1,366 s wall, 1,245.5 CPU-s, peak RSS 370 MB -> 40.1 documents per
+  CPU-second, 36.6 per wall-second. Kept 21,644.
+- corpusforge / datatrove: 5.59x documents per CPU-second (6.19x without
+  perplexity), 5.11x per wall-second; 4.9x datatrove's peak memory (7.5x in the
+  run of 2026-12-01, before the seed was read sharded).
 - Kept ids: Jaccard 0.498 (15,826 both, 10,146 only ours, 5,818 only datatrove).
   Only ours keeps: datatrove's Gopher quality rejected 9,298 (its 80%-alphabetic-
   words rule counts spaCy's punctuation tokens as words; see bench_filters.py),
   its minhash 618, its Gopher repetition 230. Only datatrove keeps: ours rejected
   4,566 for a "{" (C4: ours anywhere, datatrove only on lines its line filter
-  keeps), 591 or more by Gopher repetition, 346 as duplicates where datatrove
-  kept another member of the cluster (or missed it), and 256 byte-identical
-  copies ours drops at ingest (seed:duplicate_text; the run printed them as "?",
-  which the script now maps by row).
+  keeps), 591 by Gopher repetition, 346 as duplicates where datatrove kept another
+  member of the cluster (or missed it), and 256 byte-identical copies ours drops
+  while reading the seed (seed:duplicate_text).
 """
 
 from __future__ import annotations
