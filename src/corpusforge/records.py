@@ -11,7 +11,7 @@ See ``docs/data-contract.md`` for the columns each stage adds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,9 +137,15 @@ def reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(counts[k]) for k in sorted(counts.index)}
 
 
-def stage_stats(stage: str, n_in: int, kept: int, rejects: pd.DataFrame, **extra) -> dict:
-    """The small stats record every per-shard job writes beside its outputs."""
-    by_reason = reason_counts(rejects)
+def stage_stats(
+    stage: str, n_in: int, kept: int, rejects: pd.DataFrame | Mapping[str, int], **extra
+) -> dict:
+    """The small stats record every per-shard job writes beside its outputs;
+    ``rejects``: the rejected rows, or their counts by reason."""
+    if isinstance(rejects, pd.DataFrame):
+        by_reason = reason_counts(rejects)
+    else:
+        by_reason = {str(k): int(rejects[k]) for k in sorted(rejects) if rejects[k]}
     return {
         "stage": stage,
         "in": int(n_in),

@@ -288,7 +288,7 @@ def shard_job(
         STAGE,
         n_in,
         n_kept,
-        pd.DataFrame({"reason": [r for c in rejected_by_file.values() for r in c.elements()]}),
+        sum(rejected_by_file.values(), Counter()),
         source=spec.name,
         shard=shard,
         kept_by_file=dict(sorted(kept_by_file.items())),
@@ -392,43 +392,34 @@ def seed_stats(
     seed: str, parts: Sequence[Mapping[str, Any]], shards: Sequence[Mapping[str, Any]]
 ) -> dict:
     """A seed's stats from its parts' and shards' stats."""
-    files: dict[str, dict] = {}
+    from .stats.merge import merge_stats
+
+    # every file's counts over its parts (the pieces of a seed's one file), then the
+    # rows the shards dropped across parts
+    by_file: dict[str, list] = defaultdict(list)
     for part in parts:
         for name, counts in part["files"].items():
-            into = files.setdefault(name, {"in": 0, "rejected_by_reason": Counter()})
-            for key, value in counts.items():
-                if key == "rejected_by_reason":
-                    into[key].update(value)
-                elif isinstance(value, int) and key not in ("kept", "rejected"):
-                    into[key] = into.get(key, 0) + value
-                elif isinstance(value, dict):
-                    into.setdefault(key, Counter()).update(value)
-                elif key not in ("kept", "rejected"):
-                    into[key] = value
+            by_file[name].append(counts)
+    files = {name: merge_stats(counts) for name, counts in by_file.items()}
     by_reason: Counter = Counter()
-    for shard in shards:
-        for name, reasons in shard["rejected_by_file"].items():
-            files[name]["rejected_by_reason"].update(reasons)
     for name, counts in files.items():
+        reasons = Counter(counts.get("rejected_by_reason") or {})
+        for shard in shards:
+            reasons.update(shard["rejected_by_file"].get(name) or {})
         counts["kept"] = sum(int(s["kept_by_file"].get(name, 0)) for s in shards)
-        reasons = counts["rejected_by_reason"]
         counts["rejected"] = int(sum(reasons.values()))
         counts["rejected_by_reason"] = {k: int(reasons[k]) for k in sorted(reasons)}
         by_reason.update(reasons)
-        for key, value in list(counts.items()):
-            if isinstance(value, Counter):
-                counts[key] = {k: int(value[k]) for k in sorted(value)}
-    reasons = pd.DataFrame({"reason": list(by_reason.elements())})
     n_in = sum(part["in"] for part in parts)
     kept = sum(shard["kept"] for shard in shards)
     stats = stage_stats(
         STAGE,
         n_in,
         kept,
-        reasons,
+        by_reason,
         source=seed,
         blank_lines=sum(part.get("blank_lines", 0) for part in parts),
-        files=dict(files),
+        files=files,
     )
     formats = sorted({part["format"] for part in parts if part.get("format")})
     if formats:
