@@ -518,6 +518,11 @@ def ingest(
     return records, rejects, stats
 
 
+def sample_key(spec: SeedSpec, rid: str) -> float:
+    """A record's rank in its seed's sample (rows rank by this, then by id)."""
+    return unit_hash("sample", spec.sample.get("seed", 0), rid)
+
+
 def apply_sample(records: pd.DataFrame, spec: SeedSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep ``sample.n`` rows chosen by a seeded hash of their ids.
 
@@ -526,8 +531,7 @@ def apply_sample(records: pd.DataFrame, spec: SeedSpec) -> tuple[pd.DataFrame, p
     """
     if not spec.sample or spec.sample.get("n") is None or len(records) <= spec.sample["n"]:
         return records, records.iloc[0:0]
-    seed = spec.sample.get("seed", 0)
-    order = records["id"].map(lambda rid: unit_hash("sample", seed, rid))
+    order = records["id"].map(lambda rid: sample_key(spec, rid))
     ranked = records.assign(_order=order).sort_values(["_order", "id"], kind="stable")
     n = spec.sample["n"]
     keep = ranked.iloc[:n].drop(columns="_order")

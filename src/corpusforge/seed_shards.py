@@ -37,8 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .records import REJECT_SCHEMA, rejects_frame, stable_id, stage_stats, unit_hash
-from .seed import SEED_COLUMNS, STAGE, SeedSpec, ingest_file
+from .records import REJECT_SCHEMA, rejects_frame, stable_id, stage_stats
+from .seed import SEED_COLUMNS, STAGE, SeedSpec, ingest_file, sample_key
 
 log = logging.getLogger("corpusforge.seed")
 
@@ -207,10 +207,6 @@ def _sample_n(spec: SeedSpec) -> float:
     return spec.sample["n"] if spec.sample and spec.sample.get("n") is not None else np.inf
 
 
-def _sample_key(spec: SeedSpec, rid: str) -> float:
-    return unit_hash("sample", spec.sample.get("seed", 0), rid)
-
-
 def sample_cut(ids: np.ndarray, spec: SeedSpec) -> list | None:
     """The (hash, id) of the last row of the sample among ``ids`` (the seed's rows
     after duplicates), or None when the seed keeps every row: rows rank by a seeded
@@ -219,7 +215,7 @@ def sample_cut(ids: np.ndarray, spec: SeedSpec) -> list | None:
     if len(ids) <= n:
         return None
     text = [_id_text(v) for v in ids]
-    hashes = np.array([_sample_key(spec, rid) for rid in text])
+    hashes = np.array([sample_key(spec, rid) for rid in text])
     last = np.lexsort((ids, hashes))[int(n) - 1]
     return [float(hashes[last]), text[last]]
 
@@ -342,7 +338,7 @@ def _choose(
     reject(rest[repeated], "duplicate_source_id", [repeated_id[r] for r in rest["id"][repeated]])
     rest = rest[~repeated]
     if cut is not None:
-        hashes = rest["id"].map(lambda rid: _sample_key(spec, rid))
+        hashes = rest["id"].map(lambda rid: sample_key(spec, rid))
         inside = (hashes < cut[0]) | ((hashes == cut[0]) & (rest["id"] <= cut[1]))
         out = rest[~inside]
         note = f"not in the sample of {spec.sample['n']} rows"
