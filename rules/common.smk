@@ -270,9 +270,23 @@ def seed_parts(kind):
     return inputs
 
 
+# The files seed_shard writes for one shard of a seed, by kind (folder, extension).
+SEED_SHARD_FILES = {
+    "records": ("shards", "parquet"),
+    "rejected": ("rejected", "parquet"),
+    "stats": ("stats", "json"),
+}
+
+
+def seed_shard_file(kind, seed="{seed}", shard="{shard}"):
+    """A file seed_shard writes for one shard of a seed (``kind``: records, rejected, stats)."""
+    folder, ext = SEED_SHARD_FILES[kind]
+    return out(f"seed/{seed}/{folder}/{shard}.{ext}")
+
+
 def seed_records(seeds, shard="{shard}"):
     """The seed records of ``shard`` (rule seed_shard), of every seed named."""
-    return [out(f"seed/{seed}/shards/{shard}.parquet") for seed in seeds]
+    return [seed_shard_file("records", seed, shard) for seed in seeds]
 
 
 def all_seed_records(seeds):
@@ -280,9 +294,9 @@ def all_seed_records(seeds):
     return [path for shard in SHARDS for path in seed_records(seeds, shard)]
 
 
-def seed_shard_outputs(kind, ext):
+def seed_shard_outputs(kind):
     """Input function: what every shard job of the wildcards' seed wrote, of ``kind``."""
-    return lambda wc: [out(f"seed/{wc.seed}/{kind}/{shard}.{ext}") for shard in SHARDS]
+    return lambda wc: [seed_shard_file(kind, wc.seed, shard) for shard in SHARDS]
 
 
 # ---------------------------------------------------------------- model

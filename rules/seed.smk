@@ -8,9 +8,10 @@ remote paths file, after download_seed fetched it), each remote file
 is fetched by its own download_seed_file job (resumable), each file is read by its
 own ingest_seed_file job (a seed of one file: each of its ``pieces``), the
 parts' records already split by shard; seed_keys and one seed_shard job per shard
-then make the seed's records of each shard (corpusforge.seed_shards). The list is a checkpoint because the files of a paths file are known
-only once it is downloaded: Snakemake re-evaluates the DAG after it, and only the
-jobs behind it wait. A glob or a list in the config is resolved while the
+then make the seed's records of each shard (corpusforge.seed_shards). The list is
+a checkpoint because the files of a paths file are known only once it is
+downloaded: Snakemake re-evaluates the DAG after it, and only the jobs behind it
+wait. A glob or a list in the config is resolved while the
 workflow is parsed and passed to the checkpoint as a param, so a new matching
 file reruns the listing; a changed file entry reruns only that file's jobs.
 """
@@ -166,12 +167,12 @@ rule seed_shard:
     input:
         records=seed_parts("records.parquet"),
         stats=seed_parts("stats.json"),
-        repeated=out("seed/{seed}/keys.parquet"),
-        sample=out("seed/{seed}/sample.json"),
+        repeated=rules.seed_keys.output.repeated,
+        sample=rules.seed_keys.output.sample,
     output:
-        records=out("seed/{seed}/shards/{shard}.parquet"),
-        rejected=out("seed/{seed}/rejected/{shard}.parquet"),
-        stats=out("seed/{seed}/stats/{shard}.json"),
+        records=seed_shard_file("records"),
+        rejected=seed_shard_file("rejected"),
+        stats=seed_shard_file("stats"),
     log:
         log_path("seed_shard", "{seed}/{shard}"),
     benchmark:
@@ -191,8 +192,8 @@ rule ingest_seed:
     input:
         part_rejected=seed_parts("rejected.parquet"),
         part_stats=seed_parts("stats.json"),
-        shard_rejected=seed_shard_outputs("rejected", "parquet"),
-        shard_stats=seed_shard_outputs("stats", "json"),
+        shard_rejected=seed_shard_outputs("rejected"),
+        shard_stats=seed_shard_outputs("stats"),
     output:
         rejected=rejected("seed", "{seed}"),
         stats=stage_stats("seed", "{seed}"),
