@@ -2,7 +2,6 @@
 
 import copy
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -45,6 +44,7 @@ os.environ.update(
 
 from corpusforge.dedup.index import DedupIndexError, workflow_index
 from corpusforge.fetch import local_file, source_file_name
+from corpusforge.layout import names_pattern
 from corpusforge.precision import resolve_dtype
 from corpusforge.quality.layout import QualityLayout
 from corpusforge.seed import SeedSpec
@@ -187,11 +187,6 @@ def seed_paths_file(wildcards):
 def seed_file_list(seed):
     """The list checkpoint seed_files wrote for a seed of many files."""
     return checkpoints.seed_files.get(seed=seed).output[0]
-
-
-def names_pattern(names):
-    """A wildcard pattern matching exactly these names (none: nothing)."""
-    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 # A list known while the workflow is parsed (a glob, paths, a local paths file) is

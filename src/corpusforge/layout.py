@@ -23,6 +23,11 @@ def fill(template: str, **wildcards: str) -> str:
     return _WILDCARD.sub(lambda m: str(wildcards.get(m[1], m[0])), template)
 
 
+def names_pattern(values: Sequence[str]) -> str:
+    """A wildcard regex matching exactly these values (nothing if none)."""
+    return "|".join(re.escape(value) for value in values) if values else "(?!)"
+
+
 class Layout:
     """Base of a stage's file layout; subclasses set ``PATHS``."""
 
@@ -32,10 +37,7 @@ class Layout:
         # common.smk's out: a path under the results folder -> the workflow's path
         self.out = out
 
-    @staticmethod
-    def pattern(values: Sequence[str]) -> str:
-        """A wildcard regex matching exactly these values (nothing if none)."""
-        return "|".join(re.escape(value) for value in values) if values else "(?!)"
+    pattern = staticmethod(names_pattern)
 
     def path(self, name: str, **wildcards: str) -> str:
         """The workflow's path of file ``name`` of ``PATHS``, the given wildcards filled
