@@ -221,3 +221,19 @@ def test_a_shard_streamed_in_batches_gives_the_whole_shards_result(tmp_path):
         )
         assert read_parquet(out[1])["id"].tolist() == rejects["id"].tolist()
         assert {k: v for k, v in streamed.items() if k != "shard"} == stats
+
+
+def test_a_streamed_shard_with_surplus_line_hashes_fails(tmp_path):
+    """Line hashes of more lines than the shard's documents have (another shard's):
+    the streamed step says so once the last batch is done."""
+    from corpusforge.io import run_doc_stage, write_parquet
+    from corpusforge.paragraphs import BatchedApply
+
+    frame = docs([("a", f"{LONG}\n{BOILER}"), ("b", STORY)])
+    write_parquet(frame, tmp_path / "in.parquet")
+    lines = np.concatenate([shard_line_hashes(frame, CFG["apply_to"]), np.ones(2, np.uint64)])
+    step = BatchedApply(lines, np.zeros(0, np.uint64), CFG)
+    out = [tmp_path / name for name in ("docs", "rej", "stats")]
+    run_doc_stage(step, tmp_path / "in.parquet", *out, batch_rows=1)
+    with pytest.raises(ValueError, match="5 line hashes for 3 lines"):
+        step.check_all_used()

@@ -264,12 +264,10 @@ def dedup_paragraphs(
     stats ``removed_lines_in_index``)."""
     if line_hashes is None:
         line_hashes = shard_line_hashes(docs, cfg["apply_to"])
-    extra = {}
-    if indexed is not None:
-        extra["removed_lines_in_index"] = int(np.isin(line_hashes, indexed).sum())
-        earlier = np.union1d(earlier, indexed)
-    gone = removed_mask(line_hashes, earlier)
-    return _apply(docs, line_hashes, gone, cfg, extra)
+    step = BatchedApply(line_hashes, earlier, cfg, indexed)
+    result = step(docs)
+    step.check_all_used()
+    return result
 
 
 def _apply(
@@ -394,6 +392,14 @@ class BatchedApply:
         )
         return _apply(docs, self.lines[run], self.gone[run], self.cfg, extra)
 
+    def check_all_used(self) -> None:
+        """After the shard's last batch: its documents had as many lines as it has
+        line hashes (else the hashes are another shard's, or of other documents)."""
+        if self.pos != len(self.lines):
+            raise ValueError(
+                f"paragraphs: {len(self.lines)} line hashes for {self.pos} lines (another shard's?)"
+            )
+
 
 def apply_job(smk: Any) -> None:
     """Rule paragraphs: remove the shard's lines an earlier shard (or the index) has,
@@ -402,15 +408,14 @@ def apply_job(smk: Any) -> None:
 
     cfg = smk.params.settings
     lines = load_hashes(smk.input.lines)
-    doc_stage_job(
-        smk,
-        lambda: BatchedApply(
-            lines,
-            load_hashes(smk.input.earlier),
-            cfg,
-            indexed_lines(lines, cfg["index"]) if cfg.get("index") else None,
-        ),
-    )
+    built: list[BatchedApply] = []
+
+    def build() -> BatchedApply:
+        index = indexed_lines(lines, cfg["index"]) if cfg.get("index") else None
+        built.append(BatchedApply(lines, load_hashes(smk.input.earlier), cfg, index))
+        return built[-1]
+
+    doc_stage_job(smk, build, finish=lambda: built[-1].check_all_used())
 
 
 def streamed_line_hashes(path: PathLike, apply_to: Iterable[str], batch_rows: int) -> np.ndarray:

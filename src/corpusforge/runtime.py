@@ -55,12 +55,15 @@ def logged(log_file: str | os.PathLike[str] | None) -> Iterator[logging.Logger]:
         os.close(saved[1])
 
 
-def doc_stage_job(smk: Any, make_step: Callable[[], StageStep]) -> dict:
+def doc_stage_job(
+    smk: Any, make_step: Callable[[], StageStep], finish: Callable[[], None] | None = None
+) -> dict:
     """A script adapter's whole body for a per-shard document stage rule: log to the
     rule's log, build the step from the rule's params (``make_step``, called inside
     the log so config errors land there), run it over ``input.docs`` (in batches of
     ``params.batch_rows`` documents where the rule sets it), write
-    ``output.docs|rejected|stats``."""
+    ``output.docs|rejected|stats``, then call ``finish`` (the step's last checks or
+    outputs; its errors land in the log too)."""
     from .io import run_doc_stage
 
     with logged(smk.log[0] if smk.log else None) as log:
@@ -74,6 +77,8 @@ def doc_stage_job(smk: Any, make_step: Callable[[], StageStep]) -> dict:
             shard=smk.wildcards.shard,
             batch_rows=getattr(smk.params, "batch_rows", None),
         )
+        if finish is not None:
+            finish()
         log.info(
             "%s: kept %d of %d; rejected %s",
             stats.get("stage"),

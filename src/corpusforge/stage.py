@@ -231,9 +231,7 @@ def run_job(smk: Any) -> dict:
         return built[-1]
 
     try:
-        stats = doc_stage_job(smk, build)
-        built[-1].write_outputs(smk.output)
-        return stats
+        return doc_stage_job(smk, build, finish=lambda: built[-1].write_outputs(smk.output))
     finally:
         for stage in built:
             stage.close()
