@@ -191,6 +191,11 @@ def _paragraphs(lang: str) -> list[str]:
 # ---------------------------------------------------------------- corpus with injected duplicates
 
 
+def _sentences(pool: list[str]) -> list[str]:
+    """The sentences of English paragraphs (split after . ! or ? and a space)."""
+    return [x for p in pool for x in re.split(r"(?<=[.!?])\s+", p) if len(x.split()) >= 3]
+
+
 def _edit_tokens(tokens: list[str], rate: float, clustered: bool, vocab, rng) -> list[str]:
     toks = list(tokens)
     n_edit = max(1, round(rate * len(toks)))
@@ -227,16 +232,21 @@ def make_corpus(
     exact_frac: float = 0.05,
     seed: int = 0,
     pool: list[str] | None = None,
+    recombine: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Originals from disjoint paragraphs, plus injected near and exact duplicates.
 
     Returns the documents (``id``, ``text``, ``lang``, ``seed_id``, ``source``) and
     the injected pairs (``orig``, ``copy``, ``kind``). ``doc_tokens`` counts words
-    (en) or characters (zh).
+    (en) or characters (zh). When the pool is used up, its paragraphs are used again
+    (originals then share paragraphs), or with ``recombine`` new paragraphs are made
+    of 2 to 6 sentences drawn from the whole pool (English), so that a large corpus
+    does not repeat paragraphs or whole documents beyond its injected copies.
     """
     rng = random.Random(seed)
     pool = list(pool if pool is not None else paragraph_pool(lang))
     rng.shuffle(pool)
+    sentences = _sentences(pool) if recombine else []
     is_zh = lang == "zh"
     sep = "\n" if is_zh else "\n\n"
 
@@ -246,7 +256,10 @@ def make_corpus(
     docs, cur, cur_len = [], [], 0
     i = 0
     while len(docs) < n_orig:
-        if i >= len(pool):
+        if i >= len(pool) and sentences:
+            pool = [" ".join(rng.choices(sentences, k=rng.randint(2, 6))) for _ in range(100_000)]
+            i = 0
+        elif i >= len(pool):
             i = 0
             rng.shuffle(pool)  # pool exhausted: reuse (originals may then overlap)
         cur.append(pool[i])

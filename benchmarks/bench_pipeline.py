@@ -86,10 +86,12 @@ REPO_PARTS_OPTIONAL = ["report"]
 
 
 class TreeSampler:
-    """Peak RSS (sum over the tree) of a running process and its descendants."""
+    """Peak RSS (sum over the tree) of a running process and its descendants, and
+    what made it up (``at_peak``: RSS in MB and command of each process then)."""
 
     def __init__(self, pid: int, every: float = 0.2):
         self.pid, self.every, self.peak = pid, every, 0
+        self.at_peak: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -99,11 +101,13 @@ class TreeSampler:
             try:
                 root = psutil.Process(self.pid)
                 procs = [root, *root.children(recursive=True)]
-                total = 0
+                parts = []
                 for p in procs:
                     with contextlib.suppress(psutil.Error):
-                        total += p.memory_info().rss
-                self.peak = max(self.peak, total)
+                        parts.append((p.memory_info().rss / 2**20, _command(p)))
+                total = sum(mb for mb, _ in parts) * 2**20
+                if total > self.peak:
+                    self.peak, self.at_peak = total, sorted(parts, reverse=True)
             except psutil.Error:
                 pass
             self._stop.wait(self.every)
@@ -112,6 +116,15 @@ class TreeSampler:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+
+def _command(proc: psutil.Process) -> str:
+    """A short name for a process of the tree: a job's script, or its program."""
+    args = proc.cmdline()
+    scripts = [a for a in args if a.endswith(".py")]
+    if "snakemake" in " ".join(args[:3]) and not scripts:
+        return "snakemake"
+    return Path(scripts[-1]).name if scripts else Path(args[0]).name if args else "?"
 
 
 def run_measured(cmd: list[str], cwd: Path, log: Path, env: dict | None = None) -> dict:
@@ -129,22 +142,30 @@ def run_measured(cmd: list[str], cwd: Path, log: Path, env: dict | None = None) 
     if rc:
         tail = log.read_text(errors="replace")[-4000:]
         raise RuntimeError(f"{cmd[:3]} failed (exit {rc}), log {log}:\n{tail}")
-    return {"wall": wall, "cpu": cpu, "peak_rss_mb": peak / 2**20}
+    at_peak = ", ".join(f"{name} {mb:.0f}" for mb, name in sampler.at_peak)
+    return {"wall": wall, "cpu": cpu, "peak_rss_mb": peak / 2**20, "at_peak": at_peak}
 
 
 # ---------------------------------------------------------------- documents
 
 
-def write_corpus(n_docs: int, work: Path, words: int = 800) -> pd.DataFrame:
-    """``n_docs`` documents (originals + injected duplicates) as jsonl files."""
+def write_corpus(
+    n_docs: int, work: Path, words: int = 800, recombine: bool = False, trove: bool = True
+) -> pd.DataFrame:
+    """``n_docs`` documents (originals + injected duplicates) as jsonl files: one for
+    ours, and (``trove``) the same rows in 4 files for datatrove. ``recombine``: see
+    bench_dedup.make_corpus."""
     n_orig = max(1, round(n_docs / 1.15))
-    docs, _ = make_corpus("en", n_orig, words, seed=11)
+    docs, _ = make_corpus("en", n_orig, words, seed=11, recombine=recombine)
     docs = docs.iloc[:n_docs].reset_index(drop=True)
     rows = docs[["id", "text"]]
-    (work / "trove_in").mkdir(parents=True, exist_ok=True)
-    with open(work / "docs.jsonl", "w", encoding="utf-8") as handle:
+    with open(work / "docs.jsonl.tmp", "w", encoding="utf-8") as handle:
         for rec in rows.itertuples(index=False):
             handle.write(json.dumps({"id": rec.id, "text": rec.text}, ensure_ascii=False) + "\n")
+    os.replace(work / "docs.jsonl.tmp", work / "docs.jsonl")
+    if not trove:
+        return docs
+    (work / "trove_in").mkdir(parents=True, exist_ok=True)
     for part in range(4):
         with open(work / "trove_in" / f"part-{part}.jsonl", "w", encoding="utf-8") as handle:
             for rec in rows.iloc[part::4].itertuples(index=False):
@@ -348,7 +369,8 @@ def compare_default_builds(work: Path, before: Path, n: int, shards: int, cores:
 def line(label: str, n: int, m: dict) -> str:
     return (
         f"{label}: {m['wall']:.1f} s wall, {m['cpu']:.1f} CPU-s, peak RSS {m['peak_rss_mb']:.0f} MB"
-        f" -> {n / m['cpu']:,.1f} docs per CPU-s, {n / m['wall']:,.1f} docs per wall-s"
+        f" -> {n / m['cpu']:,.1f} docs per CPU-s, {n / m['wall']:,.1f} docs per wall-s\n"
+        f"  at the peak (MB): {m['at_peak']}"
     )
 
 

@@ -7,7 +7,10 @@ memory per job, to show that a job's memory follows the batch, not the corpus.
 
 Documents: ``--docs`` English web documents of ~800 words per size, built from prose
 on this machine as benchmarks/bench_pipeline.py builds them (originals + 10%
-near-duplicates + 5% exact copies), one jsonl seed of kind ``documents``.
+near-duplicates + 5% exact copies), one jsonl seed of kind ``documents``. The prose
+fills about 7,400 documents; the rest are made of new paragraphs of 2 to 6 sentences
+drawn from it (``recombine``), so that paragraph dedup and MinHash find the injected
+copies, not the same paragraphs again, and every later stage sees most of the corpus.
 
 Build: the real workflow, ``snakemake --cores 2`` in a fresh copy of the repository,
 ``mode: web`` with every default web stage on (URL filter, clean, line corrections,
@@ -41,7 +44,9 @@ from bench_pipeline import copy_repo, run_measured, web_seed, write_corpus  # no
 UNBATCHED = 1_000_000_000
 
 
-def web_config(docs: Path, shards: int, batch_rows: int | None = None, pieces: int = 1) -> dict:
+def web_config(
+    docs: Path, shards: int, batch_rows: int | None = None, pieces: int | str = "auto"
+) -> dict:
     """The default web build over one seed of documents, read in ``pieces`` side by
     side (every other key: defaults)."""
     cfg = {**web_seed(docs), "shards": shards}
@@ -114,7 +119,12 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/corpusforge-bench-scale"))
     parser.add_argument("--batch-rows", type=int, help="batch_rows (default: the schema's)")
-    parser.add_argument("--pieces", type=int, default=4, help="jobs that read the seed file")
+    parser.add_argument(
+        "--pieces",
+        type=lambda v: v if v == "auto" else int(v),
+        default="auto",
+        help="jobs that read the seed file (default auto: one per 64 MiB)",
+    )
     parser.add_argument("--same-as-unbatched", action="store_true")
     args = parser.parse_args()
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
@@ -128,7 +138,8 @@ def main() -> None:
     for n in args.docs:
         work = args.work / f"n{n}"
         work.mkdir(parents=True, exist_ok=True)
-        write_corpus(n, work)
+        if not (work / "docs.jsonl").exists():
+            write_corpus(n, work, recombine=True, trove=False)
         cfg = web_config(work / "docs.jsonl", args.shards, args.batch_rows, args.pieces)
         run = build(work, "streamed", cfg, args.cores)
         runs.append(run)
