@@ -233,4 +233,4 @@ def test_an_installed_package_validates_the_demo_config_alone(tmp_path):
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["10000", "False"]
+    assert proc.stdout.split() == ["2000", "False"]

@@ -167,7 +167,7 @@ def collect_job(
     out_rejected: str,
     out_stats: str,
     threads: int | None = None,
-    batch_rows: int = 10_000,
+    batch_rows: int = 2_000,
     count: TokenCounter | None = None,
 ) -> dict[str, Any]:
     """The job of rule collect for one shard: the shard's generated documents (file

@@ -147,7 +147,7 @@ def keys_job(
     cfg: Mapping[str, Any],
     out_keys: str,
     out_sample: str,
-    batch_rows: int = 10_000,
+    batch_rows: int = 2_000,
 ) -> dict:
     """The job of rule seed_keys: the rows of later parts whose ``source_id`` an
     earlier kept row has (``out_keys``: id, detail) and the seed's sample cut
@@ -240,7 +240,7 @@ def shard_job(
     shard: str,
     shards: int,
     outputs: Any,
-    batch_rows: int = 10_000,
+    batch_rows: int = 2_000,
 ) -> dict:
     """The job of rule seed_shard: the shard's seed records of every part merged by
     id (``outputs.records``, in id order), the rows dropped across parts

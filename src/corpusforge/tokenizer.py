@@ -43,7 +43,7 @@ log = logging.getLogger("corpusforge.tokenizer")
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 # Texts encoded per call: large enough for the thread pool, small enough for memory.
-COUNT_BATCH = 2048
+COUNT_BATCH = 256
 # Files of a Hugging Face repository that make up its tokenizer.
 TOKENIZER_FILES = [
     "tokenizer.json",
@@ -138,7 +138,7 @@ PIECES = re.compile(f" [^{_WS}]+|[^{_WS}]+|[{_WS}]+(?=[{_WS}][^{_WS}])|[{_WS}]+"
 # Pieces tokenized per call when new ones are counted (joined by newlines).
 PIECES_PER_CALL = 4096
 # The table of piece counts is emptied when it holds this many characters.
-TABLE_CHARS = 64 << 20
+TABLE_CHARS = 4 << 20
 
 
 def _is_byte_level_bpe(backend: Any) -> bool:
