@@ -184,7 +184,7 @@ def test_other_parameters_fail_naming_the_key_and_both_values(tmp_path, cfg):
         resolve({"check": [str(tmp_path / "none")]}, cfg, "dump-b")
     resolved = resolve({"path": str(index)}, cfg, "dump-b")
     assert resolved["read"] == [{"path": str(index), "version": "v0001"}]
-    assert resolved["update"] == {"path": str(index), "build": "dump-b"}
+    assert resolved["update"] == {"path": str(index), "build": "dump-b", "checked_against": "v0001"}
     assert resolve({"path": str(index), "update": False}, cfg, "dump-b")["update"] is None
 
 
@@ -233,6 +233,45 @@ def test_a_killed_update_leaves_the_previous_version_whole(tmp_path, cfg):
     # the next update publishes over the leftovers
     join(index, "dump-b", docs({"b": text(9)}), cfg)
     assert current_version(index) == "v0002"
+
+
+def _join_at_once(path: str, build: str, seed: int, barrier) -> None:
+    """Child process: join the index as soon as every child is ready."""
+    dedup = settings({k: v for k, v in with_defaults("dedup").items() if k != "index"})
+    frame = docs({f"{build}-{i}": text(seed + i) for i in range(3)})
+    barrier.wait()
+    join(Path(path), build, frame, dedup)
+
+
+def test_builds_publishing_at_once_take_turns_and_none_is_lost(tmp_path, cfg):
+    index = tmp_path / "index"
+    join(index, "dump-a", dump_a(), cfg)
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(4)
+    builds = [f"dump-{c}" for c in "bcde"]
+    procs = [
+        ctx.Process(target=_join_at_once, args=(str(index), b, 100 * (k + 1), barrier))
+        for k, b in enumerate(builds)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    # five versions, each the child of the one before: every build is in the last
+    assert current_version(index) == "v0005"
+    chain = [read_manifest(index, f"v{n:04d}") for n in range(1, 6)]
+    assert [m["parent"] for m in chain] == [None, "v0001", "v0002", "v0003", "v0004"]
+    joined = [m["joined"] for m in chain[1:]]
+    assert sorted(joined) == builds
+    assert [s["build"] for s in chain[-1]["segments"]] == ["dump-a", *joined]
+    assert (index / "LOCK").read_text() == ""  # released, no holder named
+    # each build's documents are found through the published version
+    for k, build in enumerate(builds):
+        copies = docs({f"copy-{i}": text(100 * (k + 1) + i) for i in range(3)})
+        _, rejects, _ = check_docs(copies, cfg, read_current(index))
+        assert len(rejects) == 3
+        assert {json.loads(d)["build"] for d in rejects["detail"]} == {build}
 
 
 def test_several_indexes_are_read_and_each_match_names_its_own(tmp_path, cfg):

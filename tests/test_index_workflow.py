@@ -12,15 +12,22 @@ build-wide steps; an index made with other MinHash parameters is refused before 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from web_pages import GOOD_EN, GOOD_ZH, wet_file
 from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, seed_records, smk
 
-from corpusforge.dedup.index import current_version, read_manifest
+from corpusforge.dedup.index import current_version, open_segments, publish_lock, read_manifest
 
 pytestmark = pytest.mark.workflow
 
@@ -74,10 +81,48 @@ def builds(tmp_path_factory):
     b = dump_config("dump_b", {"glob": "dumps/b/*.warc.wet.gz"}, "results-b", name="cc-b")
     (workdir / "a.yaml").write_text(yaml.safe_dump(a))
     (workdir / "b.yaml").write_text(yaml.safe_dump(b))
-    for cfg in ("a.yaml", "b.yaml"):
-        proc = smk(workdir, "--cores", "2", "--configfile", cfg)
-        assert proc.returncode == 0, proc.stderr[-6000:]
+    proc = smk(workdir, "--cores", "2", "--configfile", "a.yaml")
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    # build 2 is killed while its index_update job waits for the index's publish lock
+    # (held here, as another build publishing would hold it), then run again
+    (workdir / "killed.json").write_text(json.dumps(killed_while_publishing(workdir)))
+    assert smk(workdir, "--unlock", "--configfile", "b.yaml").returncode == 0
+    proc = smk(workdir, "--cores", "2", "--rerun-incomplete", "--configfile", "b.yaml")
+    assert proc.returncode == 0, proc.stderr[-6000:]
     return workdir
+
+
+def killed_while_publishing(workdir) -> dict:
+    """Run build 2 until its index_update job waits for the lock, kill the whole
+    build (SIGKILL), and say what the index and the build's outputs were then."""
+    index, log = workdir / "index", workdir / "results-b/logs/index_update/all.log"
+    output = workdir / "killed-build.log"
+    with publish_lock(index), open(output, "w") as sink:
+        build = subprocess.Popen(
+            [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "b.yaml"],
+            cwd=workdir,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 900
+            while not (log.exists() and "waiting for the publish lock" in log.read_text()):
+                assert build.poll() is None, output.read_text()[-5000:]
+                assert time.monotonic() < deadline, "index_update never reached the lock"
+                time.sleep(0.2)
+        finally:
+            if build.poll() is None:
+                os.killpg(build.pid, signal.SIGKILL)
+            build.wait()
+    return {
+        "waited": log.read_text(),
+        "current": current_version(index),
+        "versions": sorted(p.name for p in index.glob("v*.json")),
+        "segments": sorted(p.name for p in (index / "segments").iterdir()),
+        "published": (workdir / "results-b/index/published.json").exists(),
+        "ids_v1": open_segments([{"path": str(index), "version": "v0001"}])[0].ids(np.arange(3)),
+    }
 
 
 def test_build_1_joins_an_empty_index(builds):
@@ -145,6 +190,22 @@ def test_the_index_holds_both_builds_and_version_1_stays_readable(builds):
     # reruns do nothing: neither build finds itself in the index it joined
     for cfg in ("a.yaml", "b.yaml"):
         assert planned_jobs(smk(builds, "-n", "--configfile", cfg)) == {}, cfg
+
+
+def test_a_build_killed_while_publishing_leaves_version_1_published(builds):
+    killed = json.loads((builds / "killed.json").read_text())
+    holder = f"held by {socket.gethostname()} pid {os.getpid()}"  # this test process
+    assert f"index index: waiting for the publish lock, {holder}" in killed["waited"]
+    assert killed["current"] == "v0001" and killed["versions"] == ["v0001.json"]
+    assert not killed["published"]
+    assert sorted(killed["ids_v1"]) == sorted(seed_records(builds / "results-a", "dump_a")["id"])
+    # the killed job had written its segment, not yet named or published
+    assert [s for s in killed["segments"] if not s.startswith(".tmp-cc-b.")] == ["v0001-cc-a"]
+    assert len(killed["segments"]) == 2
+    # version 1 was whole: the rerun was checked against it (the copies above)
+    # and published over it
+    manifest = read_manifest(builds / "index", "v0002")
+    assert manifest["segments"][1]["checked_against"] == "v0001"
 
 
 def test_a_new_file_reruns_only_its_own_ingest(builds):

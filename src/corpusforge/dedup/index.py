@@ -23,10 +23,15 @@ within the build (:func:`corpusforge.dedup.estimated_jaccard` against
 values agree in their low 16 bits with chance 1/65536, which moves an estimate by
 less than 0.0001).
 
-Publishing (``update: true``) writes the build's segment into a temporary folder that
-is renamed into ``segments/``, then the next version's manifest, then replaces
-``CURRENT``: a build killed at any point leaves the previous version published and
-whole; what it left behind (a ``.tmp-*`` folder, an unreferenced manifest) is never read.
+Publishing (``update: true``) writes the build's segment into a temporary folder, then,
+holding the index's lock (``LOCK``, a POSIX record lock: the system releases it when
+its holder exits or is killed, and it holds across NFS clients), renames the folder
+into ``segments/``, writes the next version's manifest and replaces ``CURRENT``. Two
+builds publishing at once therefore take turns, and each version's parent is the one
+published before it. A build killed at any point leaves the previous version published
+and whole; what it left behind (a ``.tmp-*`` folder, an unreferenced manifest) is
+never read. A build that another build's version overtook while it ran was checked
+against the older one: its manifest entry names the version it was ``checked_against``.
 
 A build is checked against the version before it first joined (:func:`base_version`):
 rerunning a build that has joined does not find its own documents. Parameters that
@@ -36,14 +41,18 @@ them while the workflow is parsed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +63,8 @@ import pyarrow.parquet as pq
 
 from .hashing import U64
 from .minhash import band_hashes, estimated_jaccard
+
+log = logging.getLogger("corpusforge.dedup.index")
 
 FORMAT = 1
 PARTITION_BITS = 4  # 16 hash-range partitions for exact and line hashes
@@ -156,8 +167,9 @@ def resolve(
 ) -> dict[str, Any]:
     """What the workflow's rules get, from ``dedup.index`` (parsed once, at parse time).
 
-    Returns ``{"read": [{path, version}, ...], "update": {path, build} | None,
-    "params": key params}``; ``read`` is empty without an index (or with an empty one).
+    Returns ``{"read": [{path, version}, ...], "update": {path, build, checked_against}
+    | None, "params": key params}``; ``read`` is empty without an index (or with an
+    empty one); ``checked_against`` is the version of the updated index read.
     Raises :class:`DedupIndexError` for a read-only index that is missing and for
     parameters that differ.
     """
@@ -172,7 +184,7 @@ def resolve(
         if version is not None:
             out["read"].append({"path": path, "version": version})
         if index_cfg.get("update", True):
-            out["update"] = {"path": path, "build": build}
+            out["update"] = {"path": path, "build": build, "checked_against": version}
     for i, path in enumerate(index_cfg.get("check") or []):
         path = str(path)
         version = current_version(path)
@@ -439,45 +451,73 @@ def publish(
     folder renamed into place, manifest written, then ``CURRENT`` replaced."""
     root = Path(path)
     (root / "segments").mkdir(parents=True, exist_ok=True)
-    current = current_version(root)
-    check_params(root, current, params, "dedup.index.path")
-    previous = read_manifest(root, current)
-    number = 1 + max(
-        [int(p.stem[1:]) for p in root.glob("v*.json") if _VERSION.match(p.stem)] or [0]
-    )
-    version = f"v{number:04d}"
-    seg_name = f"{version}-{_safe(build)}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{seg_name}.", dir=root / "segments"))
+    check_params(root, current_version(root), params, "dedup.index.path")
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{_safe(build)}.", dir=root / "segments"))
     try:
         counts = write_segment(
             tmp, ids, exact, sig, signed, line_hashes, int(params["bands"]), int(params["rows"])
         )
         size = _folder_bytes(tmp)
-        os.replace(tmp, root / "segments" / seg_name)
+        with publish_lock(root):
+            current = current_version(root)
+            check_params(root, current, params, "dedup.index.path")
+            previous = read_manifest(root, current)
+            number = 1 + max(
+                [int(p.stem[1:]) for p in root.glob("v*.json") if _VERSION.match(p.stem)] or [0]
+            )
+            version = f"v{number:04d}"
+            seg_name = f"{version}-{_safe(build)}"
+            os.replace(tmp, root / "segments" / seg_name)
+            entry = {
+                "name": seg_name,
+                "build": build,
+                "bands": int(params["bands"]),
+                "bytes": size,
+                **counts,
+                **dict(info),
+                "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            kept = [s for s in previous["segments"] if s["build"] != build]
+            manifest = {
+                "format": FORMAT,
+                "version": version,
+                "parent": current,
+                "joined": build,
+                "params": dict(params),
+                "segments": [*kept, entry],
+            }
+            text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+            _replace_text(root / f"{version}.json", text)
+            _replace_text(root / "CURRENT", version + "\n")
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already once renamed
         raise
-    entry = {
-        "name": seg_name,
-        "build": build,
-        "bands": int(params["bands"]),
-        "bytes": size,
-        **counts,
-        **dict(info),
-        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    kept = [s for s in previous["segments"] if s["build"] != build]
-    manifest = {
-        "format": FORMAT,
-        "version": version,
-        "parent": current,
-        "joined": build,
-        "params": dict(params),
-        "segments": [*kept, entry],
-    }
-    _replace_text(root / f"{version}.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    _replace_text(root / "CURRENT", version + "\n")
     return {"path": str(root), "version": version, "parent": current, "segment": entry}
+
+
+@contextlib.contextmanager
+def publish_lock(root: Path) -> Iterator[None]:
+    """Hold the index's publish lock (``root/LOCK``), waiting for another holder (its
+    host and process id are logged once)."""
+    with open(root / "LOCK", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            log.info("index %s: waiting for the publish lock, held by %s", root, holder)
+            fcntl.lockf(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{socket.gethostname()} pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.lockf(handle, fcntl.LOCK_UN)
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

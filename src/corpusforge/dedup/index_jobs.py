@@ -159,7 +159,7 @@ def update_job(
         np.concatenate(sigs) if sigs else np.zeros((0, num_perm), np.uint32),
         np.concatenate(signed) if signed else np.zeros(0, np.int64),
         np.concatenate(lines) if lines else np.zeros(0, U64),
-        {"config_hash": cfg["config_hash"]},
+        {"config_hash": cfg["config_hash"], "checked_against": cfg["update"]["checked_against"]},
     )
     write_json(result, out_published)
     log.info("index: published %s", result)
