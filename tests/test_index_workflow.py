@@ -14,18 +14,22 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from web_pages import GOOD_EN, GOOD_ZH, wet_file
-from workflow_util import assert_lint_clean, copy_repo, planned_jobs, refused, seed_records, smk
+from workflow_util import (
+    Background,
+    assert_lint_clean,
+    copy_repo,
+    planned_jobs,
+    refused,
+    seed_records,
+    smk,
+)
 
 from corpusforge.dedup.index import current_version, open_segments, publish_lock, read_manifest
 
@@ -96,25 +100,17 @@ def killed_while_publishing(workdir) -> dict:
     """Run build 2 until its index_update job waits for the lock, kill the whole
     build (SIGKILL), and say what the index and the build's outputs were then."""
     index, log = workdir / "index", workdir / "results-b/logs/index_update/all.log"
-    output = workdir / "killed-build.log"
-    with publish_lock(index), open(output, "w") as sink:
-        build = subprocess.Popen(
-            [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "b.yaml"],
-            cwd=workdir,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    with publish_lock(index):
+        build = Background(
+            workdir, "--cores", "2", "--configfile", "b.yaml", output=workdir / "killed-build.log"
         )
         try:
-            deadline = time.monotonic() + 900
-            while not (log.exists() and "waiting for the publish lock" in log.read_text()):
-                assert build.poll() is None, output.read_text()[-5000:]
-                assert time.monotonic() < deadline, "index_update never reached the lock"
-                time.sleep(0.2)
+            build.wait_until(
+                lambda: log.exists() and "waiting for the publish lock" in log.read_text(),
+                "index_update never reached the lock",
+            )
         finally:
-            if build.poll() is None:
-                os.killpg(build.pid, signal.SIGKILL)
-            build.wait()
+            build.kill()
     return {
         "waited": log.read_text(),
         "current": current_version(index),

@@ -9,18 +9,13 @@ builds the corpus through it, and stops it when generation is done.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from workflow_util import assert_lint_clean, copy_repo, smk
+from workflow_util import Background, assert_lint_clean, copy_repo, smk
 
 from corpusforge import serve
 
@@ -48,33 +43,19 @@ def workdir(tmp_path_factory) -> Path:
 def test_a_killed_build_leaves_no_server_and_the_rerun_builds_through_one(workdir):
     results = workdir / "results"
     info_file = results / "serve/server.json"
-    output = workdir / "killed-build.log"
-    with open(output, "w") as sink:
-        build = subprocess.Popen(
-            [sys.executable, "-m", "snakemake", "--cores", "2"],
-            cwd=workdir,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    build = Background(workdir, "--cores", "2", output=workdir / "killed-build.log")
     try:
-        deadline = time.monotonic() + 900
-        while not info_file.exists():
-            assert build.poll() is None, output.read_text()[-5000:]
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.5)
+        build.wait_until(info_file.exists, "the server did not start")
         info = json.loads(info_file.read_text())
         assert info["base_url"].startswith("http://127.0.0.1:")
         # a generate job is about to send its requests
         job_logs = results / "logs/generate"
-        while not any("engine openai" in p.read_text() for p in job_logs.glob("*.log")):
-            assert build.poll() is None, output.read_text()[-5000:]
-            assert time.monotonic() < deadline, "no generate job started"
-            time.sleep(0.2)
+        build.wait_until(
+            lambda: any("engine openai" in p.read_text() for p in job_logs.glob("*.log")),
+            "no generate job started",
+        )
     finally:
-        if build.poll() is None:
-            os.killpg(build.pid, signal.SIGKILL)
-        build.wait()
+        build.kill()
     assert serve.wait_gone(info["server_pid"]) and serve.wait_gone(info["supervisor_pid"])
     assert not info_file.exists()
 

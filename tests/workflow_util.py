@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +39,37 @@ def smk(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedP
         text=True,
         timeout=timeout,
     )
+
+
+class Background:
+    """Snakemake running in the background in its own process group (one kill takes
+    every job it started), its output in ``output``: for tests that kill a build."""
+
+    def __init__(self, workdir: Path, *args: str, output: Path):
+        self.output = output
+        with open(output, "w") as sink:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "snakemake", *args],
+                cwd=workdir,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = 900) -> None:
+        """Poll ``ready`` (a file the build writes) until it holds; fail with the
+        build's output if the build ends first or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert self.proc.poll() is None, self.output.read_text()[-5000:]
+            assert time.monotonic() < deadline, what
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the whole build (no cleanup runs), if it still runs."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
 
 def build(workdir: Path) -> Path:
