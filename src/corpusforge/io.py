@@ -9,6 +9,7 @@ bytes on every run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -217,8 +218,95 @@ def iter_parquet_frames(path: PathLike, batch_rows: int | None) -> Iterator[pd.D
         yield pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
 
 
-# Key of the file metadata that maps each shard to its row groups (write_sharded).
+# Key of the file metadata that names each shard's runs of row groups (ShardedWriter).
 SHARD_ROW_GROUPS = b"corpusforge.shard_row_groups"
+# Rows read from each run at a time at least, when a shard's runs are merged.
+MIN_RUN_BATCH = 16
+
+
+class ShardedWriter:
+    """Records written sharded from the start, a chunk at a time, atomically.
+
+    Each chunk :meth:`add` gets is sorted by (shard, ``id``) and written as row
+    groups of at most ``batch_rows`` rows, one shard after the other: a sorted run
+    of each shard's rows. The file's metadata (``SHARD_ROW_GROUPS``) names each
+    shard's runs (ranges of row groups), so a shard's job reads its own rows alone,
+    in id order, merging the runs (:func:`iter_shard`); memory follows the chunk,
+    not the file. Chunks after the first are cast to the first one's schema (or
+    to ``schema``). A column without a value in the whole file is read back as
+    nulls (Arrow's null type), as from a file of all its rows written at once.
+    Use as a context manager: on an exception nothing is published.
+    """
+
+    def __init__(
+        self, path: PathLike, shards: int, batch_rows: int, schema: pa.Schema | None = None
+    ):
+        self.shards = shards
+        self.batch_rows = batch_rows
+        self.schema = schema
+        self.runs: list[list[list[int]]] = [[] for _ in range(shards)]
+        self.groups = 0
+        self.filled: set[str] = set()  # the columns with a value
+        self._stack = contextlib.ExitStack()
+        self._tmp = self._stack.enter_context(atomic_output(path))
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, frame: pd.DataFrame) -> None:
+        from .records import shard_of
+
+        shard = frame["id"].map(lambda rid: shard_of(rid, self.shards)) if len(frame) else []
+        ordered = frame.assign(_shard=shard).sort_values(["_shard", "id"], kind="stable")
+        counts = ordered["_shard"].value_counts().to_dict() if len(frame) else {}
+        table = _arrow(ordered.drop(columns="_shard"), self.schema)
+        if self.schema is None:
+            self.schema = table.schema
+        writer = self._open()
+        table = _conform(table, self.schema)
+        self.filled.update(
+            name
+            for name, column in zip(table.column_names, table.columns, strict=True)
+            if column.null_count < len(column)
+        )
+        start = 0
+        for index in range(self.shards):
+            rows = int(counts.get(index, 0))
+            if not rows:
+                continue
+            first = self.groups
+            for lo in range(start, start + rows, self.batch_rows):
+                piece = table.slice(lo, min(self.batch_rows, start + rows - lo))
+                writer.write_table(piece, row_group_size=piece.num_rows)
+                self.groups += 1
+            self.runs[index].append([first, self.groups])
+            start += rows
+
+    def _open(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self._writer = self._stack.enter_context(
+                pq.ParquetWriter(
+                    self._tmp,
+                    self.schema or pa.schema([]),
+                    compression="zstd",
+                    use_dictionary=False,
+                )
+            )
+        return self._writer
+
+    def close(self) -> None:
+        schema = self.schema or pa.schema([])
+        empty = [name for name in schema.names if name not in self.filled]
+        layout = {"shards": self.shards, "runs": self.runs, "null_columns": empty}
+        self._open().add_key_value_metadata({SHARD_ROW_GROUPS: json.dumps(layout).encode()})
+        self._stack.close()  # closes the writer, then renames the file into place
+
+    def __enter__(self) -> ShardedWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # the temporary file is removed, nothing published
+            self._stack.__exit__(exc_type, exc, tb)
 
 
 def write_sharded(
@@ -228,62 +316,71 @@ def write_sharded(
     batch_rows: int,
     schema: pa.Schema | None = None,
 ) -> None:
-    """Write records sharded from the start: rows in (shard, id) order, each shard's
-    rows in row groups of at most ``batch_rows``, and the file's metadata naming
-    each shard's row groups, so a shard's job reads its own rows alone
-    (:func:`iter_shard`), a batch at a time, already in id order."""
-    from .records import shard_of
+    """Write records sharded from the start, in one run per shard (a
+    :class:`ShardedWriter` given one chunk): rows in (shard, id) order, each
+    shard's rows in row groups of at most ``batch_rows``."""
+    with ShardedWriter(path, shards, batch_rows, schema) as out:
+        out.add(frame)
 
-    shard = frame["id"].map(lambda rid: shard_of(rid, shards)) if len(frame) else []
-    ordered = frame.assign(_shard=shard).sort_values(["_shard", "id"], kind="stable")
-    counts = ordered["_shard"].value_counts().to_dict() if len(frame) else {}
-    table = _arrow(ordered.drop(columns="_shard"), schema)
-    groups: list[list[int]] = []
-    start = group = 0
-    slices = []
-    for index in range(shards):
-        rows = int(counts.get(index, 0))
-        first = group
-        for lo in range(start, start + rows, batch_rows):
-            slices.append(table.slice(lo, min(batch_rows, start + rows - lo)))
-            group += 1
-        groups.append([first, group])
-        start += rows
-    meta = {SHARD_ROW_GROUPS: json.dumps({"shards": shards, "row_groups": groups}).encode()}
-    table = table.replace_schema_metadata(meta)
-    with (
-        atomic_output(path) as tmp,
-        pq.ParquetWriter(tmp, table.schema, compression="zstd", use_dictionary=False) as out,
-    ):
-        for piece in slices:
-            out.write_table(piece, row_group_size=max(1, piece.num_rows))
-        if not slices:
-            out.write_table(table)
+
+def shard_layout(handle: pq.ParquetFile, shards: int) -> dict | None:
+    """How a file of records sharded for ``shards`` shards is laid out (None: a file
+    sharded otherwise, or not at all): ``runs``, per shard its runs of row groups
+    ([first, end) each), and ``null_columns``. A file written before runs were kept
+    names one range per shard."""
+    meta = handle.metadata.metadata or {}  # the footer's, written last
+    if SHARD_ROW_GROUPS not in meta:
+        return None
+    layout = json.loads(meta[SHARD_ROW_GROUPS])
+    if layout["shards"] != shards:
+        return None
+    if "runs" not in layout:
+        layout["runs"] = [[groups] for groups in layout.pop("row_groups")]
+    return {"null_columns": [], **layout}
 
 
 def iter_shard(
     path: PathLike, shard: int, shards: int, batch_rows: int | None = None
 ) -> Iterator[pd.DataFrame]:
-    """The rows of ``shard`` (of ``shards``) in a Parquet file of records, in id order:
-    a row group at a time (or ``batch_rows`` rows at a time) from a file
-    :func:`write_sharded` wrote for that many shards; from any other file, its rows
-    of the shard selected and sorted (the shard read whole)."""
+    """The rows of ``shard`` (of ``shards``) in a Parquet file of records, in id order.
+
+    From a file a :class:`ShardedWriter` wrote for that many shards, the shard's
+    rows alone, a row group (or ``batch_rows`` rows) at a time; its runs merged by
+    id, each read ``batch_rows`` divided among the runs (at least
+    ``MIN_RUN_BATCH``) rows at a time. From any other file, its rows of the shard
+    selected and sorted (the shard read whole)."""
     from .records import select_shard
 
     handle = pq.ParquetFile(path)
-    meta = handle.schema_arrow.metadata or {}
-    layout = json.loads(meta[SHARD_ROW_GROUPS]) if SHARD_ROW_GROUPS in meta else None
-    if layout and layout["shards"] == shards:
-        first, end = layout["row_groups"][shard]
-        for group in range(first, end):
-            if batch_rows is None:
-                yield _frame(handle.read_row_group(group))
-                continue
-            for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group]):
-                yield _frame(pa.Table.from_batches([batch]))
+    layout = shard_layout(handle, shards)
+    if layout is None:
+        frame = _frame(handle.read())
+        yield select_shard(frame, shard, shards) if len(frame) else frame
         return
-    frame = _frame(handle.read())
-    yield select_shard(frame, shard, shards) if len(frame) else frame
+    runs = layout["runs"][shard]
+    if batch_rows is not None and len(runs) > 1:
+        batch_rows = max(MIN_RUN_BATCH, batch_rows // len(runs))
+    nulls = layout["null_columns"]
+    streams = [_run_frames(handle, range(*groups), batch_rows, nulls) for groups in runs]
+    yield from streams[0] if len(streams) == 1 else merge_by_id(streams)
+
+
+def _run_frames(
+    handle: pq.ParquetFile, groups: range, batch_rows: int | None, nulls: Sequence[str]
+) -> Iterator[pd.DataFrame]:
+    """The rows of a run of row groups, a row group (or ``batch_rows`` rows) at a
+    time, the columns ``nulls`` as Arrow nulls."""
+    for group in groups:
+        if batch_rows is None:
+            tables = [handle.read_row_group(group)]
+        else:
+            batches = handle.iter_batches(batch_size=batch_rows, row_groups=[group])
+            tables = (pa.Table.from_batches([batch]) for batch in batches)
+        for table in tables:
+            for name in nulls:
+                at = table.schema.get_field_index(name)
+                table = table.set_column(at, name, pa.nulls(table.num_rows))
+            yield _frame(table)
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:
