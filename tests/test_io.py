@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from corpusforge.io import (
+    SHARD_ROW_GROUPS,
     ParquetSink,
+    ShardedWriter,
     iter_shard,
     merge_by_id,
     read_parquet,
@@ -127,6 +130,41 @@ def test_write_sharded_is_reproducible_and_an_empty_seed_reads_empty(tmp_path):
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
     write_sharded(frame(0), tmp_path / "empty.parquet", 4, 8)
     assert [len(b) for b in iter_shard(tmp_path / "empty.parquet", 2, 4)] == []
+
+
+def test_records_written_sharded_in_chunks_read_back_merged_by_id(tmp_path):
+    """Chunks written as sorted runs: each shard's rows come back in id order, the
+    runs merged; a column with no value in the file reads as nulls, as from a file
+    written at once; a failed writer publishes nothing."""
+    records = frame(97).sample(frac=1, random_state=5, ignore_index=True)  # not in id order
+    records["empty"] = None
+    schema = pa.Table.from_pandas(records.head(60), preserve_index=False).schema
+    schema = schema.set(schema.get_field_index("empty"), pa.field("empty", pa.large_string()))
+    path = tmp_path / "part.parquet"
+    with ShardedWriter(path, 3, 6, schema.remove_metadata()) as out:
+        for lo in range(0, 97, 20):
+            out.add(records.iloc[lo : lo + 20])
+    layout = json.loads(pq.ParquetFile(path).metadata.metadata[SHARD_ROW_GROUPS])
+    assert [len(runs) for runs in layout["runs"]] == [5, 5, 5]
+    assert layout["null_columns"] == ["empty"]
+    for shard in range(3):
+        want = select_shard(records, shard, 3).astype({"empty": object})
+        for batch_rows in (None, 4):
+            got = pd.concat(list(iter_shard(path, shard, 3, batch_rows)), ignore_index=True)
+            pd.testing.assert_frame_equal(got, want)
+    # a file of the layout before runs (one range of row groups a shard) reads as it did
+    table = pa.Table.from_pandas(select_shard(records, 0, 1), preserve_index=False)
+    old = {SHARD_ROW_GROUPS: json.dumps({"shards": 1, "row_groups": [[0, 2]]}).encode()}
+    pq.write_table(table.replace_schema_metadata(old), tmp_path / "old.parquet", row_group_size=50)
+    got = pd.concat(list(iter_shard(tmp_path / "old.parquet", 0, 1, 4)), ignore_index=True)
+    pd.testing.assert_frame_equal(got, select_shard(records, 0, 1))
+    with (
+        pytest.raises(RuntimeError, match="killed"),
+        ShardedWriter(tmp_path / "x.parquet", 3, 6) as out,
+    ):
+        out.add(records.iloc[:20])
+        raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.parquet", "part.parquet"]
 
 
 def test_sorted_streams_merge_by_id_in_stream_order_for_ties():
