@@ -171,13 +171,18 @@ def test_sorted_streams_merge_by_id_in_stream_order_for_ties():
     a, b = frame(30, "a"), frame(25, "b")
     tie = a.iloc[[4]].assign(text="from b")
     b = pd.concat([b, tie]).sort_values("id", kind="stable", ignore_index=True)
-    streams = [
-        (a.iloc[i : i + 4] for i in range(0, len(a), 4)),
-        (b.iloc[i : i + 9] for i in range(0, len(b), 9)),
-        iter([]),
-    ]
-    merged = pd.concat(list(merge_by_id(streams)), ignore_index=True)
     want = pd.concat([a, b], ignore_index=True).sort_values("id", kind="stable", ignore_index=True)
-    pd.testing.assert_frame_equal(merged, want)
-    twice = merged[merged["id"] == tie["id"].iloc[0]]
-    assert twice["text"].tolist()[1] == "from b"
+    blocks = {}
+    for refill in (False, True):
+        streams = [
+            (a.iloc[i : i + 4] for i in range(0, len(a), 4)),
+            (b.iloc[i : i + 9] for i in range(0, len(b), 9)),
+            iter([]),
+        ]
+        blocks[refill] = list(merge_by_id(streams, refill=refill))
+        merged = pd.concat(blocks[refill], ignore_index=True)
+        pd.testing.assert_frame_equal(merged, want)
+        twice = merged[merged["id"] == tie["id"].iloc[0]]
+        assert twice["text"].tolist()[1] == "from b"
+    # a frame cut short takes its stream's next one: fewer blocks, the same rows
+    assert len(blocks[True]) < len(blocks[False])

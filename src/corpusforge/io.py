@@ -220,29 +220,33 @@ def iter_parquet_frames(path: PathLike, batch_rows: int | None) -> Iterator[pd.D
 
 # Key of the file metadata that names each shard's runs of row groups (ShardedWriter).
 SHARD_ROW_GROUPS = b"corpusforge.shard_row_groups"
-# Rows read from each run at a time at least, when a shard's runs are merged.
-MIN_RUN_BATCH = 16
+# Rows of a row group of a file written in many chunks (many runs a shard) at most:
+# Arrow reads a row group whole, and a shard's runs are read side by side. Also the
+# rows read from each run at a time at least, when a shard's runs are merged.
+RUN_GROUP_ROWS = 64
 
 
 class ShardedWriter:
     """Records written sharded from the start, a chunk at a time, atomically.
 
     Each chunk :meth:`add` gets is sorted by (shard, ``id``) and written as row
-    groups of at most ``batch_rows`` rows, one shard after the other: a sorted run
-    of each shard's rows. The file's metadata (``SHARD_ROW_GROUPS``) names each
-    shard's runs (ranges of row groups), so a shard's job reads its own rows alone,
-    in id order, merging the runs (:func:`iter_shard`); memory follows the chunk,
-    not the file. Chunks after the first are cast to the first one's schema (or
-    to ``schema``). A column without a value in the whole file is read back as
-    nulls (Arrow's null type), as from a file of all its rows written at once.
-    Use as a context manager: on an exception nothing is published.
+    groups of at most ``group_rows`` rows, one shard after the other: a sorted run
+    of each shard's rows. A reader merging a shard's runs holds a row group of
+    each (Arrow reads a row group whole): with many chunks, keep them small
+    (``RUN_GROUP_ROWS``). The file's metadata (``SHARD_ROW_GROUPS``) names each
+    shard's runs (ranges of row groups), so a shard's job reads its own rows
+    alone, in id order, merging the runs (:func:`iter_shard`); memory follows the
+    chunk, not the file. Chunks after the first are cast to the first one's
+    schema (or to ``schema``). A column without a value in the whole file is read
+    back as nulls (Arrow's null type), as from a file of all its rows written at
+    once. Use as a context manager: on an exception nothing is published.
     """
 
     def __init__(
-        self, path: PathLike, shards: int, batch_rows: int, schema: pa.Schema | None = None
+        self, path: PathLike, shards: int, group_rows: int, schema: pa.Schema | None = None
     ):
         self.shards = shards
-        self.batch_rows = batch_rows
+        self.group_rows = group_rows
         self.schema = schema
         self.runs: list[list[list[int]]] = [[] for _ in range(shards)]
         self.groups = 0
@@ -273,8 +277,8 @@ class ShardedWriter:
             if not rows:
                 continue
             first = self.groups
-            for lo in range(start, start + rows, self.batch_rows):
-                piece = table.slice(lo, min(self.batch_rows, start + rows - lo))
+            for lo in range(start, start + rows, self.group_rows):
+                piece = table.slice(lo, min(self.group_rows, start + rows - lo))
                 writer.write_table(piece, row_group_size=piece.num_rows)
                 self.groups += 1
             self.runs[index].append([first, self.groups])
@@ -288,6 +292,7 @@ class ShardedWriter:
                     self.schema or pa.schema([]),
                     compression="zstd",
                     use_dictionary=False,
+                    write_statistics=["id"],  # not the texts' min and max, per row group
                 )
             )
         return self._writer
@@ -347,7 +352,7 @@ def iter_shard(
     From a file a :class:`ShardedWriter` wrote for that many shards, the shard's
     rows alone, a row group (or ``batch_rows`` rows) at a time; its runs merged by
     id, each read ``batch_rows`` divided among the runs (at least
-    ``MIN_RUN_BATCH``) rows at a time. From any other file, its rows of the shard
+    ``RUN_GROUP_ROWS``) rows at a time. From any other file, its rows of the shard
     selected and sorted (the shard read whole)."""
     from .records import select_shard
 
@@ -359,19 +364,20 @@ def iter_shard(
         return
     runs = layout["runs"][shard]
     if batch_rows is not None and len(runs) > 1:
-        batch_rows = max(MIN_RUN_BATCH, batch_rows // len(runs))
+        batch_rows = max(RUN_GROUP_ROWS, batch_rows // len(runs))
     nulls = layout["null_columns"]
     streams = [_run_frames(handle, range(*groups), batch_rows, nulls) for groups in runs]
-    yield from streams[0] if len(streams) == 1 else merge_by_id(streams)
+    yield from streams[0] if len(streams) == 1 else merge_by_id(streams, refill=True)
 
 
 def _run_frames(
     handle: pq.ParquetFile, groups: range, batch_rows: int | None, nulls: Sequence[str]
 ) -> Iterator[pd.DataFrame]:
-    """The rows of a run of row groups, a row group (or ``batch_rows`` rows) at a
-    time, the columns ``nulls`` as Arrow nulls."""
+    """The rows of a run of row groups, a row group at a time (``batch_rows`` rows
+    at a time from a bigger one), the columns ``nulls`` as Arrow nulls."""
+    meta = handle.metadata
     for group in groups:
-        if batch_rows is None:
+        if batch_rows is None or meta.row_group(group).num_rows <= batch_rows:
             tables = [handle.read_row_group(group)]
         else:
             batches = handle.iter_batches(batch_size=batch_rows, row_groups=[group])
@@ -387,11 +393,15 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return table.replace_schema_metadata(None).to_pandas().reset_index(drop=True)
 
 
-def merge_by_id(streams: Sequence[Iterable[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
+def merge_by_id(
+    streams: Sequence[Iterable[pd.DataFrame]], refill: bool = False
+) -> Iterator[pd.DataFrame]:
     """Merge streams of frames, each in ``id`` order, into one stream in ``id`` order
     (equal ids in stream order), a block at a time: every block holds the rows up to
     the smallest last id among the streams' current frames, so memory stays within
-    one frame per stream."""
+    one frame per stream. With ``refill``, a frame cut to less than half its rows
+    gets its stream's next frame joined to it (memory: 1.5 frames per stream), so
+    that many streams of small frames merge in few blocks, not one per frame."""
     iters = [iter(stream) for stream in streams]
 
     def pull(i: int) -> pd.DataFrame | None:
@@ -401,6 +411,7 @@ def merge_by_id(streams: Sequence[Iterable[pd.DataFrame]]) -> Iterator[pd.DataFr
         return None
 
     heads = [pull(i) for i in range(len(iters))]
+    sizes = [0 if head is None else len(head) for head in heads]  # rows as pulled
     while any(head is not None for head in heads):
         live = [i for i, head in enumerate(heads) if head is not None]
         bound = min(heads[i]["id"].iloc[-1] for i in live)
@@ -410,7 +421,13 @@ def merge_by_id(streams: Sequence[Iterable[pd.DataFrame]]) -> Iterator[pd.DataFr
             cut = int(head["id"].searchsorted(bound, side="right"))
             if cut:
                 parts.append(head.iloc[:cut].assign(_stream=i))
-            heads[i] = head.iloc[cut:].reset_index(drop=True) if cut < len(head) else pull(i)
+            rest = head.iloc[cut:].reset_index(drop=True) if cut < len(head) else None
+            if rest is None or (refill and 2 * len(rest) < sizes[i]):
+                more = pull(i)
+                if more is not None:
+                    sizes[i] = len(more)
+                    rest = more if rest is None else pd.concat([rest, more], ignore_index=True)
+            heads[i] = rest
         block = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         block = block.sort_values(["id", "_stream"], kind="stable").drop(columns="_stream")
         yield block.reset_index(drop=True)
