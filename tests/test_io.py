@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpusforge.io import (
-    SHARD_ROW_GROUPS,
     ParquetSink,
     ShardedWriter,
     iter_shard,
@@ -132,39 +131,35 @@ def test_write_sharded_is_reproducible_and_an_empty_seed_reads_empty(tmp_path):
     assert [len(b) for b in iter_shard(tmp_path / "empty.parquet", 2, 4)] == []
 
 
-def test_records_written_sharded_in_chunks_read_back_merged_by_id(tmp_path):
-    """Chunks written as sorted runs: each shard's rows come back in id order, the
-    runs merged; a column with no value in the file reads as nulls, as from a file
-    written at once; a failed writer publishes nothing."""
+def test_records_written_sharded_in_chunks_make_the_file_of_all_at_once(tmp_path):
+    """Chunks spilled as sorted runs and merged on close: the very bytes of the file
+    of all the rows written at once, whose shards read back in id order; a column
+    without a value anywhere is null-typed; a failed writer leaves nothing."""
     records = frame(97).sample(frac=1, random_state=5, ignore_index=True)  # not in id order
     records["empty"] = None
-    schema = pa.Table.from_pandas(records.head(60), preserve_index=False).schema
-    schema = schema.set(schema.get_field_index("empty"), pa.field("empty", pa.large_string()))
-    path = tmp_path / "part.parquet"
-    with ShardedWriter(path, 3, 6, schema.remove_metadata()) as out:
-        for lo in range(0, 97, 20):
+    text = pa.large_string()
+    schema = pa.schema(
+        [("id", text), ("text", text), ("n", pa.int64()), ("note", text), ("empty", text)]
+    )
+    with ShardedWriter(tmp_path / "chunks.parquet", 3, 6, schema) as out:
+        for lo in range(0, 97, 20):  # the note is null in whole chunks
             out.add(records.iloc[lo : lo + 20])
-    layout = json.loads(pq.ParquetFile(path).metadata.metadata[SHARD_ROW_GROUPS])
-    assert [len(runs) for runs in layout["runs"]] == [5, 5, 5]
-    assert layout["null_columns"] == ["empty"]
+        spill = [p.name for p in tmp_path.iterdir() if p.name.startswith(".chunks")]
+    write_sharded(records, tmp_path / "whole.parquet", 3, 6)
+    assert len(spill) == 1  # the runs went to a spill beside the output, now gone
+    assert (tmp_path / "chunks.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert pq.read_schema(tmp_path / "chunks.parquet").field("empty").type == pa.null()
     for shard in range(3):
-        want = select_shard(records, shard, 3).astype({"empty": object})
-        for batch_rows in (None, 4):
-            got = pd.concat(list(iter_shard(path, shard, 3, batch_rows)), ignore_index=True)
-            pd.testing.assert_frame_equal(got, want)
-    # a file of the layout before runs (one range of row groups a shard) reads as it did
-    table = pa.Table.from_pandas(select_shard(records, 0, 1), preserve_index=False)
-    old = {SHARD_ROW_GROUPS: json.dumps({"shards": 1, "row_groups": [[0, 2]]}).encode()}
-    pq.write_table(table.replace_schema_metadata(old), tmp_path / "old.parquet", row_group_size=50)
-    got = pd.concat(list(iter_shard(tmp_path / "old.parquet", 0, 1, 4)), ignore_index=True)
-    pd.testing.assert_frame_equal(got, select_shard(records, 0, 1))
+        got = pd.concat(list(iter_shard(tmp_path / "chunks.parquet", shard, 3)), ignore_index=True)
+        pd.testing.assert_frame_equal(got, select_shard(records, shard, 3))
     with (
         pytest.raises(RuntimeError, match="killed"),
-        ShardedWriter(tmp_path / "x.parquet", 3, 6) as out,
+        ShardedWriter(tmp_path / "x.parquet", 3, 6, schema) as out,
     ):
         out.add(records.iloc[:20])
+        out.add(records.iloc[20:40])
         raise RuntimeError("killed")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.parquet", "part.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks.parquet", "whole.parquet"]
 
 
 def test_sorted_streams_merge_by_id_in_stream_order_for_ties():

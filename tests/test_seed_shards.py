@@ -4,6 +4,8 @@ records and reasons as one pass over the whole seed, whatever the parts and shar
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.io import SHARD_ROW_GROUPS, write_parquet
+import corpusforge.io as cio
+from corpusforge.io import write_parquet
 from corpusforge.records import REJECT_SCHEMA
 from corpusforge.seed import SeedError, SeedSpec, ingest_file, pieces
 from corpusforge.seed_shards import keys_job, part_job, seed_job, shard_job
@@ -76,13 +79,20 @@ def run_seed(
     return kept, rejects, json.loads(Path(seed.stats).read_text()), [o.records for o in shard_outs]
 
 
-def most_runs(tmp: Path) -> int:
-    """The most sorted runs a shard has in a part file the parts' jobs in ``tmp`` wrote."""
-    runs = []
-    for path in (tmp / "parts").glob("*/records.parquet"):
-        layout = json.loads(pq.ParquetFile(path).metadata.metadata[SHARD_ROW_GROUPS])
-        runs += [len(shard) for shard in layout["runs"]]
-    return max(runs)
+@contextmanager
+def counting_spills() -> Iterator[list[int]]:
+    """The chunks (their rows) the part jobs spill meanwhile as sorted runs, to be
+    merged into their part files (corpusforge.io.ShardedWriter)."""
+    spilled: list[int] = []
+    real = cio._RunFile.add
+
+    def add(self, table, counts):
+        spilled.append(table.num_rows)
+        real(self, table, counts)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cio._RunFile, "add", add)
+        yield spilled
 
 
 def assert_one_pass(tmp: Path, got: tuple, whole: tuple) -> None:
@@ -175,20 +185,20 @@ def _messy_rows(n: int) -> list:
 def test_a_file_read_in_pieces_gives_the_one_pass_records(tmp_path, sample, batch_rows):
     """A jsonl file read in 4 pieces (byte ranges) into 3 shards gives the records,
     and the reasons by row, of the one-pass reading of the whole file, whether each
-    piece is read in chunks of a few rows (several sorted runs a shard) or at once."""
+    piece is read in chunks of a few rows (spilled as sorted runs) or at once."""
     path = write_jsonl(tmp_path / "big.jsonl", _messy_rows(300))
     cfg = {"columns": {"text": "text", "id": "key"}, **({"sample": sample} if sample else {})}
     whole = ingest_file(path, SeedSpec.from_config("s", cfg))
-    got = run_seed(tmp_path / "run", cfg, [(f"piece{i:04d}", path, (i, 4)) for i in range(4)],
-                   shards=3, batch_rows=batch_rows)  # fmt: skip
+    with counting_spills() as spilled:
+        got = run_seed(tmp_path / "run", cfg, [(f"piece{i:04d}", path, (i, 4)) for i in range(4)],
+                       shards=3, batch_rows=batch_rows)  # fmt: skip
     assert_one_pass(tmp_path, got, whole)
     records, rejects, stats, _ = got
     by_row = dict(zip(rejects["row"], rejects["reason"], strict=True))
     assert len(set(by_row.values())) == 3 + bool(sample)  # bad json, repeats, (not sampled)
     assert list(stats["files"]) == ["big.jsonl"] and audit_seed_counts([stats], len(records)).ok
-    # a piece's ~75 lines: a sorted run a chunk, or one run a shard when read at once
-    runs = most_runs(tmp_path / "run")
-    assert runs == 1 if batch_rows == 1000 else runs > 3
+    # a piece's ~75 lines: many chunks spilled, or none when read at once
+    assert len(spilled) > 3 * 4 if batch_rows < 1000 else spilled == []
 
 
 def test_a_parquet_file_read_in_pieces_by_row_groups(tmp_path):
@@ -200,13 +210,14 @@ def test_a_parquet_file_read_in_pieces_by_row_groups(tmp_path):
     whole = ingest_file(path, SeedSpec.from_config("s", {}))
     parts = [(f"piece{i:04d}", path, (i, 3)) for i in range(3)]
     for batch_rows in (3, 1000):
-        got = run_seed(tmp_path / f"run{batch_rows}", {}, parts, shards=2, batch_rows=batch_rows)
+        with counting_spills() as spilled:
+            got = run_seed(tmp_path / f"run{batch_rows}", {}, parts, 2, batch_rows=batch_rows)
         assert_one_pass(tmp_path, got, whole)
         assert got[2]["kept"] == 98 and got[2]["rejected_by_reason"] == {
             "duplicate_text": 1,
             "empty_text": 1,
         }
-        assert (most_runs(tmp_path / f"run{batch_rows}") > 3) == (batch_rows == 3)
+        assert (len(spilled) > 3) == (batch_rows == 3)
     # a file of fewer row groups than pieces: the pieces without a row group are empty
     parts = [(f"piece{i:04d}", path, (i, 20)) for i in range(20)]
     records, _, stats, _ = run_seed(tmp_path / "many", {}, parts, shards=2)
@@ -221,9 +232,12 @@ def test_files_read_in_chunks_give_the_records_of_files_read_at_once(tmp_path):
     files = [write_jsonl(tmp_path / f"f{i}.jsonl", rows[i * 25 : i * 25 + 40]) for i in range(3)]
     parts = [(p.name, p, None) for p in files]
     cfg = {"columns": {"text": "text", "id": "key"}}
-    chunked = run_seed(tmp_path / "chunked", cfg, parts, shards=3, batch_rows=2)
-    whole = run_seed(tmp_path / "whole", cfg, parts, shards=3, batch_rows=1000)
-    assert most_runs(tmp_path / "chunked") > 3 and most_runs(tmp_path / "whole") == 1
+    with counting_spills() as spilled:
+        chunked = run_seed(tmp_path / "chunked", cfg, parts, shards=3, batch_rows=2)
+    assert len(spilled) > 3 * 3
+    with counting_spills() as spilled:
+        whole = run_seed(tmp_path / "whole", cfg, parts, shards=3, batch_rows=1000)
+    assert spilled == []
     for got, want in zip(chunked[:2], whole[:2], strict=True):
         pd.testing.assert_frame_equal(got, want)
     assert chunked[2] == whole[2]
@@ -246,7 +260,8 @@ def test_a_crawl_file_read_in_chunks_gives_the_one_pass_records(tmp_path):
     path.write_bytes(wet_file(pages))
     cfg = {"kind": "documents"}
     whole = ingest_file(path, SeedSpec.from_config("s", cfg), file_key=path.name)
-    got = run_seed(tmp_path / "run", cfg, [(path.name, path, None)], shards=3, batch_rows=2)
+    with counting_spills() as spilled:
+        got = run_seed(tmp_path / "run", cfg, [(path.name, path, None)], shards=3, batch_rows=2)
     assert_one_pass(tmp_path, got, whole)
     # nine texts and the page decoded by detection kept; a blank page is no text
     assert got[2]["kept"] == 10 and got[2]["rejected_by_reason"] == {
@@ -255,7 +270,7 @@ def test_a_crawl_file_read_in_chunks_gives_the_one_pass_records(tmp_path):
     }
     assert got[0]["charset_detected"].notna().sum() == 1
     assert got[2]["records_without_document"] == whole[2]["records_without_document"]
-    assert most_runs(tmp_path / "run") > 3
+    assert len(spilled) > 3
 
 
 def test_only_plain_jsonl_and_parquet_are_read_in_pieces(tmp_path):

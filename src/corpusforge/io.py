@@ -9,7 +9,6 @@ bytes on every run.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -218,100 +217,179 @@ def iter_parquet_frames(path: PathLike, batch_rows: int | None) -> Iterator[pd.D
         yield pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
 
 
-# Key of the file metadata that names each shard's runs of row groups (ShardedWriter).
+# Key of the file metadata that names each shard's row groups (ShardedWriter): per
+# shard one range ``row_groups``, or several sorted runs ``runs`` (its spill).
 SHARD_ROW_GROUPS = b"corpusforge.shard_row_groups"
-# Rows of a row group of a file written in many chunks (many runs a shard) at most:
-# Arrow reads a row group whole, and a shard's runs are read side by side. Also the
-# rows read from each run at a time at least, when a shard's runs are merged.
+# Rows of a row group of the runs a ShardedWriter spills: a shard's runs are merged
+# side by side and Arrow reads a row group whole. Also the fewest rows read from a
+# run at a time when runs are merged.
 RUN_GROUP_ROWS = 64
 
 
 class ShardedWriter:
-    """Records written sharded from the start, a chunk at a time, atomically.
+    """Records written sharded from the start, a chunk at a time, atomically, with
+    memory bounded by the chunk: the file :func:`write_sharded` writes of all the
+    chunks' rows at once (the same bytes), so a shard's job reads its own rows
+    alone, a row group at a time, in id order (:func:`iter_shard`).
 
-    Each chunk :meth:`add` gets is sorted by (shard, ``id``) and written as row
-    groups of at most ``group_rows`` rows, one shard after the other: a sorted run
-    of each shard's rows. A reader merging a shard's runs holds a row group of
-    each (Arrow reads a row group whole): with many chunks, keep them small
-    (``RUN_GROUP_ROWS``). The file's metadata (``SHARD_ROW_GROUPS``) names each
-    shard's runs (ranges of row groups), so a shard's job reads its own rows
-    alone, in id order, merging the runs (:func:`iter_shard`); memory follows the
-    chunk, not the file. Chunks after the first are cast to the first one's
-    schema (or to ``schema``). A column without a value in the whole file is read
-    back as nulls (Arrow's null type), as from a file of all its rows written at
-    once. Use as a context manager: on an exception nothing is published.
+    The first chunk is held; from the second on, each chunk is sorted by (shard,
+    ``id``) and spilled beside the output as a sorted run of each shard's rows (in
+    row groups of ``RUN_GROUP_ROWS``). On close each shard's runs are merged by id
+    into the output's row groups of ``group_rows``. The columns' types are
+    ``schema``'s (or the first chunk's), a column without a value in any chunk
+    Arrow's null type, as a frame of all the rows would have it. Use as a context
+    manager: on an exception nothing is published.
     """
 
     def __init__(
         self, path: PathLike, shards: int, group_rows: int, schema: pa.Schema | None = None
     ):
+        self.path = Path(path)
         self.shards = shards
         self.group_rows = group_rows
         self.schema = schema
-        self.runs: list[list[list[int]]] = [[] for _ in range(shards)]
-        self.groups = 0
+        self.counts = [0] * shards  # rows of each shard
         self.filled: set[str] = set()  # the columns with a value
-        self._stack = contextlib.ExitStack()
-        self._tmp = self._stack.enter_context(atomic_output(path))
-        self._writer: pq.ParquetWriter | None = None
+        self.first: tuple[pa.Table, list[int]] | None = None
+        self._spill: tempfile.TemporaryDirectory | None = None
+        self._runs: _RunFile | None = None
 
     def add(self, frame: pd.DataFrame) -> None:
-        from .records import shard_of
-
-        shard = frame["id"].map(lambda rid: shard_of(rid, self.shards)) if len(frame) else []
-        ordered = frame.assign(_shard=shard).sort_values(["_shard", "id"], kind="stable")
-        counts = ordered["_shard"].value_counts().to_dict() if len(frame) else {}
-        table = _arrow(ordered.drop(columns="_shard"), self.schema)
+        ordered, counts = _by_shard(frame, self.shards)
+        table = _arrow(ordered, self.schema)
         if self.schema is None:
             self.schema = table.schema
-        writer = self._open()
         table = _conform(table, self.schema)
+        self.counts = [a + b for a, b in zip(self.counts, counts, strict=True)]
         self.filled.update(
             name
             for name, column in zip(table.column_names, table.columns, strict=True)
             if column.null_count < len(column)
         )
-        start = 0
-        for index in range(self.shards):
-            rows = int(counts.get(index, 0))
-            if not rows:
-                continue
-            first = self.groups
-            for lo in range(start, start + rows, self.group_rows):
-                piece = table.slice(lo, min(self.group_rows, start + rows - lo))
-                writer.write_table(piece, row_group_size=piece.num_rows)
-                self.groups += 1
-            self.runs[index].append([first, self.groups])
-            start += rows
-
-    def _open(self) -> pq.ParquetWriter:
-        if self._writer is None:
-            self._writer = self._stack.enter_context(
-                pq.ParquetWriter(
-                    self._tmp,
-                    self.schema or pa.schema([]),
-                    compression="zstd",
-                    use_dictionary=False,
-                    write_statistics=["id"],  # not the texts' min and max, per row group
-                )
+        if self.first is None and self._runs is None:
+            self.first = (table, counts)
+            return
+        if self._runs is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._spill = tempfile.TemporaryDirectory(
+                prefix=f".{self.path.name}.", dir=self.path.parent
             )
-        return self._writer
+            self._runs = _RunFile(Path(self._spill.name) / "runs.parquet", self.schema)
+            self._runs.add(*self.first)
+            self.first = None
+        self._runs.add(table, counts)
 
     def close(self) -> None:
         schema = self.schema or pa.schema([])
-        empty = [name for name in schema.names if name not in self.filled]
-        layout = {"shards": self.shards, "runs": self.runs, "null_columns": empty}
-        self._open().add_key_value_metadata({SHARD_ROW_GROUPS: json.dumps(layout).encode()})
-        self._stack.close()  # closes the writer, then renames the file into place
+        schema = pa.schema(
+            [f if f.name in self.filled else pa.field(f.name, pa.null()) for f in schema]
+        )
+        groups, start = [], 0
+        for rows in self.counts:
+            groups.append([start, start + -(-rows // self.group_rows)])
+            start = groups[-1][1]
+        layout = {"shards": self.shards, "row_groups": groups}
+        schema = schema.with_metadata({SHARD_ROW_GROUPS: json.dumps(layout).encode()})
+        with (
+            atomic_output(self.path) as tmp,
+            pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=False) as out,
+        ):
+            if self._runs is None:  # one chunk: its rows as they are
+                table, counts = self.first or (schema.empty_table(), [0] * self.shards)
+                shard_tables = [[piece] for piece in _slices(table, counts)]
+            else:
+                runs = self._runs.close()
+                shard_tables = (
+                    (_arrow(f, self.schema) for f in iter_shard(runs, i, self.shards))
+                    for i in range(self.shards)
+                )
+            for tables in shard_tables:
+                _write_groups(out, (_nulls(t, schema) for t in tables), self.group_rows)
+            if not start:  # no rows: the columns alone
+                out.write_table(schema.empty_table())
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None
 
     def __enter__(self) -> ShardedWriter:
         return self
 
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+    def __exit__(self, exc_type: object, *rest: object) -> None:
         if exc_type is None:
             self.close()
-        else:  # the temporary file is removed, nothing published
-            self._stack.__exit__(exc_type, exc, tb)
+        self._cleanup()
+
+
+class _RunFile:
+    """The spill of a :class:`ShardedWriter`: each chunk a sorted run of each
+    shard's rows, the file's metadata naming every shard's runs (``runs``: ranges
+    of row groups), which :func:`iter_shard` merges by id."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path = path
+        self.runs: list[list[list[int]]] = []
+        self.groups = 0
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=False)
+
+    def add(self, table: pa.Table, counts: list[int]) -> None:
+        if not self.runs:
+            self.runs = [[] for _ in counts]
+        for shard, piece in enumerate(_slices(table, counts)):
+            first = self.groups
+            for lo in range(0, piece.num_rows, RUN_GROUP_ROWS):
+                self.writer.write_table(piece.slice(lo, RUN_GROUP_ROWS))
+                self.groups += 1
+            if self.groups > first:
+                self.runs[shard].append([first, self.groups])
+
+    def close(self) -> Path:
+        layout = {"shards": len(self.runs), "runs": self.runs}
+        self.writer.add_key_value_metadata({SHARD_ROW_GROUPS: json.dumps(layout).encode()})
+        self.writer.close()
+        return self.path
+
+
+def _by_shard(frame: pd.DataFrame, shards: int) -> tuple[pd.DataFrame, list[int]]:
+    """``frame``'s rows in (shard, id) order, and how many each shard has."""
+    from .records import shard_of
+
+    shard = frame["id"].map(lambda rid: shard_of(rid, shards)) if len(frame) else []
+    ordered = frame.assign(_shard=shard).sort_values(["_shard", "id"], kind="stable")
+    counts = ordered["_shard"].value_counts().to_dict() if len(frame) else {}
+    return ordered.drop(columns="_shard"), [int(counts.get(i, 0)) for i in range(shards)]
+
+
+def _slices(table: pa.Table, counts: list[int]) -> list[pa.Table]:
+    """The consecutive slices of ``table`` of ``counts`` rows each."""
+    starts = [sum(counts[:i]) for i in range(len(counts))]
+    return [table.slice(start, rows) for start, rows in zip(starts, counts, strict=True)]
+
+
+def _nulls(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` as ``schema`` has it: its null-typed columns all nulls."""
+    columns = [
+        pa.nulls(table.num_rows) if field.type == pa.null() else table.column(field.name)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _write_groups(out: pq.ParquetWriter, tables: Iterable[pa.Table], group_rows: int) -> None:
+    """Write the rows of ``tables`` as row groups of ``group_rows`` (the last: the rest)."""
+    held: list[pa.Table] = []
+    rows = 0
+    for table in tables:
+        held.append(table)
+        rows += table.num_rows
+        while rows >= group_rows:
+            joined = pa.concat_tables(held)
+            out.write_table(joined.slice(0, group_rows), row_group_size=group_rows)
+            held, rows = [joined.slice(group_rows)], rows - group_rows
+    if rows:
+        out.write_table(pa.concat_tables(held), row_group_size=rows)
 
 
 def write_sharded(
@@ -321,27 +399,27 @@ def write_sharded(
     batch_rows: int,
     schema: pa.Schema | None = None,
 ) -> None:
-    """Write records sharded from the start, in one run per shard (a
-    :class:`ShardedWriter` given one chunk): rows in (shard, id) order, each
-    shard's rows in row groups of at most ``batch_rows``."""
+    """Write records sharded from the start: rows in (shard, id) order, each shard's
+    rows in row groups of at most ``batch_rows``, and the file's metadata naming
+    each shard's row groups, so a shard's job reads its own rows alone
+    (:func:`iter_shard`), a batch at a time, already in id order."""
     with ShardedWriter(path, shards, batch_rows, schema) as out:
         out.add(frame)
 
 
-def shard_layout(handle: pq.ParquetFile, shards: int) -> dict | None:
-    """How a file of records sharded for ``shards`` shards is laid out (None: a file
-    sharded otherwise, or not at all): ``runs``, per shard its runs of row groups
-    ([first, end) each), and ``null_columns``. A file written before runs were kept
-    names one range per shard."""
+def shard_layout(handle: pq.ParquetFile, shards: int) -> list[list[list[int]]] | None:
+    """Per shard, its sorted runs of row groups ([first, end) each) in a file of
+    records sharded for ``shards`` shards (None: a file sharded otherwise, or not at
+    all): one range a shard in a :class:`ShardedWriter`'s output, its spill's runs."""
     meta = handle.metadata.metadata or {}  # the footer's, written last
     if SHARD_ROW_GROUPS not in meta:
         return None
     layout = json.loads(meta[SHARD_ROW_GROUPS])
     if layout["shards"] != shards:
         return None
-    if "runs" not in layout:
-        layout["runs"] = [[groups] for groups in layout.pop("row_groups")]
-    return {"null_columns": [], **layout}
+    if "runs" in layout:
+        return layout["runs"]
+    return [[groups] for groups in layout["row_groups"]]
 
 
 def iter_shard(
@@ -350,43 +428,37 @@ def iter_shard(
     """The rows of ``shard`` (of ``shards``) in a Parquet file of records, in id order.
 
     From a file a :class:`ShardedWriter` wrote for that many shards, the shard's
-    rows alone, a row group (or ``batch_rows`` rows) at a time; its runs merged by
-    id, each read ``batch_rows`` divided among the runs (at least
-    ``RUN_GROUP_ROWS``) rows at a time. From any other file, its rows of the shard
-    selected and sorted (the shard read whole)."""
+    rows alone, a row group (or ``batch_rows`` rows) at a time; from a file of
+    several sorted runs a shard, the runs merged by id, each read a row group at a
+    time. From any other file, its rows of the shard selected and sorted (the
+    shard read whole)."""
     from .records import select_shard
 
     handle = pq.ParquetFile(path)
-    layout = shard_layout(handle, shards)
-    if layout is None:
+    runs = shard_layout(handle, shards)
+    if runs is None:
         frame = _frame(handle.read())
         yield select_shard(frame, shard, shards) if len(frame) else frame
         return
-    runs = layout["runs"][shard]
-    if batch_rows is not None and len(runs) > 1:
-        batch_rows = max(RUN_GROUP_ROWS, batch_rows // len(runs))
-    nulls = layout["null_columns"]
-    streams = [_run_frames(handle, range(*groups), batch_rows, nulls) for groups in runs]
+    mine = runs[shard]
+    if len(mine) > 1:
+        batch_rows = None if batch_rows is None else max(RUN_GROUP_ROWS, batch_rows // len(mine))
+    streams = [_run_frames(handle, range(*groups), batch_rows) for groups in mine]
     yield from streams[0] if len(streams) == 1 else merge_by_id(streams, refill=True)
 
 
 def _run_frames(
-    handle: pq.ParquetFile, groups: range, batch_rows: int | None, nulls: Sequence[str]
+    handle: pq.ParquetFile, groups: range, batch_rows: int | None
 ) -> Iterator[pd.DataFrame]:
     """The rows of a run of row groups, a row group at a time (``batch_rows`` rows
-    at a time from a bigger one), the columns ``nulls`` as Arrow nulls."""
+    at a time from a bigger one)."""
     meta = handle.metadata
     for group in groups:
         if batch_rows is None or meta.row_group(group).num_rows <= batch_rows:
-            tables = [handle.read_row_group(group)]
-        else:
-            batches = handle.iter_batches(batch_size=batch_rows, row_groups=[group])
-            tables = (pa.Table.from_batches([batch]) for batch in batches)
-        for table in tables:
-            for name in nulls:
-                at = table.schema.get_field_index(name)
-                table = table.set_column(at, name, pa.nulls(table.num_rows))
-            yield _frame(table)
+            yield _frame(handle.read_row_group(group))
+            continue
+        for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group]):
+            yield _frame(pa.Table.from_batches([batch]))
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:

@@ -87,16 +87,14 @@ def part_job(
     ``batch_rows`` at a time and written as they come (each chunk a sorted run of
     each shard's rows), so memory follows the batch (and the ids of the part's kept
     rows, for its repeats), not the part."""
-    from .io import RUN_GROUP_ROWS, ParquetSink, ShardedWriter, sha256_file, write_json
+    from .io import ParquetSink, ShardedWriter, sha256_file, write_json
 
     spec = replace(SeedSpec.from_config(seed, dict(cfg)), sample=None)
     seed_file = SeedFile(path, spec, file_key=name if listed else None, piece=piece)
     # a row number names a row of one file: in a seed of many, the file's name with it
     prefix = name + ":" if listed and not by_source_id(seed_file.spec, []) else ""
     with (
-        ShardedWriter(
-            outputs.records, shards, min(batch_rows, RUN_GROUP_ROWS), SEED_SCHEMA
-        ) as records_out,
+        ShardedWriter(outputs.records, shards, batch_rows, SEED_SCHEMA) as records_out,
         ParquetSink(outputs.rejected, REJECT_SCHEMA) as rejected_out,
     ):
         for records, rejects in seed_file.chunks(batch_rows):
