@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -217,20 +218,19 @@ def iter_parquet_frames(path: PathLike, batch_rows: int | None) -> Iterator[pd.D
         yield pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
 
 
-# Key of the file metadata that names each shard's row groups (ShardedWriter): per
-# shard one range ``row_groups``, or several sorted runs ``runs`` (its spill).
+# Key of the file metadata that maps each shard to its row groups (ShardedWriter).
 SHARD_ROW_GROUPS = b"corpusforge.shard_row_groups"
 # Rows of a row group of the runs a ShardedWriter spills: a shard's runs are merged
-# side by side and Arrow reads a row group whole. Also the fewest rows read from a
-# run at a time when runs are merged.
-RUN_GROUP_ROWS = 64
+# side by side, and Arrow reads a row group whole.
+RUN_GROUP_ROWS = 128
 
 
 class ShardedWriter:
     """Records written sharded from the start, a chunk at a time, atomically, with
-    memory bounded by the chunk: the file :func:`write_sharded` writes of all the
-    chunks' rows at once (the same bytes), so a shard's job reads its own rows
-    alone, a row group at a time, in id order (:func:`iter_shard`).
+    memory bounded by the chunk (and, while merging, a row group of each chunk's
+    run): the file :func:`write_sharded` writes of all the chunks' rows at once
+    (the same bytes), so a shard's job reads its own rows alone, a row group at a
+    time, in id order (:func:`iter_shard`).
 
     The first chunk is held; from the second on, each chunk is sorted by (shard,
     ``id``) and spilled beside the output as a sorted run of each shard's rows (in
@@ -298,11 +298,7 @@ class ShardedWriter:
                 table, counts = self.first or (schema.empty_table(), [0] * self.shards)
                 shard_tables = [[piece] for piece in _slices(table, counts)]
             else:
-                runs = self._runs.close()
-                shard_tables = (
-                    (_arrow(f, self.schema) for f in iter_shard(runs, i, self.shards))
-                    for i in range(self.shards)
-                )
+                shard_tables = self._runs.merged(self.group_rows)
             for tables in shard_tables:
                 _write_groups(out, (_nulls(t, schema) for t in tables), self.group_rows)
             if not start:  # no rows: the columns alone
@@ -310,6 +306,8 @@ class ShardedWriter:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        if self._runs is not None and self._runs.writer.is_open:
+            self._runs.writer.close()
         if self._spill is not None:
             self._spill.cleanup()
             self._spill = None
@@ -325,14 +323,14 @@ class ShardedWriter:
 
 class _RunFile:
     """The spill of a :class:`ShardedWriter`: each chunk a sorted run of each
-    shard's rows, the file's metadata naming every shard's runs (``runs``: ranges
-    of row groups), which :func:`iter_shard` merges by id."""
+    shard's rows, in row groups of ``RUN_GROUP_ROWS`` (lz4, not zstd: it is read
+    back once, soon), merged by id shard by shard (:meth:`merged`)."""
 
     def __init__(self, path: Path, schema: pa.Schema):
         self.path = path
-        self.runs: list[list[list[int]]] = []
+        self.runs: list[list[range]] = []  # per shard, each run's row groups
         self.groups = 0
-        self.writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=False)
+        self.writer = pq.ParquetWriter(path, schema, compression="lz4", use_dictionary=False)
 
     def add(self, table: pa.Table, counts: list[int]) -> None:
         if not self.runs:
@@ -343,13 +341,58 @@ class _RunFile:
                 self.writer.write_table(piece.slice(lo, RUN_GROUP_ROWS))
                 self.groups += 1
             if self.groups > first:
-                self.runs[shard].append([first, self.groups])
+                self.runs[shard].append(range(first, self.groups))
 
-    def close(self) -> Path:
-        layout = {"shards": len(self.runs), "runs": self.runs}
-        self.writer.add_key_value_metadata({SHARD_ROW_GROUPS: json.dumps(layout).encode()})
+    def merged(self, group_rows: int) -> Iterator[Iterator[pa.Table]]:
+        """Per shard, its rows merged by id (ties in run order), ``group_rows`` at a
+        time."""
         self.writer.close()
-        return self.path
+        handle = pq.ParquetFile(self.path)
+        for runs in self.runs:
+            yield _merge_runs(handle, runs, group_rows)
+
+
+def _merge_runs(handle: pq.ParquetFile, runs: list[range], group_rows: int) -> Iterator[pa.Table]:
+    """The rows of sorted ``runs`` (ranges of row groups of ``handle``) merged by id,
+    ``group_rows`` at a time. The order comes from the runs' ids alone (read first:
+    16 bytes a row); a block's rows are then a stretch of each run, read a row
+    group at a time, put in id order."""
+    import pyarrow.compute as pc
+
+    ids = [handle.read_row_groups(list(run), columns=["id"]).column("id") for run in runs]
+    sizes = [len(column) for column in ids]
+    if not sum(sizes):
+        return
+    order = pc.sort_indices(pa.chunked_array(ids, type=ids[0].type)).to_numpy()
+    run_of = np.repeat(np.arange(len(runs)), sizes)[order]
+    readers = [_RunReader(handle, run) for run in runs]
+    for lo in range(0, len(order), group_rows):
+        counts = np.bincount(run_of[lo : lo + group_rows], minlength=len(runs))
+        block = pa.concat_tables(
+            readers[r].take(int(n)) for r, n in enumerate(counts) if n
+        ).combine_chunks()
+        yield block.take(pc.sort_indices(block, [("id", "ascending")]))
+
+
+class _RunReader:
+    """A sorted run's rows, read on from where the last :meth:`take` ended."""
+
+    def __init__(self, handle: pq.ParquetFile, groups: range):
+        self.handle = handle
+        self.groups = iter(groups)
+        self.table: pa.Table | None = None
+        self.at = 0
+
+    def take(self, rows: int) -> pa.Table:
+        pieces = []
+        while rows:
+            if self.table is None or self.at == self.table.num_rows:
+                self.table, self.at = self.handle.read_row_group(next(self.groups)), 0
+            piece = self.table.slice(self.at, rows)
+            pieces.append(piece)
+            self.at += piece.num_rows
+            rows -= piece.num_rows
+        return pa.concat_tables(pieces)
 
 
 def _by_shard(frame: pd.DataFrame, shards: int) -> tuple[pd.DataFrame, list[int]]:
@@ -386,10 +429,11 @@ def _write_groups(out: pq.ParquetWriter, tables: Iterable[pa.Table], group_rows:
         rows += table.num_rows
         while rows >= group_rows:
             joined = pa.concat_tables(held)
-            out.write_table(joined.slice(0, group_rows), row_group_size=group_rows)
+            group = joined.slice(0, group_rows).combine_chunks()  # pages as from one table
+            out.write_table(group, row_group_size=group_rows)
             held, rows = [joined.slice(group_rows)], rows - group_rows
     if rows:
-        out.write_table(pa.concat_tables(held), row_group_size=rows)
+        out.write_table(pa.concat_tables(held).combine_chunks(), row_group_size=rows)
 
 
 def write_sharded(
@@ -407,73 +451,40 @@ def write_sharded(
         out.add(frame)
 
 
-def shard_layout(handle: pq.ParquetFile, shards: int) -> list[list[list[int]]] | None:
-    """Per shard, its sorted runs of row groups ([first, end) each) in a file of
-    records sharded for ``shards`` shards (None: a file sharded otherwise, or not at
-    all): one range a shard in a :class:`ShardedWriter`'s output, its spill's runs."""
-    meta = handle.metadata.metadata or {}  # the footer's, written last
-    if SHARD_ROW_GROUPS not in meta:
-        return None
-    layout = json.loads(meta[SHARD_ROW_GROUPS])
-    if layout["shards"] != shards:
-        return None
-    if "runs" in layout:
-        return layout["runs"]
-    return [[groups] for groups in layout["row_groups"]]
-
-
 def iter_shard(
     path: PathLike, shard: int, shards: int, batch_rows: int | None = None
 ) -> Iterator[pd.DataFrame]:
-    """The rows of ``shard`` (of ``shards``) in a Parquet file of records, in id order.
-
-    From a file a :class:`ShardedWriter` wrote for that many shards, the shard's
-    rows alone, a row group (or ``batch_rows`` rows) at a time; from a file of
-    several sorted runs a shard, the runs merged by id, each read a row group at a
-    time. From any other file, its rows of the shard selected and sorted (the
-    shard read whole)."""
+    """The rows of ``shard`` (of ``shards``) in a Parquet file of records, in id order:
+    a row group at a time (or ``batch_rows`` rows at a time) from a file
+    :func:`write_sharded` wrote for that many shards; from any other file, its rows
+    of the shard selected and sorted (the shard read whole)."""
     from .records import select_shard
 
     handle = pq.ParquetFile(path)
-    runs = shard_layout(handle, shards)
-    if runs is None:
-        frame = _frame(handle.read())
-        yield select_shard(frame, shard, shards) if len(frame) else frame
+    meta = handle.schema_arrow.metadata or {}
+    layout = json.loads(meta[SHARD_ROW_GROUPS]) if SHARD_ROW_GROUPS in meta else None
+    if layout and layout["shards"] == shards:
+        first, end = layout["row_groups"][shard]
+        for group in range(first, end):
+            if batch_rows is None:
+                yield _frame(handle.read_row_group(group))
+                continue
+            for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group]):
+                yield _frame(pa.Table.from_batches([batch]))
         return
-    mine = runs[shard]
-    if len(mine) > 1:
-        batch_rows = None if batch_rows is None else max(RUN_GROUP_ROWS, batch_rows // len(mine))
-    streams = [_run_frames(handle, range(*groups), batch_rows) for groups in mine]
-    yield from streams[0] if len(streams) == 1 else merge_by_id(streams, refill=True)
-
-
-def _run_frames(
-    handle: pq.ParquetFile, groups: range, batch_rows: int | None
-) -> Iterator[pd.DataFrame]:
-    """The rows of a run of row groups, a row group at a time (``batch_rows`` rows
-    at a time from a bigger one)."""
-    meta = handle.metadata
-    for group in groups:
-        if batch_rows is None or meta.row_group(group).num_rows <= batch_rows:
-            yield _frame(handle.read_row_group(group))
-            continue
-        for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group]):
-            yield _frame(pa.Table.from_batches([batch]))
+    frame = _frame(handle.read())
+    yield select_shard(frame, shard, shards) if len(frame) else frame
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:
     return table.replace_schema_metadata(None).to_pandas().reset_index(drop=True)
 
 
-def merge_by_id(
-    streams: Sequence[Iterable[pd.DataFrame]], refill: bool = False
-) -> Iterator[pd.DataFrame]:
+def merge_by_id(streams: Sequence[Iterable[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
     """Merge streams of frames, each in ``id`` order, into one stream in ``id`` order
     (equal ids in stream order), a block at a time: every block holds the rows up to
     the smallest last id among the streams' current frames, so memory stays within
-    one frame per stream. With ``refill``, a frame cut to less than half its rows
-    gets its stream's next frame joined to it (memory: 1.5 frames per stream), so
-    that many streams of small frames merge in few blocks, not one per frame."""
+    one frame per stream."""
     iters = [iter(stream) for stream in streams]
 
     def pull(i: int) -> pd.DataFrame | None:
@@ -483,7 +494,6 @@ def merge_by_id(
         return None
 
     heads = [pull(i) for i in range(len(iters))]
-    sizes = [0 if head is None else len(head) for head in heads]  # rows as pulled
     while any(head is not None for head in heads):
         live = [i for i, head in enumerate(heads) if head is not None]
         bound = min(heads[i]["id"].iloc[-1] for i in live)
@@ -493,13 +503,7 @@ def merge_by_id(
             cut = int(head["id"].searchsorted(bound, side="right"))
             if cut:
                 parts.append(head.iloc[:cut].assign(_stream=i))
-            rest = head.iloc[cut:].reset_index(drop=True) if cut < len(head) else None
-            if rest is None or (refill and 2 * len(rest) < sizes[i]):
-                more = pull(i)
-                if more is not None:
-                    sizes[i] = len(more)
-                    rest = more if rest is None else pd.concat([rest, more], ignore_index=True)
-            heads[i] = rest
+            heads[i] = head.iloc[cut:].reset_index(drop=True) if cut < len(head) else pull(i)
         block = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         block = block.sort_values(["id", "_stream"], kind="stable").drop(columns="_stream")
         yield block.reset_index(drop=True)

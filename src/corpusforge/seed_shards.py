@@ -4,8 +4,8 @@ A seed is read in parts: each file of a seed of many files, or each piece of a
 seed of one file (``seeds.<name>.pieces``), is one ``ingest_seed_file`` job
 (:func:`part_job`). A part is read as a stream, ``batch_rows`` rows at a time
 (``seed.SeedRows``), its records written already split by shard as they come
-(``io.ShardedWriter``: each chunk a run of each shard's rows in id order), so no
-job ever holds the seed, nor a part:
+(``io.ShardedWriter``: each shard's rows in id order, in row groups), so no job
+ever holds the seed, nor a part:
 
 1. ``seed_keys`` (:func:`keys_job`, one per seed) reads the key columns of every
    part alone (``id``, ``source_id``, ``row``: about 28 bytes a record, never the
@@ -13,10 +13,9 @@ job ever holds the seed, nor a part:
    ``source_id`` of an earlier row (``duplicate_source_id``) and the cut of the
    seed's sample (``sample.n`` rows by a seeded hash of their ids);
 2. ``seed_shard`` (:func:`shard_job`, one per seed and shard) merges the shard's
-   rows of every part by id (each part's runs merged), a batch per part at a
-   time: a text seen in an earlier part (the same id: ids are hashes of the text)
-   is rejected as ``duplicate_text`` naming the file and row it repeats, then the
-   keys' choices are applied. Its
+   rows of every part by id, a batch per part at a time: a text seen in an earlier
+   part (the same id: ids are hashes of the text) is rejected as ``duplicate_text``
+   naming the file and row it repeats, then the keys' choices are applied. Its
    output is the shard's seed records in id order, which the shard's first stage
    (prompts, collect) streams;
 3. ``ingest_seed`` (:func:`seed_job`) writes the seed's rejected rows (streamed)
@@ -84,9 +83,9 @@ def part_job(
     """The job of rule ingest_seed_file: one file of a seed of many (``listed``; its
     sha256 in the stats), or one ``piece`` (i, n) of a seed's one file, read and
     checked, not sampled, its records written sharded. Streamed: rows are checked
-    ``batch_rows`` at a time and written as they come (each chunk a sorted run of
-    each shard's rows), so memory follows the batch (and the ids of the part's kept
-    rows, for its repeats), not the part."""
+    ``batch_rows`` at a time and written as they come (``io.ShardedWriter`` spills
+    each chunk as sorted runs and merges them on close), so memory follows the
+    batch (and the ids of the part's kept rows, for its repeats), not the part."""
     from .io import ParquetSink, ShardedWriter, sha256_file, write_json
 
     spec = replace(SeedSpec.from_config(seed, dict(cfg)), sample=None)
@@ -266,8 +265,7 @@ def shard_job(
     """The job of rule seed_shard: the shard's seed records of every part merged by
     id (``outputs.records``, in id order), the rows dropped across parts
     (``outputs.rejected``) and stats with the counts by file. Memory: a batch of
-    ``batch_rows // len(parts)`` rows (at least 16) of each part, shared among the
-    part's runs of the shard (at least 16 rows each: ``io.iter_shard``)."""
+    ``batch_rows // len(parts)`` rows (at least 16) of each part."""
     from .io import ParquetSink, merge_by_id, read_json, read_parquet, write_json
     from .records import shard_of
 
