@@ -222,7 +222,7 @@ def iter_parquet_frames(path: PathLike, batch_rows: int | None) -> Iterator[pd.D
 SHARD_ROW_GROUPS = b"corpusforge.shard_row_groups"
 # Rows of a row group of the runs a ShardedWriter spills: a shard's runs are merged
 # side by side, and Arrow reads a row group whole.
-RUN_GROUP_ROWS = 128
+RUN_GROUP_ROWS = 256
 
 
 class ShardedWriter:
