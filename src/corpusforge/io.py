@@ -316,9 +316,11 @@ class ShardedWriter:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.close()
-        self._cleanup()
+        try:
+            if exc_type is None:
+                self.close()
+        finally:  # the spill goes, whatever happened
+            self._cleanup()
 
 
 class _RunFile:

@@ -77,7 +77,7 @@ SEED_COLUMNS = (
     + FILE_COLUMNS
 )
 # The columns' types, those of a frame of records (its strings: Arrow large strings),
-# for a seed's part written in chunks (rule ingest_seed_file)
+# for a seed's part written in chunks (rule ingest_seed_file).
 SEED_SCHEMA = pa.schema(
     [(name, pa.int64() if name == "row" else pa.large_string()) for name in SEED_COLUMNS]
 )
