@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -123,7 +123,28 @@ def path_lists(named: Mapping[str, Any]) -> dict[str, list[str]]:
 StageStep = Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]]
 
 
-class ParquetSink:
+class _Spilling:
+    """An output written through files beside it, as a context manager: published
+    by ``close`` when the block succeeds; its files removed (``_cleanup``) always."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _cleanup(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if exc_type is None:
+                self.close()
+        finally:
+            self._cleanup()
+
+
+class ParquetSink(_Spilling):
     """One Parquet output written a batch at a time, atomically, with memory bounded
     by the batch.
 
@@ -186,14 +207,6 @@ class ParquetSink:
             self._dir.cleanup()
             self._dir = None
 
-    def __enter__(self) -> ParquetSink:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.close()
-        self._cleanup()
-
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with ``schema``'s columns in its order and types (missing ones null)."""
@@ -225,7 +238,7 @@ SHARD_ROW_GROUPS = b"corpusforge.shard_row_groups"
 RUN_GROUP_ROWS = 256
 
 
-class ShardedWriter:
+class ShardedWriter(_Spilling):
     """Records written sharded from the start, a chunk at a time, atomically, with
     memory bounded by the chunk (and, while merging, a row group of each chunk's
     run): the file :func:`write_sharded` writes of all the chunks' rows at once
@@ -311,16 +324,6 @@ class ShardedWriter:
         if self._spill is not None:
             self._spill.cleanup()
             self._spill = None
-
-    def __enter__(self) -> ShardedWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        try:
-            if exc_type is None:
-                self.close()
-        finally:  # the spill goes, whatever happened
-            self._cleanup()
 
 
 class _RunFile:
