@@ -2,9 +2,9 @@
 over a big jsonl file read as one piece, for this checkout's code and a baseline
 commit's, and whether both wrote the same rows.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_seed_part.py --mb 200 --baseline HEAD~4
+    nice -n 10 .venv/bin/python benchmarks/bench_seed_part.py --mb 200 --baseline 1ae8aee
 
-Input: a jsonl file of ``--mb`` MB of documents of ~4 KB each (30 sentences drawn
+Input: a jsonl file of ``--mb`` MB of documents of ~3 KB each (30 sentences drawn
 from a pool of made-up sentences, seeded, each document numbered so that texts
 differ), with a repeated text every 50 lines and a broken line every 997, so that
 rejected rows are streamed too. It is written once under ``--work`` and reused.
@@ -12,11 +12,11 @@ rejected rows are streamed too. It is written once under ``--work`` and reused.
 Each side (the package imported from ``src/`` of this checkout, or of ``git
 archive <baseline>``) runs ``part_job`` once in a fresh Python process (one piece,
 ``--shards`` shards, ``--batch-rows`` rows a batch), then ``keys_job`` and
-``shard_job`` of shard 0000 in another (the reader of the part's runs), and
+``shard_job`` of shard 0000 in another (the reader of the part file), and
 reports each process's peak RSS (``ru_maxrss``) and CPU seconds (user + system).
 Then the outputs are compared: every shard's rows of the part as ``io.iter_shard``
 reads them (in id order), its rejected rows and stats, and shard 0000's records,
-rejected rows and stats.
+rejected rows and stats. (1ae8aee: the commit before parts were streamed.)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # One step of the seed in a fresh process: "part" (part_job), or "shard" (keys_job,
-# then shard_job of shard 0000, which merges the part's runs of the shard).
+# then shard_job of shard 0000, which reads the part file's rows of the shard).
 CHILD = """
 import json, resource, sys
 from types import SimpleNamespace
