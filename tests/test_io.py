@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from corpusforge.io import (
     ParquetSink,
+    ShardedWriter,
     iter_shard,
     merge_by_id,
     read_parquet,
@@ -127,6 +129,39 @@ def test_write_sharded_is_reproducible_and_an_empty_seed_reads_empty(tmp_path):
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
     write_sharded(frame(0), tmp_path / "empty.parquet", 4, 8)
     assert [len(b) for b in iter_shard(tmp_path / "empty.parquet", 2, 4)] == []
+
+
+def test_records_written_sharded_in_chunks_make_the_file_of_all_at_once(tmp_path):
+    """Chunks spilled as sorted runs and merged on close: the very bytes of the file
+    of all the rows written at once, whose shards read back in id order; a column
+    without a value anywhere is null-typed; a failed writer leaves nothing."""
+    records = frame(96)
+    records = pd.concat([records, records.iloc[[40]].assign(text="the same id again")])
+    records = records.sample(frac=1, random_state=5, ignore_index=True)  # not in id order
+    records["empty"] = None
+    text = pa.large_string()
+    schema = pa.schema(
+        [("id", text), ("text", text), ("n", pa.int64()), ("note", text), ("empty", text)]
+    )
+    with ShardedWriter(tmp_path / "chunks.parquet", 3, 6, schema) as out:
+        for lo in range(0, 97, 20):  # the note is null in whole chunks
+            out.add(records.iloc[lo : lo + 20])
+        spill = [p.name for p in tmp_path.iterdir() if p.name.startswith(".chunks")]
+    write_sharded(records, tmp_path / "whole.parquet", 3, 6)
+    assert len(spill) == 1  # the runs went to a spill beside the output, now gone
+    assert (tmp_path / "chunks.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert pq.read_schema(tmp_path / "chunks.parquet").field("empty").type == pa.null()
+    for shard in range(3):
+        got = pd.concat(list(iter_shard(tmp_path / "chunks.parquet", shard, 3)), ignore_index=True)
+        pd.testing.assert_frame_equal(got, select_shard(records, shard, 3))
+    with (
+        pytest.raises(RuntimeError, match="killed"),
+        ShardedWriter(tmp_path / "x.parquet", 3, 6, schema) as out,
+    ):
+        out.add(records.iloc[:20])
+        out.add(records.iloc[20:40])
+        raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks.parquet", "whole.parquet"]
 
 
 def test_sorted_streams_merge_by_id_in_stream_order_for_ties():

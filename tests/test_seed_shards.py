@@ -4,6 +4,8 @@ records and reasons as one pass over the whole seed, whatever the parts and shar
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import corpusforge.io as cio
 from corpusforge.io import write_parquet
 from corpusforge.records import REJECT_SCHEMA
 from corpusforge.seed import SeedError, SeedSpec, ingest_file, pieces
@@ -24,9 +27,16 @@ def _outputs(folder: Path, **names: str) -> SimpleNamespace:
     return SimpleNamespace(**{key: str(folder / name) for key, name in names.items()})
 
 
-def run_seed(tmp: Path, cfg: dict, parts: list[tuple[str, Path, tuple | None]], shards: int):
-    """The seed's jobs in order, in this process: (records of every shard in shard
-    order, the seed's rejected rows, its stats, the shards' record files)."""
+def run_seed(
+    tmp: Path,
+    cfg: dict,
+    parts: list[tuple[str, Path, tuple | None]],
+    shards: int,
+    batch_rows: int = 7,
+):
+    """The seed's jobs in order, in this process, each part read ``batch_rows`` rows
+    at a time: (records of every shard in shard order, the seed's rejected rows, its
+    stats, the shards' record files)."""
     listed = all(piece is None for _, _, piece in parts)
     done = []
     for name, path, piece in parts:
@@ -37,7 +47,7 @@ def run_seed(tmp: Path, cfg: dict, parts: list[tuple[str, Path, tuple | None]], 
             stats="stats.json",
         )
         part_job(str(path), name, "s", cfg, o, listed=listed, piece=piece, shards=shards,
-                 batch_rows=7)  # fmt: skip
+                 batch_rows=batch_rows)  # fmt: skip
         done.append(o)
     records = [o.records for o in done]
     stats = [o.stats for o in done]
@@ -67,6 +77,44 @@ def run_seed(tmp: Path, cfg: dict, parts: list[tuple[str, Path, tuple | None]], 
     kept = pd.concat([pd.read_parquet(o.records) for o in shard_outs], ignore_index=True)
     rejects = pd.read_parquet(seed.rejected)
     return kept, rejects, json.loads(Path(seed.stats).read_text()), [o.records for o in shard_outs]
+
+
+@contextmanager
+def counting_spills() -> Iterator[list[int]]:
+    """The chunks (their rows) the part jobs spill meanwhile as sorted runs, to be
+    merged into their part files (corpusforge.io.ShardedWriter)."""
+    spilled: list[int] = []
+    real = cio._RunFile.add
+
+    def add(self, table, counts):
+        spilled.append(table.num_rows)
+        real(self, table, counts)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cio._RunFile, "add", add)
+        yield spilled
+
+
+def assert_one_pass(tmp: Path, got: tuple, whole: tuple) -> None:
+    """The seed's (records, rejected rows, stats) of run_seed are those of the
+    one-pass reading ``whole`` (ingest_file): every column, dtypes too; each shard's
+    records in id order."""
+    records, rejects, stats, shard_files = got
+    for path in shard_files:
+        assert pd.read_parquet(path)["id"].is_monotonic_increasing
+    whole_records, whole_rejects, whole_stats = whole
+    pd.testing.assert_frame_equal(
+        records.sort_values("id").reset_index(drop=True),
+        whole_records.sort_values("id").reset_index(drop=True),
+    )
+    order = ["row", "reason"]
+    write_parquet(whole_rejects, tmp / "whole.parquet", schema=REJECT_SCHEMA)
+    pd.testing.assert_frame_equal(
+        rejects.sort_values(order).reset_index(drop=True),
+        pd.read_parquet(tmp / "whole.parquet").sort_values(order).reset_index(drop=True),
+    )
+    for key in ("in", "kept", "rejected", "rejected_by_reason", "blank_lines"):
+        assert stats[key] == whole_stats[key], key
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
@@ -131,43 +179,98 @@ def _messy_rows(n: int) -> list:
     return rows
 
 
-@pytest.mark.parametrize("sample", [None, {"n": 60, "seed": 3}])
-def test_a_file_read_in_pieces_gives_the_one_pass_records(tmp_path, sample):
+@pytest.mark.parametrize(
+    ("sample", "batch_rows"), [(None, 7), ({"n": 60, "seed": 3}, 7), (None, 3), (None, 1000)]
+)
+def test_a_file_read_in_pieces_gives_the_one_pass_records(tmp_path, sample, batch_rows):
     """A jsonl file read in 4 pieces (byte ranges) into 3 shards gives the records,
-    and the reasons by row, of the one-pass reading of the whole file."""
+    and the reasons by row, of the one-pass reading of the whole file, whether each
+    piece is read in chunks of a few rows (spilled as sorted runs) or at once."""
     path = write_jsonl(tmp_path / "big.jsonl", _messy_rows(300))
     cfg = {"columns": {"text": "text", "id": "key"}, **({"sample": sample} if sample else {})}
-    whole, whole_rejects, whole_stats = ingest_file(path, SeedSpec.from_config("s", cfg))
-    parts = [(f"piece{i:04d}", path, (i, 4)) for i in range(4)]
-    records, rejects, stats, _ = run_seed(tmp_path / "run", cfg, parts, shards=3)
-    records = records.sort_values("id").reset_index(drop=True)
-    pd.testing.assert_frame_equal(records, whole.sort_values("id").reset_index(drop=True))
-    # the same rejected rows, every column (ids, reasons, details, sources)
-    order = ["row", "reason"]
-    write_parquet(whole_rejects, tmp_path / "whole.parquet", schema=REJECT_SCHEMA)
-    pd.testing.assert_frame_equal(
-        rejects.sort_values(order).reset_index(drop=True),
-        pd.read_parquet(tmp_path / "whole.parquet").sort_values(order).reset_index(drop=True),
-    )
+    whole = ingest_file(path, SeedSpec.from_config("s", cfg))
+    with counting_spills() as spilled:
+        got = run_seed(tmp_path / "run", cfg, [(f"piece{i:04d}", path, (i, 4)) for i in range(4)],
+                       shards=3, batch_rows=batch_rows)  # fmt: skip
+    assert_one_pass(tmp_path, got, whole)
+    records, rejects, stats, _ = got
     by_row = dict(zip(rejects["row"], rejects["reason"], strict=True))
     assert len(set(by_row.values())) == 3 + bool(sample)  # bad json, repeats, (not sampled)
-    for key in ("in", "kept", "rejected", "rejected_by_reason", "blank_lines"):
-        assert stats[key] == whole_stats[key], key
     assert list(stats["files"]) == ["big.jsonl"] and audit_seed_counts([stats], len(records)).ok
+    # a piece's ~75 lines: many chunks spilled, or none when read at once
+    assert len(spilled) > 3 * 4 if batch_rows < 1000 else spilled == []
 
 
 def test_a_parquet_file_read_in_pieces_by_row_groups(tmp_path):
     rows = [{"text": f"Line {i % 40}, the {i}th."} for i in range(100)]
+    rows[33] = {"text": rows[12]["text"]}  # a repeat in another piece
+    rows[50] = {"text": "  "}
     path = tmp_path / "rows.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=9)
-    whole, _, _ = ingest_file(path, SeedSpec(name="s"))
+    whole = ingest_file(path, SeedSpec.from_config("s", {}))
     parts = [(f"piece{i:04d}", path, (i, 3)) for i in range(3)]
-    records, _, stats, _ = run_seed(tmp_path / "run", {}, parts, shards=2)
-    assert sorted(records["row"]) == sorted(whole["row"]) and stats["kept"] == 100
+    for batch_rows in (3, 1000):
+        with counting_spills() as spilled:
+            got = run_seed(tmp_path / f"run{batch_rows}", {}, parts, 2, batch_rows=batch_rows)
+        assert_one_pass(tmp_path, got, whole)
+        assert got[2]["kept"] == 98 and got[2]["rejected_by_reason"] == {
+            "duplicate_text": 1,
+            "empty_text": 1,
+        }
+        assert (len(spilled) > 3) == (batch_rows == 3)
     # a file of fewer row groups than pieces: the pieces without a row group are empty
     parts = [(f"piece{i:04d}", path, (i, 20)) for i in range(20)]
     records, _, stats, _ = run_seed(tmp_path / "many", {}, parts, shards=2)
-    assert sorted(records["row"]) == sorted(whole["row"]) and stats["in"] == 100
+    assert sorted(records["row"]) == sorted(whole[0]["row"]) and stats["in"] == 100
+
+
+def test_files_read_in_chunks_give_the_records_of_files_read_at_once(tmp_path):
+    """A seed of three files whose rows repeat texts and ids within and across the
+    files: their parts read 2 rows at a time (many sorted runs a shard) give the
+    seed of the parts read whole (one run a shard)."""
+    rows = _messy_rows(90)
+    files = [write_jsonl(tmp_path / f"f{i}.jsonl", rows[i * 25 : i * 25 + 40]) for i in range(3)]
+    parts = [(p.name, p, None) for p in files]
+    cfg = {"columns": {"text": "text", "id": "key"}}
+    with counting_spills() as spilled:
+        chunked = run_seed(tmp_path / "chunked", cfg, parts, shards=3, batch_rows=2)
+    assert len(spilled) > 3 * 3
+    with counting_spills() as spilled:
+        whole = run_seed(tmp_path / "whole", cfg, parts, shards=3, batch_rows=1000)
+    assert spilled == []
+    for got, want in zip(chunked[:2], whole[:2], strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    assert chunked[2] == whole[2]
+    reasons = chunked[2]["rejected_by_reason"]
+    assert reasons["duplicate_text"] > 0 and reasons["duplicate_source_id"] > 0
+    for chunked_file, whole_file in zip(chunked[3], whole[3], strict=True):  # rows, not bytes:
+        # a shard's row groups follow the blocks its parts' runs merged in
+        pd.testing.assert_frame_equal(pd.read_parquet(chunked_file), pd.read_parquet(whole_file))
+
+
+def test_a_crawl_file_read_in_chunks_gives_the_one_pass_records(tmp_path):
+    from web_pages import wet_file
+
+    pages = {
+        f"http://site{i}.example/": f"Page {i % 9} of the site, in a few words." for i in range(30)
+    }
+    pages["http://blank.example/"] = "   "
+    pages["http://broken.example/"] = b"caf\xe9 \xff\xfe\xc3 broken"
+    path = tmp_path / "crawl.warc.wet.gz"
+    path.write_bytes(wet_file(pages))
+    cfg = {"kind": "documents"}
+    whole = ingest_file(path, SeedSpec.from_config("s", cfg), file_key=path.name)
+    with counting_spills() as spilled:
+        got = run_seed(tmp_path / "run", cfg, [(path.name, path, None)], shards=3, batch_rows=2)
+    assert_one_pass(tmp_path, got, whole)
+    # nine texts and the page decoded by detection kept; a blank page is no text
+    assert got[2]["kept"] == 10 and got[2]["rejected_by_reason"] == {
+        "duplicate_text": 21,
+        "no_text": 1,
+    }
+    assert got[0]["charset_detected"].notna().sum() == 1
+    assert got[2]["records_without_document"] == whole[2]["records_without_document"]
+    assert len(spilled) > 3
 
 
 def test_only_plain_jsonl_and_parquet_are_read_in_pieces(tmp_path):

@@ -15,8 +15,9 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -122,7 +123,28 @@ def path_lists(named: Mapping[str, Any]) -> dict[str, list[str]]:
 StageStep = Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]]
 
 
-class ParquetSink:
+class _Spilling:
+    """An output written through files beside it, as a context manager: published
+    by ``close`` when the block succeeds; its files removed (``_cleanup``) always."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _cleanup(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if exc_type is None:
+                self.close()
+        finally:
+            self._cleanup()
+
+
+class ParquetSink(_Spilling):
     """One Parquet output written a batch at a time, atomically, with memory bounded
     by the batch.
 
@@ -185,14 +207,6 @@ class ParquetSink:
             self._dir.cleanup()
             self._dir = None
 
-    def __enter__(self) -> ParquetSink:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.close()
-        self._cleanup()
-
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with ``schema``'s columns in its order and types (missing ones null)."""
@@ -217,8 +231,214 @@ def iter_parquet_frames(path: PathLike, batch_rows: int | None) -> Iterator[pd.D
         yield pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
 
 
-# Key of the file metadata that maps each shard to its row groups (write_sharded).
+# Key of the file metadata that maps each shard to its row groups (ShardedWriter).
 SHARD_ROW_GROUPS = b"corpusforge.shard_row_groups"
+# Rows of a row group of the runs a ShardedWriter spills: a shard's runs are merged
+# side by side, and Arrow reads a row group whole.
+RUN_GROUP_ROWS = 256
+
+
+class ShardedWriter(_Spilling):
+    """Records written sharded from the start, a chunk at a time, atomically, with
+    memory bounded by the chunk (and, while merging, a row group of each chunk's
+    run): the file :func:`write_sharded` writes of all the chunks' rows at once
+    (the same bytes), so a shard's job reads its own rows alone, a row group at a
+    time, in id order (:func:`iter_shard`).
+
+    The first chunk is held; from the second on, each chunk is sorted by (shard,
+    ``id``) and spilled beside the output as a sorted run of each shard's rows (in
+    row groups of ``RUN_GROUP_ROWS``). On close each shard's runs are merged by id
+    into the output's row groups of ``group_rows``. The columns' types are
+    ``schema``'s (or the first chunk's), a column without a value in any chunk
+    Arrow's null type, as a frame of all the rows would have it. Use as a context
+    manager: on an exception nothing is published.
+    """
+
+    def __init__(
+        self, path: PathLike, shards: int, group_rows: int, schema: pa.Schema | None = None
+    ):
+        self.path = Path(path)
+        self.shards = shards
+        self.group_rows = group_rows
+        self.schema = schema
+        self.counts = [0] * shards  # rows of each shard
+        self.filled: set[str] = set()  # the columns with a value
+        self.first: tuple[pa.Table, list[int]] | None = None
+        self._spill: tempfile.TemporaryDirectory | None = None
+        self._runs: _RunFile | None = None
+
+    def add(self, frame: pd.DataFrame) -> None:
+        ordered, counts = _by_shard(frame, self.shards)
+        table = _arrow(ordered, self.schema)
+        if self.schema is None:
+            self.schema = table.schema
+        table = _conform(table, self.schema)
+        self.counts = [a + b for a, b in zip(self.counts, counts, strict=True)]
+        self.filled.update(
+            name
+            for name, column in zip(table.column_names, table.columns, strict=True)
+            if column.null_count < len(column)
+        )
+        if self.first is None and self._runs is None:
+            self.first = (table, counts)
+            return
+        if self._runs is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._spill = tempfile.TemporaryDirectory(
+                prefix=f".{self.path.name}.", dir=self.path.parent
+            )
+            self._runs = _RunFile(Path(self._spill.name) / "runs.parquet", self.schema)
+            self._runs.add(*self.first)
+            self.first = None
+        self._runs.add(table, counts)
+
+    def close(self) -> None:
+        schema = self.schema or pa.schema([])
+        schema = pa.schema(
+            [f if f.name in self.filled else pa.field(f.name, pa.null()) for f in schema]
+        )
+        groups, start = [], 0
+        for rows in self.counts:
+            groups.append([start, start + -(-rows // self.group_rows)])
+            start = groups[-1][1]
+        layout = {"shards": self.shards, "row_groups": groups}
+        schema = schema.with_metadata({SHARD_ROW_GROUPS: json.dumps(layout).encode()})
+        with (
+            atomic_output(self.path) as tmp,
+            pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=False) as out,
+        ):
+            if self._runs is None:  # one chunk: its rows as they are
+                table, counts = self.first or (schema.empty_table(), [0] * self.shards)
+                shard_tables = [[piece] for piece in _slices(table, counts)]
+            else:
+                shard_tables = self._runs.merged(self.group_rows)
+            for tables in shard_tables:
+                _write_groups(out, (_nulls(t, schema) for t in tables), self.group_rows)
+            if not start:  # no rows: the columns alone
+                out.write_table(schema.empty_table())
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._runs is not None and self._runs.writer.is_open:
+            self._runs.writer.close()
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None
+
+
+class _RunFile:
+    """The spill of a :class:`ShardedWriter`: each chunk a sorted run of each
+    shard's rows, in row groups of ``RUN_GROUP_ROWS`` (lz4, not zstd: it is read
+    back once, soon), merged by id shard by shard (:meth:`merged`)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path = path
+        self.runs: list[list[range]] = []  # per shard, each run's row groups
+        self.groups = 0
+        self.writer = pq.ParquetWriter(path, schema, compression="lz4", use_dictionary=False)
+
+    def add(self, table: pa.Table, counts: list[int]) -> None:
+        if not self.runs:
+            self.runs = [[] for _ in counts]
+        for shard, piece in enumerate(_slices(table, counts)):
+            first = self.groups
+            for lo in range(0, piece.num_rows, RUN_GROUP_ROWS):
+                self.writer.write_table(piece.slice(lo, RUN_GROUP_ROWS))
+                self.groups += 1
+            if self.groups > first:
+                self.runs[shard].append(range(first, self.groups))
+
+    def merged(self, group_rows: int) -> Iterator[Iterator[pa.Table]]:
+        """Per shard, its rows merged by id (ties in run order), ``group_rows`` at a
+        time."""
+        self.writer.close()
+        handle = pq.ParquetFile(self.path)
+        for runs in self.runs:
+            yield _merge_runs(handle, runs, group_rows)
+
+
+def _merge_runs(handle: pq.ParquetFile, runs: list[range], group_rows: int) -> Iterator[pa.Table]:
+    """The rows of sorted ``runs`` (ranges of row groups of ``handle``) merged by id,
+    ``group_rows`` at a time. The order comes from the runs' ids alone (read first:
+    16 bytes a row); a block's rows are then a stretch of each run, read a row
+    group at a time, put in id order."""
+    import pyarrow.compute as pc
+
+    ids = [handle.read_row_groups(list(run), columns=["id"]).column("id") for run in runs]
+    sizes = [len(column) for column in ids]
+    if not sum(sizes):
+        return
+    order = pc.sort_indices(pa.chunked_array(ids, type=ids[0].type)).to_numpy()
+    run_of = np.repeat(np.arange(len(runs)), sizes)[order]
+    readers = [_RunReader(handle, run) for run in runs]
+    for lo in range(0, len(order), group_rows):
+        counts = np.bincount(run_of[lo : lo + group_rows], minlength=len(runs))
+        block = pa.concat_tables(
+            readers[r].take(int(n)) for r, n in enumerate(counts) if n
+        ).combine_chunks()
+        yield block.take(pc.sort_indices(block, [("id", "ascending")]))
+
+
+class _RunReader:
+    """A sorted run's rows, read on from where the last :meth:`take` ended."""
+
+    def __init__(self, handle: pq.ParquetFile, groups: range):
+        self.handle = handle
+        self.groups = iter(groups)
+        self.table: pa.Table | None = None
+        self.at = 0
+
+    def take(self, rows: int) -> pa.Table:
+        pieces = []
+        while rows:
+            if self.table is None or self.at == self.table.num_rows:
+                self.table, self.at = self.handle.read_row_group(next(self.groups)), 0
+            piece = self.table.slice(self.at, rows)
+            pieces.append(piece)
+            self.at += piece.num_rows
+            rows -= piece.num_rows
+        return pa.concat_tables(pieces)
+
+
+def _by_shard(frame: pd.DataFrame, shards: int) -> tuple[pd.DataFrame, list[int]]:
+    """``frame``'s rows in (shard, id) order, and how many each shard has."""
+    from .records import shard_of
+
+    shard = frame["id"].map(lambda rid: shard_of(rid, shards)) if len(frame) else []
+    ordered = frame.assign(_shard=shard).sort_values(["_shard", "id"], kind="stable")
+    counts = ordered["_shard"].value_counts().to_dict() if len(frame) else {}
+    return ordered.drop(columns="_shard"), [int(counts.get(i, 0)) for i in range(shards)]
+
+
+def _slices(table: pa.Table, counts: list[int]) -> list[pa.Table]:
+    """The consecutive slices of ``table`` of ``counts`` rows each."""
+    starts = [sum(counts[:i]) for i in range(len(counts))]
+    return [table.slice(start, rows) for start, rows in zip(starts, counts, strict=True)]
+
+
+def _nulls(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` as ``schema`` has it: its null-typed columns all nulls."""
+    columns = [
+        pa.nulls(table.num_rows) if field.type == pa.null() else table.column(field.name)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _write_groups(out: pq.ParquetWriter, tables: Iterable[pa.Table], group_rows: int) -> None:
+    """Write the rows of ``tables`` as row groups of ``group_rows`` (the last: the rest)."""
+    held: list[pa.Table] = []
+    rows = 0
+    for table in tables:
+        held.append(table)
+        rows += table.num_rows
+        while rows >= group_rows:
+            joined = pa.concat_tables(held)
+            group = joined.slice(0, group_rows).combine_chunks()  # pages as from one table
+            out.write_table(group, row_group_size=group_rows)
+            held, rows = [joined.slice(group_rows)], rows - group_rows
+    if rows:
+        out.write_table(pa.concat_tables(held).combine_chunks(), row_group_size=rows)
 
 
 def write_sharded(
@@ -232,33 +452,8 @@ def write_sharded(
     rows in row groups of at most ``batch_rows``, and the file's metadata naming
     each shard's row groups, so a shard's job reads its own rows alone
     (:func:`iter_shard`), a batch at a time, already in id order."""
-    from .records import shard_of
-
-    shard = frame["id"].map(lambda rid: shard_of(rid, shards)) if len(frame) else []
-    ordered = frame.assign(_shard=shard).sort_values(["_shard", "id"], kind="stable")
-    counts = ordered["_shard"].value_counts().to_dict() if len(frame) else {}
-    table = _arrow(ordered.drop(columns="_shard"), schema)
-    groups: list[list[int]] = []
-    start = group = 0
-    slices = []
-    for index in range(shards):
-        rows = int(counts.get(index, 0))
-        first = group
-        for lo in range(start, start + rows, batch_rows):
-            slices.append(table.slice(lo, min(batch_rows, start + rows - lo)))
-            group += 1
-        groups.append([first, group])
-        start += rows
-    meta = {SHARD_ROW_GROUPS: json.dumps({"shards": shards, "row_groups": groups}).encode()}
-    table = table.replace_schema_metadata(meta)
-    with (
-        atomic_output(path) as tmp,
-        pq.ParquetWriter(tmp, table.schema, compression="zstd", use_dictionary=False) as out,
-    ):
-        for piece in slices:
-            out.write_table(piece, row_group_size=max(1, piece.num_rows))
-        if not slices:
-            out.write_table(table)
+    with ShardedWriter(path, shards, batch_rows, schema) as out:
+        out.add(frame)
 
 
 def iter_shard(

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .cjk import han_count
@@ -74,6 +75,11 @@ SEED_COLUMNS = (
     ["id", "seed_id", "source", "row", "source_id", "kind", "text"]
     + [name for name in OPTIONAL_COLUMNS if name != "id"]
     + FILE_COLUMNS
+)
+# The columns' types, those of a frame of records (its strings: Arrow large strings),
+# for a seed's part written in chunks (rule ingest_seed_file).
+SEED_SCHEMA = pa.schema(
+    [(name, pa.int64() if name == "row" else pa.large_string()) for name in SEED_COLUMNS]
 )
 
 log = logging.getLogger("corpusforge.seed")
@@ -402,120 +408,171 @@ def _optional_str(value: Any) -> str | None:
     return str(value)
 
 
-def ingest(
-    rows: Iterator[RawRow], spec: SeedSpec, source_file: str = "", file_key: str | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Check and map every row; returns (records, rejected rows, stats).
+class SeedRows:
+    """The check and mapping of a seed's rows, streamed: :meth:`chunks` turns rows
+    into records and rejected rows a chunk at a time and counts them, holding only
+    the ids of the rows kept so far (to tell a repeated text or id), never their
+    text.
 
     ``source_file``: the file read (its name is each record's ``source_file``);
     ``file_key``: the file's name in a seed of many files, which the ids of
     unreadable rows then include (row numbers repeat across files).
-    Raises SeedError when the text column is absent from the whole file: that is
-    a config mistake, not a bad row.
     """
-    text_col = spec.columns["text"]
-    where = f"{spec.name} ({file_key or source_file})" if source_file else spec.name
-    file_name = Path(source_file).name if source_file else None
-    row_key = (spec.name, file_key) if file_key else (spec.name,)
-    kept: list[dict] = []
-    rejected: list[dict] = []
-    seen: dict[str, int] = {}  # record id -> row
-    seen_source_ids: dict[str, int] = {}  # the user's id -> row
-    n_in = 0
-    text_col_seen = False
 
-    def reject(row: int, reason: str, detail: str, text: str | None, rid: str | None = None):
-        rejected.append(
-            {
-                "id": rid or stable_id(*row_key, "row", row),
-                "seed_id": rid,
-                "stage": STAGE,
-                "reason": reason,
-                "detail": detail,
-                "source": where,
-                "row": row,
-                "text": text,
-            }
-        )
+    def __init__(self, spec: SeedSpec, source_file: str = "", file_key: str | None = None):
+        self.spec = spec
+        self.source_file = source_file
+        self.where = f"{spec.name} ({file_key or source_file})" if source_file else spec.name
+        self.file_name = Path(source_file).name if source_file else None
+        self.row_key = (spec.name, file_key) if file_key else (spec.name,)
+        self.seen: dict[str, int] = {}  # record id -> row
+        self.seen_source_ids: dict[str, int] = {}  # the user's id -> row
+        self.n_in = 0
+        self.kept = 0
+        self.rejected: Counter = Counter()  # rejected rows by reason
+        self.text_col_seen = False
 
-    for raw in rows:
-        n_in += 1
+    def chunks(
+        self, rows: Iterator[RawRow], batch_rows: int | None = None
+    ) -> Iterator[tuple[pd.DataFrame, list[dict]]]:
+        """(records, rejected rows) of ``rows``, a chunk of at most ``batch_rows``
+        rows of both together at a time (None: one chunk); records as read (columns
+        ``SEED_COLUMNS``), rejected rows by row, then reason. There is always a last
+        chunk, maybe empty. Raises SeedError once the rows are read when the text
+        column is absent from all of them: that is a config mistake, not a bad row."""
+        kept: list[dict] = []
+        rejected: list[dict] = []
+        for raw in rows:
+            self.n_in += 1
+            record, reject = self._check(raw)
+            if record is not None:
+                kept.append(record)
+            else:
+                rejected.append(reject)
+                self.rejected[reject["reason"]] += 1
+            if batch_rows is not None and len(kept) + len(rejected) >= batch_rows:
+                yield self._chunk(kept, rejected)
+                kept, rejected = [], []
+        text_col = self.spec.columns["text"]
+        if self.n_in and not self.text_col_seen and set(self.rejected) == {"missing_text"}:
+            raise SeedError(
+                f"seed {self.where}: no row has the text column {text_col!r}; "
+                f"set `seeds.{self.spec.name}.columns.text` to the right column name"
+            )
+        yield self._chunk(kept, rejected)
+
+    def _chunk(self, kept: list[dict], rejected: list[dict]) -> tuple[pd.DataFrame, list[dict]]:
+        self.kept += len(kept)
+        records = pd.DataFrame(kept, columns=SEED_COLUMNS)
+        records["row"] = records["row"].astype("int64")
+        return records, sorted(rejected, key=lambda r: (r["row"], r["reason"]))
+
+    def reject(
+        self, row: int, reason: str, detail: str, text: str | None, rid: str | None = None
+    ) -> dict:
+        """A rejected row of this seed (file)."""
+        return {
+            "id": rid or stable_id(*self.row_key, "row", row),
+            "seed_id": rid,
+            "stage": STAGE,
+            "reason": reason,
+            "detail": detail,
+            "source": self.where,
+            "row": row,
+            "text": text,
+        }
+
+    def _check(self, raw: RawRow) -> tuple[dict | None, dict | None]:
+        """(the record of ``raw``, None), or (None, why it is rejected)."""
+        spec, text_col = self.spec, self.spec.columns["text"]
         if raw.error:
-            reject(raw.row, raw.error, raw.detail, raw.raw)
-            continue
+            return None, self.reject(raw.row, raw.error, raw.detail, raw.raw)
         fields = raw.fields or {}
         if text_col not in fields:
-            reject(raw.row, "missing_text", f"no {text_col!r} field", None)
-            continue
-        text_col_seen = True
+            return None, self.reject(raw.row, "missing_text", f"no {text_col!r} field", None)
+        self.text_col_seen = True
         value = fields[text_col]
         if value is None or (isinstance(value, float) and pd.isna(value)):
-            reject(raw.row, "missing_text", f"{text_col!r} is null", None)
-            continue
+            return None, self.reject(raw.row, "missing_text", f"{text_col!r} is null", None)
         if not isinstance(value, str):
-            reject(raw.row, "invalid_text", f"{text_col!r} is a {type(value).__name__}", str(value))
-            continue
+            detail = f"{text_col!r} is a {type(value).__name__}"
+            return None, self.reject(raw.row, "invalid_text", detail, str(value))
         text = clean_text(value)
         if not text:
-            reject(raw.row, "empty_text", f"{text_col!r} is empty or whitespace", value)
-            continue
+            detail = f"{text_col!r} is empty or whitespace"
+            return None, self.reject(raw.row, "empty_text", detail, value)
         rid = stable_id(spec.name, text)
-        if rid in seen:
-            reject(raw.row, "duplicate_text", f"same text as row {seen[rid]}", text)
-            continue
+        if rid in self.seen:
+            detail = f"same text as row {self.seen[rid]}"
+            return None, self.reject(raw.row, "duplicate_text", detail, text)
         mapped = {
             key: _optional_str(fields.get(spec.columns[key])) if spec.columns.get(key) else None
             for key in OPTIONAL_COLUMNS
         }
-        if mapped["id"] and mapped["id"] in seen_source_ids:
-            first = seen_source_ids[mapped["id"]]
+        if mapped["id"] and mapped["id"] in self.seen_source_ids:
+            first = self.seen_source_ids[mapped["id"]]
             detail = f"same {spec.columns['id']!r} as row {first}"
-            reject(raw.row, "duplicate_source_id", detail, text)
-            continue
-        seen[rid] = raw.row
+            return None, self.reject(raw.row, "duplicate_source_id", detail, text)
+        self.seen[rid] = raw.row
         if mapped["id"]:
-            seen_source_ids[mapped["id"]] = raw.row
+            self.seen_source_ids[mapped["id"]] = raw.row
         lang = mapped["lang"] or (spec.lang if spec.lang != "auto" else None)
-        kept.append(
-            {
-                **mapped,
-                "id": rid,
-                "seed_id": rid,
-                "source": spec.name,
-                "row": raw.row,
-                "source_id": mapped["id"] or str(raw.row),
-                "kind": spec.kind,
-                "text": text,
-                "lang": (lang or guess_lang(text)).strip().lower(),
-                "source_file": file_name,
-                "charset_detected": _optional_str(fields.get("charset_detected")),
-            }
+        record = {
+            **mapped,
+            "id": rid,
+            "seed_id": rid,
+            "source": spec.name,
+            "row": raw.row,
+            "source_id": mapped["id"] or str(raw.row),
+            "kind": spec.kind,
+            "text": text,
+            "lang": (lang or guess_lang(text)).strip().lower(),
+            "source_file": self.file_name,
+            "charset_detected": _optional_str(fields.get("charset_detected")),
+        }
+        return record, None
+
+    def stats(self) -> dict:
+        """The rows read, kept and rejected by reason so far."""
+        return stage_stats(
+            STAGE, self.n_in, self.kept, self.rejected, source=self.spec.name, file=self.source_file
         )
 
-    if n_in and not text_col_seen and all(r["reason"] == "missing_text" for r in rejected):
-        raise SeedError(
-            f"seed {where}: no row has the text column {text_col!r}; "
-            f"set `seeds.{spec.name}.columns.text` to the right column name"
-        )
 
-    records = pd.DataFrame(kept, columns=SEED_COLUMNS)
+def ingest(
+    rows: Iterator[RawRow], spec: SeedSpec, source_file: str = "", file_key: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Check and map every row, then sample; returns (records sorted by id, rejected
+    rows by row then reason, stats): one pass over a whole seed (file) in memory.
+    Arguments and errors as :class:`SeedRows`'s."""
+    checker = SeedRows(spec, source_file, file_key)
+    return _whole(checker, checker.chunks(rows))
+
+
+def _whole(
+    checker: SeedRows, chunks: Iterator[tuple[pd.DataFrame, list[dict]]]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The one chunk of every row ``checker`` checked, with the seed's sample drawn."""
+    spec = checker.spec
+    ((records, rejected),) = chunks
     records, sampled_out = apply_sample(records, spec)
-    for rec in sampled_out.to_dict("records"):
-        reject(
-            int(rec["row"]),
-            "not_sampled",
-            f"not in the sample of {spec.sample['n']} rows",
-            None,
-            rec["id"],
-        )
-    records["row"] = records["row"].astype("int64")
+    if len(sampled_out):
+        note = f"not in the sample of {spec.sample['n']} rows"
+        for rec in sampled_out.to_dict("records"):
+            rejected.append(checker.reject(int(rec["row"]), "not_sampled", note, None, rec["id"]))
+        rejected.sort(key=lambda r: (r["row"], r["reason"]))
+        checker.kept -= len(sampled_out)
+        checker.rejected["not_sampled"] += len(sampled_out)
     records = records.sort_values("id", kind="stable").reset_index(drop=True)
-    rejects = rejects_frame(sorted(rejected, key=lambda r: (r["row"], r["reason"])))
-    stats = stage_stats(STAGE, n_in, len(records), rejects, source=spec.name, file=source_file)
+    stats = checker.stats()
     log.info(
-        "seed %s: %d rows read, %d kept, %d rejected", spec.name, n_in, len(records), len(rejects)
+        "seed %s: %d rows read, %d kept, %d rejected",
+        spec.name,
+        stats["in"],
+        stats["kept"],
+        stats["rejected"],
     )
-    return records, rejects, stats
+    return records, rejects_frame(rejected), stats
 
 
 def sample_key(spec: SeedSpec, rid: str) -> float:
@@ -539,43 +596,79 @@ def apply_sample(records: pd.DataFrame, spec: SeedSpec) -> tuple[pd.DataFrame, p
     return keep, drop
 
 
+class SeedFile:
+    """One seed file (or its ``piece`` (i, n): see ``read_rows``) read and checked
+    as a stream (:meth:`chunks`); errors name the file and the config key.
+
+    :meth:`stats` has the file's counts under ``files`` (by ``file_key``, else the
+    file's name); for crawl files with the bytes read and the file's size.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        spec: SeedSpec,
+        file_key: str | None = None,
+        piece: tuple[int, int] | None = None,
+    ):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise SeedError(
+                f"seed {spec.name}: file {self.path} does not exist (check `seeds.{spec.name}`)"
+            )
+        self.format, _ = detect_format(self.path, spec.format)
+        if self.format in CRAWL_FORMATS:  # a crawl file's rows are named by their record ids
+            spec = replace(spec, columns={**CRAWL_COLUMNS, **spec.columns})
+        self.spec = spec
+        self.file_key = file_key
+        self.piece = piece
+        self.skipped: Counter = Counter()
+        self.rows = SeedRows(spec, str(self.path), file_key)
+
+    def chunks(self, batch_rows: int | None = None) -> Iterator[tuple[pd.DataFrame, list[dict]]]:
+        """The file's (records, rejected rows), as :meth:`SeedRows.chunks` gives them."""
+        path, spec = self.path, self.spec
+        try:
+            rows = read_rows(path, spec, self.skipped, self.piece)
+            yield from self.rows.chunks(rows, batch_rows)
+        except SeedError as exc:
+            if str(path) in str(exc):
+                raise
+            raise SeedError(f"{path}: {exc}") from exc
+        except (OSError, EOFError, ValueError) as exc:
+            raise SeedError(f"seed {spec.name}: cannot read {path}: {exc}") from exc
+
+    def stats(self) -> dict:
+        """The stats of the rows read so far (all of them once :meth:`chunks` is done)."""
+        return self.with_file_counts(self.rows.stats())
+
+    def with_file_counts(self, stats: dict) -> dict:
+        """``stats`` of the file's rows with the counts of what was no row (blank
+        lines; a crawl file's records without a document, its bytes) and the file's
+        counts under ``files``."""
+        skipped = Counter(self.skipped)
+        stats["blank_lines"] = skipped.pop(BLANK_LINE, 0)
+        counts = {key: stats[key] for key in ("in", "kept", "rejected", "rejected_by_reason")}
+        if self.format in CRAWL_FORMATS:
+            from .web import BYTES_READ, FILE_BYTES
+
+            counts["bytes_read"] = skipped.pop(BYTES_READ, 0)
+            counts["file_bytes"] = skipped.pop(FILE_BYTES, 0)
+            stats["format"] = self.format
+            stats["records_without_document"] = {k: skipped[k] for k in sorted(skipped)}
+            counts["records_without_document"] = stats["records_without_document"]
+        stats["files"] = {self.file_key or self.path.name: counts}
+        return stats
+
+
 def ingest_file(
     path: str | Path,
     spec: SeedSpec,
     file_key: str | None = None,
     piece: tuple[int, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Read and ingest one seed file (or its ``piece`` (i, n): see ``read_rows``);
-    errors name the file and the config key.
-
-    The stats have the file's counts under ``files`` (by ``file_key``, else the
-    file's name); for crawl files with the bytes read and the file's size.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise SeedError(f"seed {spec.name}: file {path} does not exist (check `seeds.{spec.name}`)")
-    try:
-        fmt, _ = detect_format(path, spec.format)
-        if fmt in CRAWL_FORMATS:
-            spec = replace(spec, columns={**CRAWL_COLUMNS, **spec.columns})
-        skipped: Counter = Counter()
-        rows = read_rows(path, spec, skipped, piece)
-        records, rejects, stats = ingest(rows, spec, str(path), file_key)
-        stats["blank_lines"] = skipped.pop(BLANK_LINE, 0)
-        counts = {key: stats[key] for key in ("in", "kept", "rejected", "rejected_by_reason")}
-        if fmt in CRAWL_FORMATS:
-            from .web import BYTES_READ, FILE_BYTES
-
-            counts["bytes_read"] = skipped.pop(BYTES_READ, 0)
-            counts["file_bytes"] = skipped.pop(FILE_BYTES, 0)
-            stats["format"] = fmt
-            stats["records_without_document"] = {k: skipped[k] for k in sorted(skipped)}
-            counts["records_without_document"] = stats["records_without_document"]
-        stats["files"] = {file_key or path.name: counts}
-        return records, rejects, stats
-    except SeedError as exc:
-        if str(path) in str(exc):
-            raise
-        raise SeedError(f"{path}: {exc}") from exc
-    except (OSError, EOFError, ValueError) as exc:
-        raise SeedError(f"seed {spec.name}: cannot read {path}: {exc}") from exc
+    """Read and ingest one seed file (or its ``piece``), sampled, in one pass in
+    memory (:func:`ingest`); stats and errors as :class:`SeedFile`'s."""
+    seed_file = SeedFile(path, spec, file_key, piece)
+    records, rejects, stats = _whole(seed_file.rows, seed_file.chunks())
+    return records, rejects, seed_file.with_file_counts(stats)

@@ -2,9 +2,10 @@
 
 A seed is read in parts: each file of a seed of many files, or each piece of a
 seed of one file (``seeds.<name>.pieces``), is one ``ingest_seed_file`` job
-(:func:`part_job`). A part's records are written already split by shard
-(``io.write_sharded``: each shard's rows in id order, in row groups), so no job
-ever holds the seed:
+(:func:`part_job`). A part is read as a stream, ``batch_rows`` rows at a time
+(``seed.SeedRows``), its records written already split by shard as they come
+(``io.ShardedWriter``: each shard's rows in id order, in row groups), so no job
+ever holds the seed, nor a part:
 
 1. ``seed_keys`` (:func:`keys_job`, one per seed) reads the key columns of every
    part alone (``id``, ``source_id``, ``row``: about 28 bytes a record, never the
@@ -38,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .records import REJECT_SCHEMA, rejects_frame, stable_id, stage_stats
-from .seed import SEED_COLUMNS, STAGE, SeedSpec, ingest_file, sample_key
+from .seed import SEED_COLUMNS, SEED_SCHEMA, STAGE, SeedFile, SeedSpec, sample_key
 
 log = logging.getLogger("corpusforge.seed")
 
@@ -81,22 +82,41 @@ def part_job(
 ) -> dict:
     """The job of rule ingest_seed_file: one file of a seed of many (``listed``; its
     sha256 in the stats), or one ``piece`` (i, n) of a seed's one file, read and
-    checked, not sampled, its records written sharded."""
-    from .io import sha256_file, write_json, write_parquet, write_sharded
+    checked, not sampled, its records written sharded. Streamed: rows are checked
+    ``batch_rows`` at a time and written as they come (``io.ShardedWriter`` spills
+    each chunk as sorted runs and merges them on close), so memory follows the
+    batch (and the ids of the part's kept rows, for its repeats), not the part."""
+    from .io import ParquetSink, ShardedWriter, sha256_file, write_json
 
     spec = replace(SeedSpec.from_config(seed, dict(cfg)), sample=None)
-    records, rejects, stats = ingest_file(
-        path, spec, file_key=name if listed else None, piece=piece
-    )
+    seed_file = SeedFile(path, spec, file_key=name if listed else None, piece=piece)
+    # a row number names a row of one file: in a seed of many, the file's name with it
+    prefix = name + ":" if listed and not by_source_id(seed_file.spec, []) else ""
+    with (
+        ShardedWriter(outputs.records, shards, batch_rows, SEED_SCHEMA) as records_out,
+        ParquetSink(outputs.rejected, REJECT_SCHEMA) as rejected_out,
+    ):
+        for records, rejects in seed_file.chunks(batch_rows):
+            if len(records):
+                if prefix:
+                    records["source_id"] = prefix + records["source_id"]
+                records_out.add(records)
+            if rejects:
+                rejected_out.add(rejects_frame(rejects))
+    stats = seed_file.stats()
     if listed:
         stats["files"][name]["sha256"] = sha256_file(path)
-        if not by_source_id(spec, [stats]):  # a row number names a row of one file
-            records["source_id"] = name + ":" + records["source_id"].astype(str)
     if piece is not None:
         stats["piece"] = list(piece)
-    write_sharded(records, outputs.records, shards, batch_rows)
-    write_parquet(rejects, outputs.rejected, schema=REJECT_SCHEMA)
     write_json(stats, outputs.stats)
+    log.info(
+        "seed %s (%s): %d rows read, %d kept, %d rejected",
+        seed,
+        name,
+        stats["in"],
+        stats["kept"],
+        stats["rejected"],
+    )
     return stats
 
 
