@@ -5,6 +5,9 @@ gather step (rule ``summarize``) sums them per stage and audits the ids: for
 each stage, every id that entered it left it exactly once, either kept (as the
 parent of an output record) or in that stage's rejected file with a reason. The
 seed stage, whose input rows may have no id at all, is audited by row counts.
+Ids are read a file at a time and held as 64-bit hashes (``files.Ids``), so the
+audit of a million documents holds megabytes, not the ids' strings; a problem's
+example ids are read again from the files.
 
 The audit is generic over the document stages (``DOC_STAGES`` in
 rules/common.smk): generation maps a prompt id to a document (``prompt_id``),

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .files import read_column, read_table
+from .files import Ids, read_keyed
 
 EXAMPLES = 5
 
@@ -57,10 +58,6 @@ def _examples(values: Iterable[Any]) -> str:
     return ", ".join(shown)
 
 
-def _dupes(series: pd.Series) -> list[str]:
-    return sorted(map(str, series[series.duplicated()].unique()))
-
-
 def audit_ids(
     stage: str,
     inputs: pd.Series,
@@ -73,54 +70,66 @@ def audit_ids(
     ``reasons`` (aligned with ``rejected``): every rejected row must name one.
     Each problem names the stage, how many ids and a few of them.
     """
+    return audit_keys(stage, Ids.of(inputs), Ids.of(parents), Ids.of(rejected), reasons)
+
+
+def audit_keys(
+    stage: str, inputs: Ids, parents: Ids, rejected: Ids, reasons: pd.Series | None = None
+) -> AuditResult:
+    """:func:`audit_ids` on ids as hashes (what rule summarize reads, a file at a time)."""
     result = AuditResult(stage, len(inputs), len(parents), len(rejected))
     problems = result.problems
-    for label, series in (("input", inputs), ("kept", parents), ("rejected", rejected)):
-        missing = int(series.isna().sum())
-        if missing:
-            problems.append(f"{stage}: {missing} {label} rows have no id")
-        dupes = _dupes(series.dropna())
-        if dupes:
+
+    def named(ids: Ids, hashes: np.ndarray) -> str:
+        return _examples(ids.named(hashes, EXAMPLES))
+
+    for label, ids in (("input", inputs), ("kept", parents), ("rejected", rejected)):
+        if ids.missing:
+            problems.append(f"{stage}: {ids.missing} {label} rows have no id")
+        repeated = ids.repeated()
+        if len(repeated):
             problems.append(
-                f"{stage}: {len(dupes)} {label} ids appear more than once, e.g. {_examples(dupes)}"
+                f"{stage}: {len(repeated)} {label} ids appear more than once, "
+                f"e.g. {named(ids, repeated)}"
             )
-    into, kept, rej = set(inputs.dropna()), set(parents.dropna()), set(rejected.dropna())
-    lost = into - kept - rej
-    if lost:
+    into, kept, rej = inputs.unique(), parents.unique(), rejected.unique()
+    lost = np.setdiff1d(np.setdiff1d(into, kept, assume_unique=True), rej, assume_unique=True)
+    if len(lost):
         problems.append(
             f"{stage}: {len(lost)} of {len(into)} ids that entered the stage were neither kept "
-            f"nor rejected, e.g. {_examples(lost)}"
+            f"nor rejected, e.g. {named(inputs, lost)}"
         )
-    both = kept & rej
-    if both:
+    both = np.intersect1d(kept, rej, assume_unique=True)
+    if len(both):
         problems.append(
-            f"{stage}: {len(both)} ids were both kept and rejected, e.g. {_examples(both)}"
+            f"{stage}: {len(both)} ids were both kept and rejected, e.g. {named(parents, both)}"
         )
-    unknown = (kept | rej) - into
-    if unknown:
+    unknown = np.setdiff1d(np.union1d(kept, rej), into, assume_unique=True)
+    if len(unknown):
         problems.append(
             f"{stage}: {len(unknown)} kept or rejected ids never entered the stage, "
-            f"e.g. {_examples(unknown)}"
+            f"e.g. {named(Ids.join([parents, rejected]), unknown)}"
         )
     if reasons is not None and len(reasons):
         text = reasons.astype(object).where(reasons.notna(), "").astype(str).str.strip()
-        blank = rejected[(text == "").to_numpy()]
-        if len(blank):
+        blank = (text == "").to_numpy()
+        if blank.any():
+            shown = rejected.hashes[blank & rejected.present]
             problems.append(
-                f"{stage}: {len(blank)} rejected rows have no reason, "
-                f"e.g. {_examples(blank.dropna())}"
+                f"{stage}: {int(blank.sum())} rejected rows have no reason, "
+                f"e.g. {named(rejected, shown)}"
             )
     return result
 
 
 def audit_stage(files: StageFiles) -> AuditResult:
-    rejected = read_table(files.rejected, ["id", "reason"])
-    return audit_ids(
+    rejected, reasons = read_keyed(files.rejected, "id", ["reason"])
+    return audit_keys(
         files.name,
-        read_column(files.inputs, files.input_key),
-        read_column(files.kept, files.kept_parent),
-        rejected["id"].astype(object),
-        rejected["reason"],
+        read_keyed(files.inputs, files.input_key)[0],
+        read_keyed(files.kept, files.kept_parent)[0],
+        rejected,
+        reasons["reason"],
     )
 
 

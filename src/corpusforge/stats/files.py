@@ -4,17 +4,19 @@ Snakemake's benchmark files."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-# Fields of the final jsonl the summary and the plots read (others are ignored).
+# Fields of the final jsonl the summary and the plots read (others are ignored; the
+# summary reads the ids apart, as hashes).
 FINAL_SCHEMA = pa.schema(
     [
-        ("id", pa.string()),
         ("lang", pa.string()),
         ("bucket", pa.string()),
         ("perplexity", pa.float64()),
@@ -80,3 +82,84 @@ def read_final(paths: Iterable[str]) -> pd.DataFrame:
 
 def read_benchmark(path: str | os.PathLike[str]) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", na_values=["NA", "-", ""])
+
+
+def id_hashes(values: pd.Series) -> np.ndarray:
+    """64-bit hashes of ids (pandas' ``hash_array``: SipHash with a fixed key, the same
+    on every run and machine)."""
+    return pd.util.hash_array(values.astype(str).to_numpy(dtype=object), categorize=False)
+
+
+@dataclass
+class Ids:
+    """A column of ids as 64-bit hashes (8 bytes an id, in row order; ``present``:
+    rows that have an id): what the audit compares, so that a build-wide audit
+    holds no id strings. Two different ids of a build share a hash with odds of
+    about n^2 / 2^65 (3 in 100 million at a million ids). The ids themselves are read
+    again (``sources``) only to name examples of a problem."""
+
+    hashes: np.ndarray
+    present: np.ndarray
+    sources: list[Callable[[], Iterable[pd.Series]]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, values: pd.Series) -> Ids:
+        """The ids of a Series (held for the examples)."""
+        present = values.notna().to_numpy(dtype=bool)
+        hashes = np.zeros(len(values), dtype=np.uint64)
+        hashes[present] = id_hashes(values[present])
+        return cls(hashes, present, [lambda: [values]])
+
+    @classmethod
+    def join(cls, parts: Sequence[Ids]) -> Ids:
+        """The ids of several columns, one after another."""
+        if not parts:
+            return cls.of(pd.Series([], dtype=object))
+        return cls(
+            np.concatenate([p.hashes for p in parts]),
+            np.concatenate([p.present for p in parts]),
+            [source for p in parts for source in p.sources],
+        )
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    @property
+    def missing(self) -> int:
+        return int(len(self.present) - self.present.sum())
+
+    def unique(self) -> np.ndarray:
+        return np.unique(self.hashes[self.present])
+
+    def repeated(self) -> np.ndarray:
+        """The hashes of ids that appear more than once."""
+        values, n = np.unique(self.hashes[self.present], return_counts=True)
+        return values[n > 1]
+
+    def named(self, wanted: np.ndarray, limit: int) -> list[str]:
+        """The first ``limit`` (sorted) of the ids whose hashes are ``wanted``."""
+        found: set[str] = set()
+        for source in self.sources:
+            for values in source():
+                values = values.dropna().astype(str)
+                found.update(values[np.isin(id_hashes(values), wanted)])
+        return sorted(found)[:limit]
+
+
+def read_keyed(
+    paths: Iterable[str | os.PathLike[str]], key: str, columns: Sequence[str] = ()
+) -> tuple[Ids, pd.DataFrame]:
+    """Column ``key`` of Parquet or jsonl files as :class:`Ids` and ``columns`` as a
+    frame (as :func:`read_table` reads them), a file at a time: the key's strings
+    are never held for more than one file."""
+    paths = [str(p) for p in paths]
+    parts, frames = [], []
+    for path in paths:
+        frame = read_table([path], [key, *columns])
+        parts.append(Ids.of(frame[key].astype(object).where(frame[key].notna(), None)))
+        frames.append(frame[list(columns)])
+    ids = Ids.join(parts)
+    ids.sources = [lambda: (read_column([p], key) for p in paths)]
+    if not frames:
+        return ids, read_table([], columns)
+    return ids, pd.concat(frames, ignore_index=True)

@@ -7,18 +7,21 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..io import path_lists, read_json, write_json
 from ..train.mixture import mixture_summary
 from .audit import (
     AuditResult,
-    audit_ids,
+    audit_keys,
     audit_seed_counts,
     check,
     check_stats_agree,
 )
 from .corpus import (
+    DUPLICATE_REASONS,
     corpus_summary,
     counts,
     cross_counts,
@@ -28,7 +31,7 @@ from .corpus import (
     relative_names,
     runtime,
 )
-from .files import read_column, read_final, read_table
+from .files import FINAL_SCHEMA, Ids, read_keyed, read_table
 from .merge import aggregate
 from .web_cleaning import WEB_STAGES, web_stage_summary
 
@@ -59,27 +62,41 @@ CLEAN_KEYS = (
 log = logging.getLogger("corpusforge.stats")
 
 
-def _tokens_by_id(frame: pd.DataFrame) -> pd.Series:
-    return pd.Series(
-        pd.to_numeric(frame["completion_tokens"], errors="coerce").fillna(0).to_numpy(),
-        index=frame["id"].astype(object).to_numpy(),
-    )
-
-
-def _token_flow(inputs: pd.DataFrame, kept: pd.DataFrame, rejects: pd.DataFrame) -> dict:
-    """Tokens in, kept and rejected per reason of a stage that keeps document ids."""
-    tokens = _tokens_by_id(inputs)
-    tokens = tokens[~tokens.index.duplicated()]
-    rej = rejects[rejects["id"].isin(tokens.index)]
-    by_reason: dict[str, int] = {}
-    for reason, group in rej.groupby(rej["reason"].astype(str), sort=True):
-        by_reason[str(reason)] = int(tokens.loc[group["id"].astype(object)].sum())
+def _token_flow(
+    inputs: tuple[Ids, pd.DataFrame], kept: pd.DataFrame, rejects: tuple[Ids, pd.Series]
+) -> dict:
+    """Tokens in, kept and rejected per reason of a stage that keeps document ids:
+    ``inputs`` the ids and ``completion_tokens`` of what entered it, ``rejects`` the
+    ids and reasons of its rejected rows (an id counted at its first row)."""
+    ids, frame = inputs
+    amounts = pd.to_numeric(frame["completion_tokens"], errors="coerce").fillna(0).to_numpy()
+    hashes, first = np.unique(ids.hashes[ids.present], return_index=True)
+    amounts = amounts[ids.present][first]
+    rejected, reasons = rejects
+    where = np.searchsorted(hashes, rejected.hashes)
+    found = rejected.present & (where < len(hashes))
+    found[found] = hashes[where[found]] == rejected.hashes[found]
+    rows = pd.DataFrame({"reason": reasons.astype(str).to_numpy()[found]})
+    rows["tokens"] = amounts[where[found]]
+    by_reason = {
+        str(reason): int(group["tokens"].sum())
+        for reason, group in rows.groupby("reason", sort=True)
+    }
     return {
-        "tokens_in": int(tokens.sum()),
+        "tokens_in": int(amounts.sum()),
         "tokens_kept": int(pd.to_numeric(kept["completion_tokens"], errors="coerce").sum()),
         "tokens_rejected": int(sum(by_reason.values())),
         "tokens_rejected_by_reason": by_reason,
     }
+
+
+def _duplicate_rows(paths: Sequence[str]) -> pd.DataFrame:
+    """The rejected rows of duplicates (reason and detail), a file at a time."""
+    frames = []
+    for path in paths:
+        rows = read_table([path], ["reason", "detail"])
+        frames.append(rows[rows["reason"].isin(DUPLICATE_REASONS)])
+    return pd.concat(frames, ignore_index=True) if frames else read_table([], ["reason", "detail"])
 
 
 def _funnel_entry(audit: AuditResult, rejects: pd.DataFrame | None) -> dict[str, Any]:
@@ -139,40 +156,38 @@ def summarize_workflow(
     raw = {stage: [read_json(p) for p in paths] for stage, paths in stat_files.items()}
     stages = {stage: aggregate(stats) for stage, stats in raw.items()}
 
-    seed_ids = read_column(files["seed_records"], "id")
-    audits = [audit_seed_counts(raw["seed"], len(seed_ids))]
+    seed_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in files["seed_records"])
+    audits = [audit_seed_counts(raw["seed"], seed_rows)]
     funnel = [_funnel_entry(audits[0], None)]
     funnel[0]["rejected_by_reason"] = stages["seed"].get("rejected_by_reason", {})
 
-    previous = None  # the records the next stage reads
+    # Ids are held as 64-bit hashes (stats.files.Ids), never as strings: the summary's
+    # memory is about 40 bytes a document of the largest stage, not its ids' text.
+    previous = None  # the ids and tokens of the records the next stage reads
     if "prompts" in files:
-        prompt_seed_ids = read_column(files.get("prompt_seeds", files["seed_records"]), "id")
-        prompts = read_table(files["prompts"], ["id", "seed_id"])
-        rejects = read_table(files["prompts_rejected"], ["id", "reason", "detail"])
-        audit = audit_ids(
-            "prompts", prompt_seed_ids, prompts["seed_id"], rejects["id"], rejects["reason"]
-        )
+        prompt_seeds, _ = read_keyed(files.get("prompt_seeds", files["seed_records"]), "id")
+        prompts, _ = read_keyed(files["prompts"], "id")
+        seed_ids, _ = read_keyed(files["prompts"], "seed_id")
+        rejected, rejects = read_keyed(files["prompts_rejected"], "id", ["reason"])
+        audit = audit_keys("prompts", prompt_seeds, seed_ids, rejected, rejects["reason"])
         audits.append(audit)
         funnel.append(_funnel_entry(audit, rejects))
-        previous = prompts.assign(completion_tokens=None, origin=None)
+        previous = (prompts, pd.DataFrame({"completion_tokens": [None] * len(prompts)}))
 
     duplicates = None
     origins: dict[str, Any] = {}
     for stage in doc_stages:
-        docs = read_table(
-            files[f"{stage}_docs"], ["id", "prompt_id", "completion_tokens", "origin"]
-        )
-        rejects = read_table(files[f"{stage}_rejected"], ["id", "reason", "detail"])
+        ids, docs = read_keyed(files[f"{stage}_docs"], "id", ["completion_tokens", "origin"])
+        rejected, rejects = read_keyed(files[f"{stage}_rejected"], "id", ["reason"])
         if stage == "generate":
-            inputs, parents = previous["id"], docs["prompt_id"]
+            inputs, parents = previous[0], read_keyed(files[f"{stage}_docs"], "prompt_id")[0]
         elif stage == "collect":
-            document_seeds = read_column(files["document_seeds"], "id")
-            before = [] if previous is None else [previous["id"].astype(object)]
-            inputs = pd.concat([*before, document_seeds], ignore_index=True)
-            parents = docs["id"]
+            document_seeds, _ = read_keyed(files["document_seeds"], "id")
+            before = [] if previous is None else [previous[0]]
+            inputs, parents = Ids.join([*before, document_seeds]), ids
         else:
-            inputs, parents = previous["id"], docs["id"]
-        audit = audit_ids(stage, inputs, parents, rejects["id"], rejects["reason"])
+            inputs, parents = previous[0], ids
+        audit = audit_keys(stage, inputs, parents, rejected, rejects["reason"])
         audits.append(audit)
         entry = _funnel_entry(audit, rejects)
         if stage == "generate":
@@ -188,21 +203,23 @@ def summarize_workflow(
             tokens = int(pd.to_numeric(docs["completion_tokens"], errors="coerce").sum())
             entry.update(tokens_in=tokens, tokens_kept=tokens, tokens_rejected=0)
         else:
-            entry.update(_token_flow(previous, docs, rejects))
+            entry.update(_token_flow(previous, docs, (rejected, rejects["reason"])))
         funnel.append(entry)
         if "collect" in doc_stages and doc_stages.index(stage) >= doc_stages.index("collect"):
             origins[stage] = origin_shares(docs, "completion_tokens")
-        duplicates = duplicate_clusters(stage, rejects) or duplicates
-        previous = docs
+        if rejects["reason"].isin(DUPLICATE_REASONS).any():
+            rows = _duplicate_rows(files[f"{stage}_rejected"])
+            duplicates = duplicate_clusters(stage, rows) or duplicates
+        previous = (ids, docs)
 
     final_paths = list(files["final"])
-    final = read_final(final_paths)
-    audit = audit_ids("export", previous["id"], final["id"].astype(object), pd.Series([]))
+    final_ids, final = read_keyed(final_paths, "id", FINAL_SCHEMA.names)
+    audit = audit_keys("export", previous[0], final_ids, Ids.join([]))
     audits.append(audit)
     entry = _funnel_entry(audit, None)
     entry.update(
         rejected_by_reason={},
-        tokens_in=int(pd.to_numeric(previous["completion_tokens"], errors="coerce").sum()),
+        tokens_in=int(pd.to_numeric(previous[1]["completion_tokens"], errors="coerce").sum()),
         tokens_kept=int(pd.to_numeric(final["token_length"], errors="coerce").sum()),
     )
     funnel.append(entry)
