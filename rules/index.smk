@@ -62,5 +62,6 @@ if DEDUP_INDEX["update"]:
                 "config_hash": DEDUP_INDEX["config_hash"],
                 "line_origins": PARAGRAPHS["apply_to"],
             },
+            batch_rows=config["batch_rows"],
         script:
             "../scripts/index_update.py"

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ from corpusforge.dedup.index import (
     read_manifest,
     resolve,
 )
-from corpusforge.dedup.index_jobs import IndexCheckStage, shard_keys
+from corpusforge.dedup.index_jobs import IndexCheckStage, shard_keys, update_job
+from corpusforge.io import write_parquet
 from corpusforge.paragraphs import shard_line_hashes
 from corpusforge.schema import with_defaults
 
@@ -272,6 +274,53 @@ def test_builds_publishing_at_once_take_turns_and_none_is_lost(tmp_path, cfg):
         _, rejects, _ = check_docs(copies, cfg, read_current(index))
         assert len(rejects) == 3
         assert {json.loads(d)["build"] for d in rejects["detail"]} == {build}
+
+
+def test_the_update_streams_the_final_documents_with_the_same_segment(tmp_path, cfg):
+    """index_update a few final documents at a time writes the segment that one
+    batch of the whole build writes (the same keys, refs, signatures and lines)."""
+    finals, keys, sigs, whole = [], [], [], []
+    for k in range(2):
+        texts = {f"s{k}-{i:02d}": text(50 * k + i) for i in range(7)}
+        texts[f"s{k}-07"] = "too short"  # no keys in the index
+        frame = docs(texts)
+        stage = IndexCheckStage({**cfg, "read": []})
+        stage(frame)
+        out = SimpleNamespace(
+            hashes=tmp_path / f"keys{k}.parquet", signatures=tmp_path / f"sig{k}.parquet"
+        )
+        stage.write_outputs(out)
+        final = frame.iloc[[0, 2, 3, 5, 6, 7]].reset_index(drop=True)  # later stages drop some
+        write_parquet(final, tmp_path / f"final{k}.parquet")
+        finals.append(tmp_path / f"final{k}.parquet")
+        keys.append(out.hashes)
+        sigs.append(out.signatures)
+        whole.append(final)
+    settings = {"params": key_params(cfg), "config_hash": "test", "line_origins": ["web"]}
+    for batch in (1, 2, 1000):
+        update = {"path": str(tmp_path / f"index-{batch}"), "build": "b", "checked_against": None}
+        result = update_job(
+            finals, keys, sigs, {**settings, "update": update}, tmp_path / "p.json", batch
+        )
+        assert result["segment"]["documents"] == 10 and result["segment"]["signed"] == 10
+    join(tmp_path / "index-one", "b", pd.concat(whole, ignore_index=True), cfg)
+    segments = {
+        name: tmp_path / name / "segments/v0001-b"
+        for name in ("index-1", "index-2", "index-1000", "index-one")
+    }
+    files = sorted(
+        p.relative_to(segments["index-one"]) for p in segments["index-one"].rglob("*.npy")
+    )
+    assert len(files) == 16 * 3 + 21 * 2 + 1
+    for name, folder in segments.items():
+        for rel in files:
+            assert (folder / rel).read_bytes() == (segments["index-one"] / rel).read_bytes(), (
+                name,
+                rel,
+            )
+        ids = pd.read_parquet(folder / "docs.parquet")["id"].tolist()
+        assert ids == [i for f in whole for i in f["id"] if not i.endswith("-07")]
+    assert not list((tmp_path / "index-2" / "segments").glob("*/.spill"))
 
 
 def test_several_indexes_are_read_and_each_match_names_its_own(tmp_path, cfg):

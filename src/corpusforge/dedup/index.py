@@ -52,7 +52,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -371,47 +371,109 @@ def _save(path: Path, array: np.ndarray) -> None:
         np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def write_segment(
-    folder: Path,
-    ids: Sequence[str],
-    exact: np.ndarray,
-    sig: np.ndarray,
-    signed: np.ndarray,
-    line_hashes: np.ndarray,
-    bands: int,
-    rows: int,
-) -> dict[str, int]:
-    """A segment's files in ``folder``: documents ``ids`` (row = ref) with their exact
-    hashes, the signatures of rows ``signed`` (band keys), and distinct line hashes."""
-    n = len(ids)
-    if n >= 1 << 32:
-        raise ValueError("a segment holds fewer than 2^32 documents")
-    exact = np.asarray(exact, dtype=U64)
-    refs = np.arange(n, dtype=np.uint32)
-    parts = _partition(exact)
-    for p in range(1 << PARTITION_BITS):
-        sel = np.flatnonzero(parts == p)
-        order = sel[np.argsort(exact[sel], kind="stable")]
-        _save(folder / f"exact/{p:02d}.key.npy", exact[order])
-        _save(folder / f"exact/{p:02d}.ref.npy", refs[order])
-    signed = np.asarray(signed, dtype=np.int64)
-    for band in range(bands):
-        keys = _band_keys(sig, band, rows) if len(signed) else np.zeros(0, np.uint32)
-        order = np.argsort(keys, kind="stable")
-        _save(folder / f"bands/{band:02d}.key.npy", keys[order])
-        _save(folder / f"bands/{band:02d}.ref.npy", refs[signed][order])
-    sig16 = np.zeros((n, sig.shape[1] if sig.ndim == 2 else 0), dtype=np.uint16)
-    if len(signed):
-        sig16[signed] = (np.asarray(sig) & np.uint32(0xFFFF)).astype(np.uint16)
-    _save(folder / "signatures.npy", sig16)
-    lines = np.unique(np.asarray(line_hashes, dtype=U64))
-    lines = lines[lines != 0]
-    lparts = _partition(lines)
-    for p in range(1 << PARTITION_BITS):
-        _save(folder / f"lines/{p:02d}.npy", lines[lparts == p])
-    table = pa.table({"id": pa.array([str(x) for x in ids], type=pa.string())})
-    pq.write_table(table, folder / "docs.parquet", compression="zstd")
-    return {"documents": n, "signed": len(signed), "lines": len(lines)}
+class SegmentWriter:
+    """A segment's files written from batches of documents, with memory bounded by
+    the batch and the largest partition: each batch's keys are appended to spill files
+    (per hash-range partition, per band), which :meth:`close` sorts one at a time
+    into the segment's files; the ids and 16-bit signature values are written as they
+    come. Documents are numbered (their ``ref``) in the order they are added."""
+
+    def __init__(self, folder: Path, num_perm: int, bands: int, rows: int):
+        self.folder, self.num_perm, self.bands, self.rows = Path(folder), num_perm, bands, rows
+        self.spill = self.folder / ".spill"
+        self.spill.mkdir(parents=True, exist_ok=True)
+        self.n = self.signed = 0
+        self.ids = pq.ParquetWriter(
+            self.folder / "docs.parquet", pa.schema([("id", pa.string())]), compression="zstd"
+        )
+
+    def _append(self, name: str, array: np.ndarray) -> None:
+        with open(self.spill / name, "ab") as handle:
+            handle.write(np.ascontiguousarray(array).tobytes())
+
+    def _read(self, name: str, dtype: Any) -> np.ndarray:
+        path = self.spill / name
+        return np.fromfile(path, dtype=dtype) if path.exists() else np.zeros(0, dtype)
+
+    def add(
+        self,
+        ids: Sequence[str],
+        exact: np.ndarray,
+        sig: np.ndarray,
+        signed: np.ndarray,
+        line_hashes: np.ndarray,
+    ) -> None:
+        """A batch: documents ``ids`` with their exact hashes, the signatures of the
+        batch's rows ``signed``, and line hashes (any order, repeats allowed)."""
+        n = len(ids)
+        if self.n + n >= 1 << 32:
+            raise ValueError("a segment holds fewer than 2^32 documents")
+        exact = np.asarray(exact, dtype=U64)
+        refs = np.arange(self.n, self.n + n, dtype=np.uint32)
+        parts = _partition(exact)
+        for p in np.unique(parts):
+            sel = np.flatnonzero(parts == p)
+            self._append(f"exact-{p:02d}.key", exact[sel])
+            self._append(f"exact-{p:02d}.ref", refs[sel])
+        signed = np.asarray(signed, dtype=np.int64)
+        if len(signed):
+            for band in range(self.bands):
+                self._append(f"band-{band:02d}.key", _band_keys(sig, band, self.rows))
+                self._append(f"band-{band:02d}.ref", refs[signed])
+        sig16 = np.zeros((n, self.num_perm), dtype=np.uint16)
+        if len(signed):
+            sig16[signed] = (np.asarray(sig) & np.uint32(0xFFFF)).astype(np.uint16)
+        self._append("signatures", sig16)
+        lines = np.unique(np.asarray(line_hashes, dtype=U64))
+        lines = lines[lines != 0]
+        lparts = _partition(lines)
+        for p in np.unique(lparts):
+            self._append(f"lines-{p:02d}", lines[lparts == p])
+        self.ids.write_table(pa.table({"id": pa.array([str(x) for x in ids], pa.string())}))
+        self.n += n
+        self.signed += len(signed)
+
+    def _write_signatures(self) -> None:
+        """signatures.npy from the spilled rows, a block at a time."""
+        path, shape = self.folder / "signatures.npy", (self.n, self.num_perm)
+        if not self.n or not self.num_perm:
+            _save(path, np.zeros(shape, dtype=np.uint16))
+            return
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16, shape=shape)
+        step = 1 << 16
+        with open(self.spill / "signatures", "rb") as raw:
+            for lo in range(0, self.n, step):
+                rows = min(step, self.n - lo)
+                block = np.frombuffer(raw.read(rows * self.num_perm * 2), dtype=np.uint16)
+                out[lo : lo + rows] = block.reshape(rows, self.num_perm)
+        out.flush()
+        del out
+
+    def close(self) -> dict[str, int]:
+        """Sort the spilled keys into the segment's files; the segment's counts."""
+        self.ids.close()
+        for p in range(1 << PARTITION_BITS):
+            keys = self._read(f"exact-{p:02d}.key", U64)
+            order = np.argsort(keys, kind="stable")
+            _save(self.folder / f"exact/{p:02d}.key.npy", keys[order])
+            _save(
+                self.folder / f"exact/{p:02d}.ref.npy",
+                self._read(f"exact-{p:02d}.ref", np.uint32)[order],
+            )
+        for band in range(self.bands):
+            keys = self._read(f"band-{band:02d}.key", np.uint32)
+            order = np.argsort(keys, kind="stable")
+            _save(self.folder / f"bands/{band:02d}.key.npy", keys[order])
+            refs = self._read(f"band-{band:02d}.ref", np.uint32)
+            _save(self.folder / f"bands/{band:02d}.ref.npy", refs[order])
+        self._write_signatures()
+        n_lines = 0
+        for p in range(1 << PARTITION_BITS):
+            lines = np.unique(self._read(f"lines-{p:02d}", U64))
+            _save(self.folder / f"lines/{p:02d}.npy", lines)
+            n_lines += len(lines)
+        shutil.rmtree(self.spill)
+        return {"documents": self.n, "signed": self.signed, "lines": n_lines}
 
 
 def _safe(name: str) -> str:
@@ -446,17 +508,35 @@ def publish(
     line_hashes: np.ndarray,
     info: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """:func:`publish_segment` of one batch: documents ``ids`` with their exact
+    hashes, the signatures of rows ``signed``, and line hashes."""
+    return publish_segment(
+        path, build, params, lambda seg: seg.add(ids, exact, sig, signed, line_hashes), info
+    )
+
+
+def publish_segment(
+    path: PathLike,
+    build: str,
+    params: Mapping[str, Any],
+    fill: Callable[[SegmentWriter], None],
+    info: Mapping[str, Any],
+) -> dict[str, Any]:
     """Publish the next version of the index: the current one with this build's
-    segment added (an earlier segment of the same build replaced). Atomic: segment
-    folder renamed into place, manifest written, then ``CURRENT`` replaced."""
+    segment added (an earlier segment of the same build replaced). ``fill`` adds the
+    build's documents to the segment, batch by batch. Atomic: the segment is written
+    into a temporary folder, then, holding the lock, the folder is renamed into
+    place, the manifest written and ``CURRENT`` replaced."""
     root = Path(path)
     (root / "segments").mkdir(parents=True, exist_ok=True)
     check_params(root, current_version(root), params, "dedup.index.path")
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{_safe(build)}.", dir=root / "segments"))
     try:
-        counts = write_segment(
-            tmp, ids, exact, sig, signed, line_hashes, int(params["bands"]), int(params["rows"])
+        writer = SegmentWriter(
+            tmp, int(params["num_perm"]), int(params["bands"]), int(params["rows"])
         )
+        fill(writer)
+        counts = writer.close()
         size = _folder_bytes(tmp)
         with publish_lock(root):
             current = current_version(root)

@@ -14,6 +14,7 @@ the line hashes of their texts, published (:func:`corpusforge.dedup.index.publis
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -22,12 +23,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
-from ..io import read_parquet, write_json, write_parquet, write_table
+from ..io import iter_parquet_frames, read_parquet, write_json, write_parquet, write_table
+from ..paragraphs import shard_line_hashes
 from ..stage import DocStage, Verdict
 from .hashing import U64
-from .index import SEEN, find_documents, open_segments, publish
-from .minhash import read_signatures, signature_table
+from .index import SEEN, SegmentWriter, find_documents, open_segments, publish_segment
+from .minhash import signature_table
 from .steps import fingerprint, signatures
 
 log = logging.getLogger("corpusforge.dedup.index")
@@ -126,44 +129,86 @@ def update_job(
     signature_files: Sequence[PathLike],
     cfg: Mapping[str, Any],
     out_published: PathLike,
+    batch_rows: int = 2_000,
 ) -> dict:
     """Publish the documents of the final corpus (their keys from the check step) and
-    the line hashes of their texts as the index's next version."""
-    from ..paragraphs import shard_line_hashes
-
-    ids, exact, sigs, signed, lines = [], [], [], [], []
-    n = 0
-    for docs_path, key_path, sig_path in zip(final_docs, key_files, signature_files, strict=True):
-        docs = read_parquet(docs_path)
-        final = set(docs["id"].astype(str))
-        keys = read_parquet(key_path)
-        keys = keys[keys["id"].astype(str).isin(final) & ~keys["short"].to_numpy(bool)]
-        meta = read_parquet(sig_path, columns=["id"])
-        sig = read_signatures(sig_path, int(cfg["params"]["num_perm"]))
-        pos = pd.Series(np.arange(len(meta)), index=meta["id"].astype(str).to_numpy())
-        keys = keys.reset_index(drop=True)
-        has_sig = keys["id"].astype(str).isin(pos.index).to_numpy()
-        ids += keys["id"].astype(str).tolist()
-        exact.append(keys["exact_hash"].to_numpy(U64))
-        sigs.append(sig[pos.loc[keys.loc[has_sig, "id"].astype(str)].to_numpy(np.int64)])
-        signed.append(np.flatnonzero(has_sig) + n)
-        n += len(keys)
-        lines.append(np.unique(shard_line_hashes(docs, cfg["line_origins"])))
+    the line hashes of their texts as the index's next version, ``batch_rows`` final
+    documents at a time: the job holds a batch, a shard's keys (about 30 bytes a
+    document) and the segment's largest spilled partition, never the build's keys."""
     num_perm = int(cfg["params"]["num_perm"])
-    result = publish(
+
+    def fill(segment: SegmentWriter) -> None:
+        for docs_path, key_path, sig_path in zip(
+            final_docs, key_files, signature_files, strict=True
+        ):
+            keys = read_parquet(key_path)
+            keys = keys[~keys["short"].to_numpy(bool)]
+            keys = keys.set_index(keys["id"].astype(str))
+            signatures = _SignatureRows(sig_path, num_perm)
+            for docs in iter_parquet_frames(docs_path, batch_rows):
+                ids = docs["id"].astype(str)
+                mine = keys.loc[keys.index.isin(set(ids))]
+                sig, signed = signatures.take(mine.index.to_list())
+                segment.add(
+                    mine.index.to_list(),
+                    mine["exact_hash"].to_numpy(U64),
+                    sig,
+                    signed,
+                    shard_line_hashes(docs, cfg["line_origins"]),
+                )
+
+    result = publish_segment(
         cfg["update"]["path"],
         cfg["update"]["build"],
         cfg["params"],
-        ids,
-        np.concatenate(exact) if exact else np.zeros(0, U64),
-        np.concatenate(sigs) if sigs else np.zeros((0, num_perm), np.uint32),
-        np.concatenate(signed) if signed else np.zeros(0, np.int64),
-        np.concatenate(lines) if lines else np.zeros(0, U64),
+        fill,
         {"config_hash": cfg["config_hash"], "checked_against": cfg["update"]["checked_against"]},
     )
     write_json(result, out_published)
     log.info("index: published %s", result)
     return result
+
+
+class _SignatureRows:
+    """The rows of a signature file (in id order) taken in id order, a Parquet
+    batch at a time: the job holds the rows not yet taken of one batch."""
+
+    def __init__(self, path: PathLike, num_perm: int):
+        self.num_perm = num_perm
+        self.batches = pq.ParquetFile(path).iter_batches(columns=["id", "signature"])
+        self.ids: list[str] = []
+        self.sig = np.zeros((0, num_perm), dtype=np.uint32)
+        self.last: str | None = None
+
+    def _more(self) -> bool:
+        batch = next(self.batches, None)
+        if batch is None:
+            return False
+        ids = batch.column("id").to_pylist()
+        flat = batch.column("signature").flatten().to_numpy(zero_copy_only=False)
+        self.ids += ids
+        self.sig = np.concatenate([self.sig, flat.reshape(-1, self.num_perm).astype(np.uint32)])
+        return True
+
+    def take(self, wanted: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(signatures, positions in ``wanted``) of the ids in ``wanted`` (ascending,
+        after every id taken before) that have a signature."""
+        if wanted and self.last is not None and wanted[0] <= self.last:
+            raise ValueError("index_update: the final documents are not in id order")
+        if not wanted:
+            return np.zeros((0, self.num_perm), dtype=np.uint32), np.zeros(0, np.int64)
+        self.last = wanted[-1]
+        while (not self.ids or self.ids[-1] < self.last) and self._more():
+            pass
+        upto = bisect.bisect_right(self.ids, self.last)
+        here = pd.Series(np.arange(upto), index=self.ids[:upto])
+        position = pd.Series(np.arange(len(wanted)), index=list(wanted))
+        common = here.index.intersection(position.index, sort=False)
+        rows = here.loc[common].to_numpy(np.int64)
+        order = np.argsort(position.loc[common].to_numpy(np.int64), kind="stable")
+        sig, signed = self.sig[rows[order]], position.loc[common].to_numpy(np.int64)[order]
+        self.ids, self.sig = self.ids[upto:], self.sig[upto:]
+        return sig, signed
 
 
 def update_rule(smk: Any) -> None:
@@ -177,4 +222,5 @@ def update_rule(smk: Any) -> None:
             smk.input.signatures,
             smk.params.settings,
             smk.output.published,
+            smk.params.batch_rows,
         )
