@@ -154,7 +154,7 @@ def shard_stream(
         streams.append(
             web_documents(rows, count_tokens) for rows in iter_parquet_frames(path, batch_rows)
         )
-    for block in merge_by_id(streams):
+    for block in merge_by_id(streams, batch_rows):
         yield _finish(block)
 
 

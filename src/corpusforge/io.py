@@ -485,33 +485,50 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return table.replace_schema_metadata(None).to_pandas().reset_index(drop=True)
 
 
-def merge_by_id(streams: Sequence[Iterable[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
+def merge_by_id(
+    streams: Sequence[Iterable[pd.DataFrame]], block_rows: int = 1
+) -> Iterator[pd.DataFrame]:
     """Merge streams of frames, each in ``id`` order, into one stream in ``id`` order
-    (equal ids in stream order), a block at a time: every block holds the rows up to
-    the smallest last id among the streams' current frames, so memory stays within
-    one frame per stream."""
-    iters = [iter(stream) for stream in streams]
+    (equal ids in stream order), holding one frame per stream.
 
-    def pull(i: int) -> pd.DataFrame | None:
+    Each round takes from every stream the rows up to the smallest last id among the
+    streams' current frames (so equal ids are taken together); the rounds are
+    gathered into blocks of at least ``block_rows`` rows. A current frame is read by
+    position, not cut and copied, so a round costs a binary search per stream and
+    many streams of small frames (a seed of many parts) merge in time that follows
+    the rows, not rows x streams."""
+    iters = [iter(stream) for stream in streams]
+    heads: list[pd.DataFrame | None] = [None] * len(iters)
+    ids: list[np.ndarray] = [np.zeros(0, dtype=object)] * len(iters)
+    pos = [0] * len(iters)
+
+    def pull(i: int) -> bool:
         for frame in iters[i]:
             if len(frame):
-                return frame.reset_index(drop=True)
-        return None
+                heads[i] = frame.reset_index(drop=True)
+                ids[i], pos[i] = heads[i]["id"].to_numpy(dtype=object), 0
+                return True
+        heads[i] = None
+        return False
 
-    heads = [pull(i) for i in range(len(iters))]
-    while any(head is not None for head in heads):
-        live = [i for i, head in enumerate(heads) if head is not None]
-        bound = min(heads[i]["id"].iloc[-1] for i in live)
-        parts = []
+    live = [i for i in range(len(iters)) if pull(i)]
+    pending: list[pd.DataFrame] = []
+    held = rounds = 0
+    while live:
+        bound = min(ids[i][-1] for i in live)
         for i in live:
-            head = heads[i]
-            cut = int(head["id"].searchsorted(bound, side="right"))
-            if cut:
-                parts.append(head.iloc[:cut].assign(_stream=i))
-            heads[i] = head.iloc[cut:].reset_index(drop=True) if cut < len(head) else pull(i)
-        block = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        block = block.sort_values(["id", "_stream"], kind="stable").drop(columns="_stream")
-        yield block.reset_index(drop=True)
+            cut = int(np.searchsorted(ids[i], bound, side="right"))
+            if cut > pos[i]:
+                pending.append(heads[i].iloc[pos[i] : cut].assign(_stream=i, _round=rounds))
+                held += cut - pos[i]
+                pos[i] = cut
+        rounds += 1
+        live = [i for i in live if pos[i] < len(ids[i]) or pull(i)]
+        if pending and (held >= block_rows or not live):
+            block = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+            block = block.sort_values(["_round", "id", "_stream"], kind="stable")
+            yield block.drop(columns=["_round", "_stream"]).reset_index(drop=True)
+            pending, held = [], 0
 
 
 def ids_sorted(path: PathLike, batch_rows: int = 1 << 16) -> bool:

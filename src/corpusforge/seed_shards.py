@@ -45,6 +45,9 @@ log = logging.getLogger("corpusforge.seed")
 
 # Rows a shard job reads from each part at a time at least, however many parts.
 MIN_PART_BATCH = 16
+# Rows of a part file's row groups at most: a shard job reads every part side by side,
+# and Arrow decodes a row group whole, so it holds a row group of each part.
+PART_GROUP_ROWS = 256
 KEY_COLUMNS = ["id", "source_id", "row"]
 # rule seed_keys' list of rows that repeat an earlier row's id
 KEYS_SCHEMA = pa.schema([("id", pa.string()), ("detail", pa.string())])
@@ -93,7 +96,9 @@ def part_job(
     # a row number names a row of one file: in a seed of many, the file's name with it
     prefix = name + ":" if listed and not by_source_id(seed_file.spec, []) else ""
     with (
-        ShardedWriter(outputs.records, shards, batch_rows, SEED_SCHEMA) as records_out,
+        ShardedWriter(
+            outputs.records, shards, min(batch_rows, PART_GROUP_ROWS), SEED_SCHEMA
+        ) as records_out,
         ParquetSink(outputs.rejected, REJECT_SCHEMA) as rejected_out,
     ):
         for records, rejects in seed_file.chunks(batch_rows):
@@ -286,7 +291,7 @@ def shard_job(
         ParquetSink(outputs.records) as kept_sink,
         ParquetSink(outputs.rejected, REJECT_SCHEMA) as rejected_sink,
     ):
-        for block in merge_by_id(streams):
+        for block in merge_by_id(streams, batch_rows):
             n_in += len(block)
             kept, rejects = _choose(block, parts_of, repeated_id, cut, spec)
             for name, count in kept["_part"].map(files.__getitem__).value_counts().items():
