@@ -492,7 +492,8 @@ def merge_by_id(
     (equal ids in stream order), holding one frame per stream.
 
     Each round takes from every stream the rows up to the smallest last id among the
-    streams' current frames (so equal ids are taken together); the rounds are
+    streams' current frames, reading on into a stream's next frames while they go on
+    with that id (so equal ids are taken together, in one block); the rounds are
     gathered into blocks of at least ``block_rows`` rows. A current frame is read by
     position, not cut and copied, so a round costs a binary search per stream and
     many streams of small frames (a seed of many parts) merge in time that follows
@@ -517,11 +518,14 @@ def merge_by_id(
     while live:
         bound = min(ids[i][-1] for i in live)
         for i in live:
-            cut = int(np.searchsorted(ids[i], bound, side="right"))
-            if cut > pos[i]:
-                pending.append(heads[i].iloc[pos[i] : cut].assign(_stream=i, _round=rounds))
-                held += cut - pos[i]
-                pos[i] = cut
+            while True:  # a stream's next frame may go on with the bound's id
+                cut = int(np.searchsorted(ids[i], bound, side="right"))
+                if cut > pos[i]:
+                    pending.append(heads[i].iloc[pos[i] : cut].assign(_stream=i, _round=rounds))
+                    held += cut - pos[i]
+                    pos[i] = cut
+                if pos[i] < len(ids[i]) or not pull(i):
+                    break
         rounds += 1
         live = [i for i in live if pos[i] < len(ids[i]) or pull(i)]
         if pending and (held >= block_rows or not live):
