@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .records import REJECT_SCHEMA, rejects_frame, stable_id, stage_stats
 from .seed import SEED_COLUMNS, SEED_SCHEMA, STAGE, SeedFile, SeedSpec, sample_key
@@ -184,7 +183,7 @@ def keys_job(
     """The job of rule seed_keys: the rows of later parts whose ``source_id`` an
     earlier kept row has (``out_keys``: id, detail) and the seed's sample cut
     (``out_sample``: the last kept (hash, id), or null: no sample)."""
-    from .io import read_json, write_json, write_parquet
+    from .io import open_parquet, read_json, write_json, write_parquet
 
     spec = SeedSpec.from_config(seed, dict(cfg))
     stats = [read_json(path) for path in part_stats]
@@ -193,7 +192,7 @@ def keys_job(
     ids, sources, part, row = [], [], [], []
     for index, path in enumerate(parts):
         columns = KEY_COLUMNS if check_sources else ["id", "row"]
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+        for batch in open_parquet(path).iter_batches(batch_size=batch_rows, columns=columns):
             ids.append(_id_number(batch.column("id").to_pylist()))
             if check_sources:
                 values = batch.column("source_id").to_pandas().astype(str).to_numpy(object)
