@@ -178,3 +178,24 @@ def test_sorted_streams_merge_by_id_in_stream_order_for_ties():
     pd.testing.assert_frame_equal(merged, want)
     twice = merged[merged["id"] == tie["id"].iloc[0]]
     assert twice["text"].tolist()[1] == "from b"
+
+
+@pytest.mark.parametrize("block_rows", [1, 5, 1000])
+def test_equal_ids_merge_into_one_block_across_a_streams_frames(block_rows):
+    """A stream whose frames go on with the same id (a run of merged parts): every row
+    of an id is in one block, in stream order, whatever the blocks' size."""
+    a = pd.DataFrame({"id": ["k1", "k2", "k2", "k2", "k5", "k7"], "src": "a"})
+    b = pd.DataFrame({"id": ["k2", "k3", "k5", "k5"], "src": "b"})
+    streams = [
+        (a.iloc[i : i + 2] for i in range(0, len(a), 2)),  # k2 spans two frames
+        (b.iloc[i : i + 3] for i in range(0, len(b), 3)),  # so does k5
+    ]
+    blocks = list(merge_by_id(streams, block_rows))
+    merged = pd.concat(blocks, ignore_index=True)
+    assert merged["id"].tolist() == ["k1", "k2", "k2", "k2", "k2", "k3", "k5", "k5", "k5", "k7"]
+    assert merged.loc[merged["id"] == "k2", "src"].tolist() == ["a", "a", "a", "b"]
+    assert merged.loc[merged["id"] == "k5", "src"].tolist() == ["a", "b", "b"]
+    for key in ("k2", "k5"):
+        assert sum(key in set(block["id"]) for block in blocks) == 1
+    if block_rows == 1000:
+        assert len(blocks) == 1

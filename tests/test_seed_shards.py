@@ -248,6 +248,38 @@ def test_files_read_in_chunks_give_the_records_of_files_read_at_once(tmp_path):
         pd.testing.assert_frame_equal(pd.read_parquet(chunked_file), pd.read_parquet(whole_file))
 
 
+def test_a_seed_of_more_parts_than_fan_in_is_merged_in_levels(tmp_path, monkeypatch):
+    """Seven files whose rows repeat texts and ids across files, merged 2 at a time
+    (sorted runs of runs, three levels) give the seed of the seven merged at once."""
+    from corpusforge import io, seed_shards
+
+    rows = _messy_rows(200)
+    files = [write_jsonl(tmp_path / f"f{i}.jsonl", rows[i * 25 : i * 25 + 40]) for i in range(7)]
+    parts = [(p.name, p, None) for p in files]
+    cfg = {"columns": {"text": "text", "id": "key"}}
+    at_once = run_seed(tmp_path / "once", cfg, parts, shards=2, batch_rows=8)
+    runs: list[str] = []
+    sink_init = io.ParquetSink.__init__
+
+    def counting(self, path, *args, **kwargs):
+        if Path(path).name.startswith("run-"):
+            runs.append(Path(path).name)
+        sink_init(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(io.ParquetSink, "__init__", counting)
+    monkeypatch.setattr(seed_shards, "FAN_IN", 2)
+    levels = run_seed(tmp_path / "levels", cfg, parts, shards=2, batch_rows=8)
+    # per shard: 4 runs of the 7 parts, then 2 runs of those 4
+    assert sorted({name.split("-")[1] for name in runs}) == ["0", "1"] and len(runs) == 12
+    for got, want in zip(levels[:2], at_once[:2], strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    assert levels[2] == at_once[2]
+    assert levels[2]["rejected_by_reason"]["duplicate_text"] > 0
+    for got, want in zip(levels[3], at_once[3], strict=True):
+        pd.testing.assert_frame_equal(pd.read_parquet(got), pd.read_parquet(want))
+    assert not list((tmp_path / "levels").rglob(".runs.*"))  # the spill is removed
+
+
 def test_a_crawl_file_read_in_chunks_gives_the_one_pass_records(tmp_path):
     from web_pages import wet_file
 

@@ -39,7 +39,6 @@ from typing import IO, Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .cjk import han_count
 from .records import RawRow, rejects_frame, stable_id, stage_stats, unit_hash
@@ -298,7 +297,9 @@ def iter_csv(stream: IO[bytes], delimiter: str, skipped: Counter | None = None) 
 def iter_parquet(path: Path, piece: tuple[int, int] | None = None) -> Iterator[RawRow]:
     """The rows of a Parquet file, or of its ``piece`` (i, n): the i-th of n runs of
     whole row groups, rows numbered as in the file."""
-    handle = pq.ParquetFile(path)
+    from .io import open_parquet
+
+    handle = open_parquet(path)
     groups = list(range(handle.num_row_groups))
     if piece is not None:
         index, pieces = piece

@@ -28,15 +28,17 @@ the same reasons (tests/test_seed_shards.py compares them).
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .records import REJECT_SCHEMA, rejects_frame, stable_id, stage_stats
 from .seed import SEED_COLUMNS, SEED_SCHEMA, STAGE, SeedFile, SeedSpec, sample_key
@@ -45,9 +47,13 @@ log = logging.getLogger("corpusforge.seed")
 
 # Rows a shard job reads from each part at a time at least, however many parts.
 MIN_PART_BATCH = 16
-# Rows of a part file's row groups at most: a shard job reads every part side by side,
-# and Arrow decodes a row group whole, so it holds a row group of each part.
+# Rows of a part file's row groups at most: a shard job reads parts side by side,
+# and Arrow decodes a row group whole, so it holds a row group of each.
 PART_GROUP_ROWS = 256
+# Parts a shard job merges at once: a seed of more (a crawl of thousands of files) is
+# merged FAN_IN parts at a time into sorted runs first, then the runs (one more read
+# and write of the shard's rows per level), so a job holds FAN_IN row groups at most.
+FAN_IN = 64
 KEY_COLUMNS = ["id", "source_id", "row"]
 # rule seed_keys' list of rows that repeat an earlier row's id
 KEYS_SCHEMA = pa.schema([("id", pa.string()), ("detail", pa.string())])
@@ -177,7 +183,7 @@ def keys_job(
     """The job of rule seed_keys: the rows of later parts whose ``source_id`` an
     earlier kept row has (``out_keys``: id, detail) and the seed's sample cut
     (``out_sample``: the last kept (hash, id), or null: no sample)."""
-    from .io import read_json, write_json, write_parquet
+    from .io import open_parquet, read_json, write_json, write_parquet
 
     spec = SeedSpec.from_config(seed, dict(cfg))
     stats = [read_json(path) for path in part_stats]
@@ -186,7 +192,7 @@ def keys_job(
     ids, sources, part, row = [], [], [], []
     for index, path in enumerate(parts):
         columns = KEY_COLUMNS if check_sources else ["id", "row"]
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+        for batch in open_parquet(path).iter_batches(batch_size=batch_rows, columns=columns):
             ids.append(_id_number(batch.column("id").to_pylist()))
             if check_sources:
                 values = batch.column("source_id").to_pandas().astype(str).to_numpy(object)
@@ -255,6 +261,35 @@ def _part_stream(path: str, index: int, shard: int, shards: int, rows: int) -> I
         yield frame.assign(_part=index)
 
 
+Source = Callable[[int], Iterable[pd.DataFrame]]  # rows at a time -> frames in id order
+
+
+def merged(sources: Sequence[Source], batch_rows: int, spill: Path) -> Iterator[pd.DataFrame]:
+    """The rows of ``sources`` merged by id (ties in source order), in blocks of about
+    ``batch_rows``: at most ``FAN_IN`` sources are read side by side, each
+    ``batch_rows // FAN_IN`` rows (at least ``MIN_PART_BATCH``) at a time; more are
+    merged ``FAN_IN`` at a time into sorted runs in the folder ``spill`` first."""
+    from .io import ParquetSink, iter_parquet_frames, merge_by_id
+
+    def side_by_side(group: Sequence[Source], block_rows: int) -> Iterator[pd.DataFrame]:
+        rows = max(MIN_PART_BATCH, batch_rows // max(1, len(group)))
+        return merge_by_id([source(rows) for source in group], block_rows)
+
+    level = 0
+    while len(sources) > FAN_IN:
+        runs = []
+        for start in range(0, len(sources), FAN_IN):
+            path = spill / f"run-{level}-{start // FAN_IN:06d}.parquet"
+            with ParquetSink(path) as sink:
+                for block in side_by_side(sources[start : start + FAN_IN], PART_GROUP_ROWS):
+                    sink.add(block)
+            if sink.rows:
+                runs.append(path)
+        sources = [lambda rows, path=path: iter_parquet_frames(path, rows) for path in runs]
+        level += 1
+    yield from side_by_side(sources, batch_rows)
+
+
 def shard_job(
     parts: Sequence[str],
     part_stats: Sequence[str],
@@ -269,9 +304,9 @@ def shard_job(
 ) -> dict:
     """The job of rule seed_shard: the shard's seed records of every part merged by
     id (``outputs.records``, in id order), the rows dropped across parts
-    (``outputs.rejected``) and stats with the counts by file. Memory: a batch of
-    ``batch_rows // len(parts)`` rows (at least 16) of each part."""
-    from .io import ParquetSink, merge_by_id, read_json, read_parquet, write_json
+    (``outputs.rejected``) and stats with the counts by file. Memory: a row group
+    of each of at most ``FAN_IN`` parts (or runs of parts) at a time (:func:`merged`)."""
+    from .io import ParquetSink, read_json, read_parquet, write_json
     from .records import shard_of
 
     spec = SeedSpec.from_config(seed, dict(cfg))
@@ -282,16 +317,17 @@ def shard_job(
     dropped = dropped[mine]
     repeated_id = dict(zip(dropped["id"], dropped["detail"], strict=True))
     cut = read_json(sample)["sample"]
-    rows = max(MIN_PART_BATCH, batch_rows // max(1, len(parts)))
-    streams = [_part_stream(path, i, int(shard), shards, rows) for i, path in enumerate(parts)]
+    sources = [partial(_part_stream, path, i, int(shard), shards) for i, path in enumerate(parts)]
     kept_by_file: Counter = Counter()
     rejected_by_file: dict[str, Counter] = defaultdict(Counter)
     n_in = n_kept = 0
+    Path(outputs.records).parent.mkdir(parents=True, exist_ok=True)
     with (
         ParquetSink(outputs.records) as kept_sink,
         ParquetSink(outputs.rejected, REJECT_SCHEMA) as rejected_sink,
+        tempfile.TemporaryDirectory(prefix=".runs.", dir=Path(outputs.records).parent) as spill,
     ):
-        for block in merge_by_id(streams, batch_rows):
+        for block in merged(sources, batch_rows, Path(spill)):
             n_in += len(block)
             kept, rejects = _choose(block, parts_of, repeated_id, cut, spec)
             for name, count in kept["_part"].map(files.__getitem__).value_counts().items():

@@ -23,9 +23,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from ..io import iter_parquet_frames, read_parquet, write_json, write_parquet, write_table
+from ..io import (
+    iter_parquet_frames,
+    open_parquet,
+    read_parquet,
+    write_json,
+    write_parquet,
+    write_table,
+)
 from ..paragraphs import shard_line_hashes
 from ..stage import DocStage, Verdict
 from .hashing import U64
@@ -175,7 +181,7 @@ class _SignatureRows:
 
     def __init__(self, path: PathLike, num_perm: int):
         self.num_perm = num_perm
-        self.batches = pq.ParquetFile(path).iter_batches(columns=["id", "signature"])
+        self.batches = open_parquet(path).iter_batches(columns=["id", "signature"])
         self.ids: list[str] = []
         self.sig = np.zeros((0, num_perm), dtype=np.uint32)
         self.last: str | None = None
