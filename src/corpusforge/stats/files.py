@@ -150,16 +150,29 @@ def read_keyed(
     paths: Iterable[str | os.PathLike[str]], key: str, columns: Sequence[str] = ()
 ) -> tuple[Ids, pd.DataFrame]:
     """Column ``key`` of Parquet or jsonl files as :class:`Ids` and ``columns`` as a
-    frame (as :func:`read_table` reads them), a file at a time: the key's strings
-    are never held for more than one file."""
+    frame (as :func:`read_table` reads them): :func:`read_ids` of one key."""
+    ids, frame = read_ids(paths, [key], columns)
+    return ids[key], frame
+
+
+def read_ids(
+    paths: Iterable[str | os.PathLike[str]], keys: Sequence[str], columns: Sequence[str] = ()
+) -> tuple[dict[str, Ids], pd.DataFrame]:
+    """Columns ``keys`` of Parquet or jsonl files as :class:`Ids` each and ``columns``
+    as a frame, read once, a file at a time: the keys' strings are never held for
+    more than one file."""
     paths = [str(p) for p in paths]
-    parts, frames = [], []
+    parts: dict[str, list[Ids]] = {key: [] for key in keys}
+    frames = []
     for path in paths:
-        frame = read_table([path], [key, *columns])
-        parts.append(Ids.of(frame[key].astype(object).where(frame[key].notna(), None)))
+        frame = read_table([path], [*keys, *columns])
+        for key in keys:
+            parts[key].append(Ids.of(frame[key].astype(object).where(frame[key].notna(), None)))
         frames.append(frame[list(columns)])
-    ids = Ids.join(parts)
-    ids.sources = [lambda: (read_column([p], key) for p in paths)]
+    ids = {}
+    for key in keys:
+        ids[key] = Ids.join(parts[key])
+        ids[key].sources = [lambda key=key: (read_column([p], key) for p in paths)]
     if not frames:
         return ids, read_table([], columns)
     return ids, pd.concat(frames, ignore_index=True)

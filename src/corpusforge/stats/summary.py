@@ -31,7 +31,7 @@ from .corpus import (
     relative_names,
     runtime,
 )
-from .files import FINAL_SCHEMA, Ids, read_keyed, read_table
+from .files import FINAL_SCHEMA, Ids, read_ids, read_keyed, read_table
 from .merge import aggregate
 from .web_cleaning import WEB_STAGES, web_stage_summary
 
@@ -166,21 +166,22 @@ def summarize_workflow(
     previous = None  # the ids and tokens of the records the next stage reads
     if "prompts" in files:
         prompt_seeds, _ = read_keyed(files.get("prompt_seeds", files["seed_records"]), "id")
-        prompts, _ = read_keyed(files["prompts"], "id")
-        seed_ids, _ = read_keyed(files["prompts"], "seed_id")
+        prompts, _ = read_ids(files["prompts"], ["id", "seed_id"])
         rejected, rejects = read_keyed(files["prompts_rejected"], "id", ["reason"])
-        audit = audit_keys("prompts", prompt_seeds, seed_ids, rejected, rejects["reason"])
+        audit = audit_keys("prompts", prompt_seeds, prompts["seed_id"], rejected, rejects["reason"])
         audits.append(audit)
         funnel.append(_funnel_entry(audit, rejects))
-        previous = (prompts, pd.DataFrame({"completion_tokens": [None] * len(prompts)}))
+        previous = (prompts["id"], pd.DataFrame({"completion_tokens": [None] * len(prompts["id"])}))
 
     duplicates = None
     origins: dict[str, Any] = {}
     for stage in doc_stages:
-        ids, docs = read_keyed(files[f"{stage}_docs"], "id", ["completion_tokens", "origin"])
+        keys = ["id", "prompt_id"] if stage == "generate" else ["id"]
+        keyed, docs = read_ids(files[f"{stage}_docs"], keys, ["completion_tokens", "origin"])
+        ids = keyed["id"]
         rejected, rejects = read_keyed(files[f"{stage}_rejected"], "id", ["reason"])
         if stage == "generate":
-            inputs, parents = previous[0], read_keyed(files[f"{stage}_docs"], "prompt_id")[0]
+            inputs, parents = previous[0], keyed["prompt_id"]
         elif stage == "collect":
             document_seeds, _ = read_keyed(files["document_seeds"], "id")
             before = [] if previous is None else [previous[0]]
