@@ -433,6 +433,14 @@ class SegmentWriter:
         self.n += n
         self.signed += len(signed)
 
+    def _sort_keys(self, spilled: str, dtype: Any, name: str) -> None:
+        """The spilled keys ``spilled.key`` and their documents ``spilled.ref``, sorted
+        by key (ties in document order), as ``name.key.npy`` and ``name.ref.npy``."""
+        keys = self._read(f"{spilled}.key", dtype)
+        order = np.argsort(keys, kind="stable")
+        _save(self.folder / f"{name}.key.npy", keys[order])
+        _save(self.folder / f"{name}.ref.npy", self._read(f"{spilled}.ref", np.uint32)[order])
+
     def _write_signatures(self) -> None:
         """signatures.npy from the spilled rows, a block at a time."""
         path, shape = self.folder / "signatures.npy", (self.n, self.num_perm)
@@ -453,19 +461,9 @@ class SegmentWriter:
         """Sort the spilled keys into the segment's files; the segment's counts."""
         self.ids.close()
         for p in range(1 << PARTITION_BITS):
-            keys = self._read(f"exact-{p:02d}.key", U64)
-            order = np.argsort(keys, kind="stable")
-            _save(self.folder / f"exact/{p:02d}.key.npy", keys[order])
-            _save(
-                self.folder / f"exact/{p:02d}.ref.npy",
-                self._read(f"exact-{p:02d}.ref", np.uint32)[order],
-            )
+            self._sort_keys(f"exact-{p:02d}", U64, f"exact/{p:02d}")
         for band in range(self.bands):
-            keys = self._read(f"band-{band:02d}.key", np.uint32)
-            order = np.argsort(keys, kind="stable")
-            _save(self.folder / f"bands/{band:02d}.key.npy", keys[order])
-            refs = self._read(f"band-{band:02d}.ref", np.uint32)
-            _save(self.folder / f"bands/{band:02d}.ref.npy", refs[order])
+            self._sort_keys(f"band-{band:02d}", np.uint32, f"bands/{band:02d}")
         self._write_signatures()
         n_lines = 0
         for p in range(1 << PARTITION_BITS):
