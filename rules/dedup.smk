@@ -31,6 +31,7 @@ rule dedup_fingerprint:
     params:
         tokens=DEDUP_TOKENS,
         boilerplate=DEDUP["boilerplate"],
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/dedup_fingerprint.py"
 
@@ -75,6 +76,7 @@ rule dedup_signatures:
     params:
         tokens=DEDUP_TOKENS,
         minhash=DEDUP_MINHASH,
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/dedup_signatures.py"
 

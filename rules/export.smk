@@ -19,5 +19,6 @@ rule export_jsonl:
     params:
         langs=EXPORT_LANGS,
         buckets=EXPORT_BUCKETS,
+        batch_rows=config["batch_rows"],
     script:
         "../scripts/export_jsonl.py"

@@ -6,4 +6,5 @@ from corpusforge.runtime import logged
 s = snakemake
 with logged(s.log[0]):
     cfg = step_settings(s.params)
-    fingerprint_shard(s.input.docs, cfg, s.output.fingerprints, s.output.paragraphs)
+    batch_rows = cfg.pop("batch_rows")
+    fingerprint_shard(s.input.docs, cfg, s.output.fingerprints, s.output.paragraphs, batch_rows)

@@ -6,4 +6,7 @@ from corpusforge.runtime import logged
 s = snakemake
 with logged(s.log[0]):
     cfg = step_settings(s.params)
-    signature_shard(s.input.docs, s.input.exact, s.input.boilerplate, cfg, s.output.signatures)
+    batch_rows = cfg.pop("batch_rows")
+    signature_shard(
+        s.input.docs, s.input.exact, s.input.boilerplate, cfg, s.output.signatures, batch_rows
+    )

@@ -12,4 +12,5 @@ with logged(snakemake.log[0]):
         snakemake.output.jsonl,
         snakemake.output.stats,
         snakemake.wildcards.shard,
+        snakemake.params.batch_rows,
     )

@@ -355,6 +355,47 @@ def test_boilerplate_lines_are_removed_and_boilerplate_only_docs_rejected():
     assert rejects["text"].tolist() == [boiler]
 
 
+def test_shard_jobs_give_the_same_rows_a_batch_at_a_time(tmp_path):
+    """dedup_fingerprint and dedup_signatures streamed (batches of 7 documents,
+    boilerplate on) give the rows of one pass over the shard."""
+    from corpusforge.dedup.stage import fingerprint_shard, signature_shard
+
+    en, _ = corpus(30, "en", 11)
+    zh, _ = corpus(12, "zh", 12)
+    docs = pd.concat([en, zh], ignore_index=True).sort_values("id", ignore_index=True)
+    # a line every document shares, so the boilerplate hashes are not empty
+    docs["text"] = "Subscribe to our newsletter for more stories today.\n" + docs["text"]
+    write_parquet(docs, tmp_path / "docs.parquet")
+    cfg = dd.settings(with_defaults("dedup", {"boilerplate": {"enabled": True, "min_docs": 5}}))
+    outs = {}
+    for batch_rows in (None, 7):
+        out = tmp_path / str(batch_rows)
+        fingerprint_shard(
+            tmp_path / "docs.parquet", cfg, out / "fp.parquet", out / "para.parquet", batch_rows
+        )
+        fp, para = read_parquet(out / "fp.parquet"), read_parquet(out / "para.parquet")
+        exact, boiler, _ = dd.exact_duplicates(fp, para, cfg)
+        write_parquet(exact, out / "exact.parquet")
+        write_parquet(pd.DataFrame({"hash": boiler}), out / "boiler.parquet")
+        signature_shard(
+            tmp_path / "docs.parquet",
+            out / "exact.parquet",
+            out / "boiler.parquet",
+            cfg,
+            out / "sig.parquet",
+            batch_rows,
+        )
+        sig = read_parquet(out / "sig.parquet")
+        outs[batch_rows] = (fp, para, exact, boiler, sig)
+        assert len(exact) > 0 and len(boiler) > 0 and para["doc"].max() == len(docs) - 1
+    for whole, batched in zip(outs[None], outs[7], strict=True):
+        if isinstance(whole, np.ndarray):
+            np.testing.assert_array_equal(whole, batched)
+        else:
+            pd.testing.assert_frame_equal(whole, batched)
+    assert len(outs[7][4]) == len(docs) - len(outs[7][2])
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_small_scale_quality(lang):
     """A few hundred documents: recall on pairs with J >= 0.8 and precision >= 0.99."""

@@ -118,3 +118,62 @@ def test_a_document_without_its_seed_row_is_an_error():
     seeds = pd.DataFrame({"seed_id": ["s1"], "source_id": ["doc-7"]})
     with pytest.raises(ExportError, match="s2"):
         with_source_ids(docs(), seeds)
+
+
+def test_a_shard_exported_a_batch_at_a_time_gives_the_same_bytes(tmp_path):
+    """Streamed (batches of 2 documents) or whole: the same files, byte for byte,
+    and a broken lineage still fails naming the seed_id."""
+    n = 7
+    shard = docs(
+        id=[f"d{i}" for i in range(n)],
+        seed_id=[f"s{i}" for i in range(n)],
+        **{
+            k: [v[i % 2] for i in range(n)] for k, v in docs().items() if k not in ("id", "seed_id")
+        },
+        lang=["en", "zh", "en", "en", "zh", "en", "zh"],
+        url=[f"https://example.org/{i}" for i in range(n)],
+    )
+    write_parquet(shard, tmp_path / "docs.parquet")
+    seeds = pd.DataFrame(
+        {
+            "seed_id": [f"s{i}" for i in range(n)],
+            "source_id": [str(100 + i) for i in range(n)],
+            "source_file": ["a.jsonl"] * n,
+            "charset_detected": [None, "cp1252"] + [None] * (n - 2),
+        }
+    )
+    write_parquet(seeds.iloc[4:], tmp_path / "seeds-b.parquet")
+    write_parquet(seeds.iloc[:4], tmp_path / "seeds-a.parquet")
+    seed_paths = [tmp_path / "seeds-a.parquet", tmp_path / "seeds-b.parquet"]
+    files = {}
+    for batch_rows in (None, 2):
+        out = tmp_path / str(batch_rows)
+        paths = [out / "en.jsonl", out / "zh.jsonl"]
+        stats = export_shard(
+            tmp_path / "docs.parquet",
+            seed_paths,
+            ["en", "zh"],
+            ["all"],
+            paths,
+            out / "stats.json",
+            "0000",
+            batch_rows,
+        )
+        files[batch_rows] = [p.read_bytes() for p in paths] + [(out / "stats.json").read_bytes()]
+        assert stats["partitions"] == {"en/all": 4, "zh/all": 3} and stats["kept"] == n
+    assert files[None] == files[2]
+    rows = [json.loads(line) for line in files[2][0].decode().splitlines()]
+    assert [r["source_id"] for r in rows] == ["100", "102", "103", "105"]
+    assert rows[0]["charset_detected"] is None and rows[0]["source_file"] == "a.jsonl"
+    with pytest.raises(ExportError, match="s5"):
+        export_shard(
+            tmp_path / "docs.parquet",
+            seed_paths[:1],
+            ["en", "zh"],
+            ["all"],
+            [tmp_path / "x-en.jsonl", tmp_path / "x-zh.jsonl"],
+            tmp_path / "x.json",
+            "0000",
+            2,
+        )
+    assert not list(tmp_path.glob("*x*")), "a failed export leaves no file"

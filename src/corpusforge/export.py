@@ -14,12 +14,23 @@ decoded as declared).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from .io import PathLike, read_parquet, read_parquets, write_json, write_jsonl
+from .atomic import atomic_output
+from .io import (
+    PathLike,
+    ids_sorted,
+    iter_parquet_frames,
+    open_parquet,
+    write_json,
+    write_json_lines,
+)
 from .records import stage_stats
 
 STAGE = "export"
@@ -103,26 +114,41 @@ class ExportError(ValueError):
 SEED_LOOKUP = ("source_id", "source_file", "charset_detected")
 
 
-def with_source_ids(docs: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
-    """The documents with ``source_id`` (and ``source_file``, ``charset_detected``
-    where ``seeds`` has them): those of the seed row each descends from.
+class SeedLookup:
+    """``source_id`` (and ``source_file``, ``charset_detected`` where the seed
+    records have them) of the seed rows documents descend from, by ``seed_id``.
 
-    ``seeds``: ``seed_id`` and ``source_id`` of every seed record of the build. A
-    document whose ``seed_id`` is in none is an error (its lineage is broken).
+    ``seeds``: ``seed_id`` and those columns of every seed record of the shard, as
+    Arrow (a few short strings a row, indexed once).
     """
-    missing = sorted(set(docs["seed_id"]) - set(seeds["seed_id"]), key=str)
-    if missing:
-        raise ExportError(
-            f"{len(missing)} document seed_id(s) in no seed's records, e.g. {missing[:5]}"
+
+    def __init__(self, seeds: pa.Table) -> None:
+        self.columns = [c for c in SEED_LOOKUP if c in seeds.column_names]
+        self.values = seeds.select(self.columns)
+        self.index = pd.Index(seeds.column("seed_id").to_pandas())
+
+    def attach(self, docs: pd.DataFrame) -> pd.DataFrame:
+        """The documents with the looked-up columns. A document whose ``seed_id`` is
+        in no seed record is an error (its lineage is broken)."""
+        at = self.index.get_indexer(docs["seed_id"])
+        if (at < 0).any():
+            missing = sorted(set(docs["seed_id"][at < 0]), key=str)
+            raise ExportError(
+                f"{len(missing)} document seed_id(s) in no seed's records, e.g. {missing[:5]}"
+            )
+        rows = self.values.take(pa.array(at))
+        return docs.assign(
+            **{
+                column: pd.Series(rows.column(column).to_pylist(), index=docs.index, dtype=object)
+                for column in self.columns
+            }
         )
-    by_seed = seeds.set_index("seed_id")
-    looked_up = {
-        column: docs["seed_id"].map(by_seed[column]).astype(object)
-        for column in SEED_LOOKUP
-        if column in seeds.columns
-    }
-    looked_up = {k: v.where(v.notna(), None) for k, v in looked_up.items()}
-    return docs.assign(**looked_up)
+
+
+def with_source_ids(docs: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
+    """The documents with the seed columns of :class:`SeedLookup` (``seeds`` as a
+    DataFrame)."""
+    return SeedLookup(pa.Table.from_pandas(seeds, preserve_index=False)).attach(docs)
 
 
 def partition(
@@ -155,11 +181,20 @@ def export_stats(n_in: int, n_out: int) -> dict:
 
 def _seed_columns(seed_paths: Sequence[PathLike]) -> list[str]:
     """``seed_id`` and the columns of ``SEED_LOOKUP`` every seed file has."""
-    import pyarrow.parquet as pq
-
     names = [set(pq.read_schema(path).names) for path in seed_paths]
     common = set.intersection(*names) if names else set()
     return ["seed_id", *[column for column in SEED_LOOKUP if column in common]]
+
+
+def read_seed_lookup(seed_paths: Sequence[PathLike]) -> SeedLookup:
+    """The lookup of a shard's seed records (their key columns alone)."""
+    columns = _seed_columns(seed_paths)
+    tables = [open_parquet(path).read(columns=columns) for path in seed_paths]
+    schema = pa.schema([pa.field(c, pa.string()) for c in columns])
+    seeds = pa.concat_tables(
+        [t.select(columns).cast(schema) for t in tables] or [schema.empty_table()]
+    )
+    return SeedLookup(seeds)
 
 
 def export_shard(
@@ -170,20 +205,40 @@ def export_shard(
     jsonl_paths: Sequence[PathLike],
     stats_path: PathLike,
     shard: str,
+    batch_rows: int | None = None,
 ) -> dict:
     """The whole job of rule ``export_jsonl``: one jsonl file per (lang, bucket), in
-    the order of ``langs`` x ``buckets``, and the job's stats."""
-    docs = read_parquet(docs_path)
-    seeds = read_parquets(seed_paths, columns=_seed_columns(seed_paths))
-    parts = partition(to_records(with_source_ids(docs, seeds)), langs, buckets)
+    the order of ``langs`` x ``buckets``, and the job's stats.
+
+    With ``batch_rows``, ``batch_rows`` documents at a time: a shard's documents are
+    in id order (a shard whose ids are not is read whole), so the files get the
+    bytes of one pass over the shard. Every file is published only once all are
+    written.
+    """
+    seeds = read_seed_lookup(seed_paths)
+    if batch_rows is not None and not ids_sorted(docs_path):
+        batch_rows = None
     keys = [(lang, bucket) for lang in langs for bucket in buckets]
-    written = sum(
-        write_jsonl(parts[key], path) for key, path in zip(keys, jsonl_paths, strict=True)
-    )
+    counts = dict.fromkeys(keys, 0)
+    n_in = 0
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_output(path)) for path in jsonl_paths]
+        handles = {
+            key: stack.enter_context(open(tmp, "w", encoding="utf-8", newline="\n"))
+            for key, tmp in zip(keys, tmps, strict=True)
+        }
+        for docs in iter_parquet_frames(docs_path, batch_rows):
+            n_in += len(docs)
+            parts = partition(to_records(seeds.attach(docs)), langs, buckets)
+            for key, records in parts.items():
+                write_json_lines(records, handles[key])
+                counts[key] += len(records)
+        for handle in handles.values():
+            handle.close()
     stats = {
-        **export_stats(len(docs), written),
+        **export_stats(n_in, sum(counts.values())),
         "shard": shard,
-        "partitions": {f"{k[0]}/{k[1]}": len(v) for k, v in sorted(parts.items())},
+        "partitions": {f"{k[0]}/{k[1]}": v for k, v in sorted(counts.items())},
     }
     write_json(stats, stats_path)
     return stats

@@ -94,12 +94,17 @@ def write_jsonl(records: Iterable[Mapping[str, Any]], path: PathLike) -> int:
 
     Returns the number of lines written.
     """
-    count = 0
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False, default=_json_default))
-            handle.write("\n")
-            count += 1
+        return write_json_lines(records, handle)
+
+
+def write_json_lines(records: Iterable[Mapping[str, Any]], handle: Any) -> int:
+    """Write one JSON object per line to an open text file; the number written."""
+    count = 0
+    for record in records:
+        handle.write(json.dumps(record, ensure_ascii=False, default=_json_default))
+        handle.write("\n")
+        count += 1
     return count
 
 
@@ -164,8 +169,9 @@ class ParquetSink(_Spilling):
         self.rows = 0
         self._dir: tempfile.TemporaryDirectory | None = None
 
-    def add(self, frame: pd.DataFrame) -> None:
-        table = _arrow(frame, self.schema)
+    def add(self, frame: pd.DataFrame | pa.Table) -> None:
+        """Add a batch: a DataFrame, or an Arrow table (written as it is)."""
+        table = frame if isinstance(frame, pa.Table) else _arrow(frame, self.schema)
         self.rows += table.num_rows
         if self.first is None and not self.parts:
             self.first = table

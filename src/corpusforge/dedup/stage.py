@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..io import read_parquet, write_json, write_parquet, write_table
+from ..io import ParquetSink, iter_parquet_frames, read_parquet, write_json, write_parquet
+from ..stats.merge import merge_stats
 from .clusters import decisions, near_clusters
 from .config import bands_of_group, candidate_probability
-from .minhash import band_candidates, read_signatures, signature_table
+from .minhash import Permutations, band_candidates, read_signatures, signature_table
 from .steps import concat_fingerprints, exact_duplicates, fingerprint, read_hashes, signatures
 
 log = logging.getLogger("corpusforge.dedup")
@@ -42,12 +43,25 @@ def step_settings(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fingerprint_shard(
-    docs: PathLike, cfg: Mapping[str, Any], out_fingerprints: PathLike, out_paragraphs: PathLike
+    docs: PathLike,
+    cfg: Mapping[str, Any],
+    out_fingerprints: PathLike,
+    out_paragraphs: PathLike,
+    batch_rows: int | None = None,
 ) -> None:
-    fp, paras = fingerprint(read_parquet(docs), cfg)
-    write_parquet(fp, out_fingerprints)
-    write_parquet(paras, out_paragraphs)
-    log.info("%d documents, %d short, %d paragraph hashes", len(fp), fp["short"].sum(), len(paras))
+    """Fingerprints and paragraph hashes of one shard, ``batch_rows`` documents at a
+    time (None: the shard at once); the rows are the same either way, each
+    paragraph's ``doc`` its document's row in the shard."""
+    docs_seen = short = para_rows = 0
+    with ParquetSink(out_fingerprints) as fps, ParquetSink(out_paragraphs) as paras:
+        for frame in iter_parquet_frames(docs, batch_rows):
+            fp, para = fingerprint(frame, cfg)
+            fps.add(fp)
+            paras.add(para.assign(doc=para["doc"] + docs_seen))
+            docs_seen += len(fp)
+            short += int(fp["short"].sum())
+            para_rows += len(para)
+    log.info("%d documents, %d short, %d paragraph hashes", docs_seen, short, para_rows)
 
 
 def exact_step(
@@ -77,11 +91,20 @@ def signature_shard(
     boilerplate: PathLike,
     cfg: Mapping[str, Any],
     out_signatures: PathLike,
+    batch_rows: int | None = None,
 ) -> None:
-    removed = read_parquet(exact, columns=["id"])["id"]
-    meta, sig, stats = signatures(read_parquet(docs), removed, read_hashes(boilerplate), cfg)
-    write_table(signature_table(meta, sig), out_signatures)
-    log.info("signatures: %s", stats)
+    """MinHash signatures of one shard, ``batch_rows`` documents at a time (None: the
+    shard at once); the rows are the same either way."""
+    removed = frozenset(read_parquet(exact, columns=["id"])["id"])
+    boiler = read_hashes(boilerplate)
+    perms = Permutations(cfg["num_perm"], cfg["seed"], cfg["scheme"])
+    per_batch = []
+    with ParquetSink(out_signatures) as out:
+        for frame in iter_parquet_frames(docs, batch_rows):
+            meta, sig, stats = signatures(frame, removed, boiler, cfg, perms)
+            out.add(signature_table(meta, sig))
+            per_batch.append(stats)
+    log.info("signatures: %s", merge_stats(per_batch))
 
 
 def band_step(

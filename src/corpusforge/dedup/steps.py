@@ -234,7 +234,9 @@ def signatures(
     (``id``, ``length``, ``perplexity``), the matching signature matrix and stats.
     """
     perms = perms or Permutations(cfg["num_perm"], cfg["seed"], cfg["scheme"])
-    skip = docs["id"].astype(str).isin(set(exact_removed)).to_numpy()
+    if not isinstance(exact_removed, set | frozenset):
+        exact_removed = set(exact_removed)
+    skip = docs["id"].astype(str).isin(exact_removed).to_numpy()
     docs = docs[~skip].reset_index(drop=True)
     texts = _texts(docs)
     length = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
