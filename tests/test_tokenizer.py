@@ -26,6 +26,9 @@ DOCS = [
 ]
 
 
+PROVENANCE = "corpusforge-tokenizer.json"
+
+
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory):
     dest = tmp_path_factory.mktemp("tok") / "smollm2"
@@ -46,6 +49,19 @@ def test_the_tokenizer_folder_holds_no_weights(tokenizer_dir):
     assert not any(n.endswith((".safetensors", ".bin", ".gguf")) for n in names)
     provenance = json.loads((tokenizer_dir / "corpusforge-tokenizer.json").read_text())
     assert provenance == {"source": "gguf", "gguf_file": gguf_path({"source": "gguf"}).name}
+
+
+def test_the_folder_is_the_one_autotokenizer_saves_from_the_gguf(tokenizer_dir, tmp_path):
+    """prepare_tokenizer reads the GGUF with the generic fast class (no torch import):
+    the files are those AutoTokenizer's choice of class saves."""
+    from transformers import AutoTokenizer
+
+    gguf = gguf_path({"source": "gguf"})
+    AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp_path)
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert saved == sorted(p.name for p in tokenizer_dir.iterdir() if p.name != PROVENANCE)
+    for name in saved:
+        assert (tmp_path / name).read_bytes() == (tokenizer_dir / name).read_bytes(), name
 
 
 def test_same_tokenizer_as_the_converted_model(tokenizer_dir, smollm2_dir):
