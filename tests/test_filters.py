@@ -428,8 +428,9 @@ def test_fast_measures_give_the_reference_outputs():
     import random
 
     from corpusforge.filters import (
+        NGrams,
         dup_ngram_char_fraction,
-        dup_ngram_char_fractions,
+        top_ngram_char_fraction,
     )
 
     rng = random.Random(5)
@@ -448,10 +449,10 @@ def test_fast_measures_give_the_reference_outputs():
     for text in texts:
         words = text.split()
         total = sum(map(len, words))
-        sizes = [5, 6, 7, 8, 9, 10, 12]
-        assert dup_ngram_char_fractions(words, sizes, total) == {
-            n: dup_ngram_char_fraction(words, n, total) for n in sizes
-        }
+        grams = NGrams(words)
+        for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 40):
+            assert grams.dup_fraction(n) == dup_ngram_char_fraction(words, n, total), (text, n)
+            assert grams.top_fraction(n) == top_ngram_char_fraction(words, n, total), (text, n)
     langs = [rng.choice(["en", "zh", None]) for _ in texts]
     for cfg, with_lang in (({}, False), ({}, True), ({"skip": {"en": ["c4"]}}, True)):
         frame = pd.DataFrame({"id": range(len(texts)), "origin": "web", "text": texts})

@@ -40,10 +40,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import compress
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from .cjk import WORD_CHARS
@@ -222,29 +222,21 @@ def _dup_fractions(items: list[str]) -> tuple[float, float]:
     return dup / len(items), (dup_chars / total if total else 0.0)
 
 
-def top_ngram_char_fraction(
-    words: list[str], n: int, total_chars: int, fast: bool = False
-) -> float:
-    """Characters in the most frequent n-gram (times its count) / characters in words."""
+def top_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float:
+    """Characters in the most frequent n-gram (times its count) / characters in words
+    (the reference of :meth:`NGrams.top_fraction`)."""
     if len(words) < n or not total_chars:
         return 0.0
     counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
-    if fast:  # the largest count, then the largest n-gram of that count
-        count = max(counts.values())
-        if count < 2:
-            return 0.0
-        gram = max(g for g, c in counts.items() if c == count)
-        return sum(map(len, gram)) * count / total_chars
     gram, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     if count < 2:
         return 0.0
     return sum(len(w) for w in gram) * count / total_chars
 
 
-def dup_ngram_char_fraction(
-    words: list[str], n: int, total_chars: int, fast: bool = False
-) -> float:
-    """Characters of words covered by a repeat of an earlier n-gram / all.
+def dup_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float:
+    """Characters of words covered by a repeat of an earlier n-gram / all (the
+    reference of :meth:`NGrams.dup_fraction`).
 
     The first occurrence of an n-gram is not a duplicate; its repeats are, and a
     word covered by several overlapping repeats counts once (as datatrove does;
@@ -252,17 +244,6 @@ def dup_ngram_char_fraction(
     """
     if len(words) < n or not total_chars:
         return 0.0
-    if fast:
-        grams = list(zip(*(words[i:] for i in range(n)), strict=False))
-        seen: set[tuple[str, ...]] = set(grams)
-        if len(seen) == len(grams):
-            return 0.0  # no n-gram repeats: nothing covered
-        seen = set()
-        add = seen.add
-        covered = bytearray(len(words))
-        for start in [i for i, gram in enumerate(grams) if gram in seen or add(gram)]:
-            covered[start : start + n] = b"\x01" * n
-        return sum(map(len, compress(words, covered))) / total_chars
     seen = set()
     covered = bytearray(len(words))
     for start, gram in enumerate(zip(*(words[i:] for i in range(n)), strict=False)):
@@ -273,41 +254,77 @@ def dup_ngram_char_fraction(
     return sum(len(w) for w, c in zip(words, covered, strict=True) if c) / total_chars
 
 
-def dup_ngram_char_fractions(
-    words: list[str], sizes: list[int], total_chars: int
-) -> dict[int, float]:
-    """:func:`dup_ngram_char_fraction` for several n at once. A repeat of an earlier
-    (n+k)-gram starts where a repeat of an earlier n-gram does, so the starts of
-    repeated n-grams, grouped by n-gram, are refined by the next words instead of
-    hashing every (n+k)-gram again."""
-    sizes = sorted(set(sizes))
-    found = dict.fromkeys(sizes, 0.0)
-    if not sizes or len(words) < sizes[0] or not total_chars:
-        return found
-    first = sizes[0]
-    grams = list(zip(*(words[i:] for i in range(first)), strict=False))
-    counts = Counter(grams)
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for start in [i for i, gram in enumerate(grams) if counts[gram] > 1]:
-        groups.setdefault(grams[start], []).append(start)  # starts in order
-    done = first
-    for n in sizes:
-        if n > done:  # group the starts by their n-gram: (done)-gram plus the next words
-            refined: dict[tuple, list[int]] = {}
-            for key, starts in groups.items():
-                for start in starts:
-                    if start + n <= len(words):
-                        refined.setdefault((key, *words[start + done : start + n]), []).append(
-                            start
-                        )
-            groups = {key: starts for key, starts in refined.items() if len(starts) > 1}
-            done = n
-        covered = bytearray(len(words))
-        for starts in groups.values():
-            for start in starts[1:]:  # the first occurrence is no repeat
-                covered[start : start + n] = b"\x01" * n
-        found[n] = sum(map(len, compress(words, covered))) / total_chars
-    return found
+class NGrams:
+    """The repeated n-grams of a document's words, as dense ranks: equal n-grams get
+    the same rank. Words are numbered by first occurrence (``pd.factorize``); an
+    n-gram can repeat only where its first n-1 words do, so level n ranks only the
+    starts whose (n-1)-gram repeats, by the (n-1)-gram's rank and the next word
+    (rank x vocabulary + word, made dense again by ``np.unique``): exact, no
+    hashing, array operations on fewer starts at every level instead of a Python
+    tuple per n-gram. Gives the measures of :func:`top_ngram_char_fraction` and
+    :func:`dup_ngram_char_fraction` (tests compare them)."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.ids = pd.factorize(np.array(words, dtype=object))[0].astype(np.int64)
+        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.total = int(self.lengths.sum())
+        self.vocab = int(self.ids.max()) + 1 if len(words) else 1
+        # n -> (starts of n-grams whose first n-1 words repeat, their ranks, the first
+        # of those starts of each rank, the count of each rank)
+        self.levels: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @staticmethod
+    def _ranked(starts: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, ...]:
+        _, first, ranks, counts = np.unique(
+            keys, return_index=True, return_inverse=True, return_counts=True
+        )
+        return starts, ranks.reshape(-1), starts[first], counts
+
+    def level(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, rank at each, first start of each rank, count of each rank) of the
+        n-grams that may repeat (every other n-gram occurs once)."""
+        if not self.levels:  # words: ranked already, numbered in order of first occurrence
+            ids = self.ids
+            new = np.ones(len(ids), dtype=bool)
+            new[1:] = ids[1:] > np.maximum.accumulate(ids)[:-1]
+            starts = np.arange(len(ids))
+            self.levels[1] = (starts, ids, starts[new], np.bincount(ids))
+        done = max(self.levels)
+        while done < n:
+            starts, ranks, _, counts = self.levels[done]
+            done += 1
+            keep = (counts[ranks] > 1) & (starts <= len(self.ids) - done)
+            starts, ranks = starts[keep], ranks[keep]
+            self.levels[done] = self._ranked(
+                starts, ranks * self.vocab + self.ids[starts + done - 1]
+            )
+        return self.levels[n]
+
+    def top_fraction(self, n: int) -> float:
+        """Characters of the most frequent n-gram times its count / all characters
+        (ties: the largest n-gram)."""
+        if len(self.words) < n or not self.total:
+            return 0.0
+        _, _, first, counts = self.level(n)
+        count = int(counts.max()) if len(counts) else 0
+        if count < 2:
+            return 0.0
+        gram = max(tuple(self.words[i : i + n]) for i in first[counts == count].tolist())
+        return sum(map(len, gram)) * count / self.total
+
+    def dup_fraction(self, n: int) -> float:
+        """Characters of words covered by a repeat of an earlier n-gram / all."""
+        if len(self.words) < n or not self.total:
+            return 0.0
+        starts, ranks, first, _ = self.level(n)
+        repeats = starts[first[ranks] < starts]
+        if not len(repeats):
+            return 0.0
+        size = len(self.words) + n
+        edges = np.bincount(repeats, minlength=size) - np.bincount(repeats + n, minlength=size)
+        covered = np.cumsum(edges[: len(self.words)]) > 0
+        return int(self.lengths[covered].sum()) / self.total
 
 
 # ---------------------------------------------------------------- rule sets
@@ -337,25 +354,21 @@ def check_repetition(
         rule = f"gopher_repetition.{name}"
         if rule not in skip and value > bound:
             return rule, f"{name} {_fmt(value)} > {bound}"
-    total = sum(map(len, words)) if fast else sum(len(w) for w in words)
-    ngram_rules = (
-        ("top", "top", top_ngram_char_fraction),
-        ("dup", "duplicate", dup_ngram_char_fraction),
-    )
-    dups = None
-    for key, label, measure in ngram_rules:
+    if fast:
+        grams = NGrams(words)
+        measures = {"top": grams.top_fraction, "dup": grams.dup_fraction}
+    else:
+        total = sum(len(w) for w in words)
+        measures = {
+            "top": lambda n: top_ngram_char_fraction(words, n, total),
+            "dup": lambda n: dup_ngram_char_fraction(words, n, total),
+        }
+    for key, label in (("top", "top"), ("dup", "duplicate")):
         for n, bound in cfg[f"max_{key}_ngram_char_fraction"].items():
             rule = f"gopher_repetition.{key}_{n}gram_char_fraction"
             if rule in skip:
                 continue
-            if fast and key == "dup":
-                if dups is None:
-                    dups = dup_ngram_char_fractions(
-                        words, list(cfg["max_dup_ngram_char_fraction"]), total
-                    )
-                value = dups[n]
-            else:
-                value = measure(words, n, total, fast)
+            value = measures[key](n)
             if value > bound:
                 return rule, f"{label} {n}-gram char fraction {_fmt(value)} > {bound}"
     return None
@@ -378,7 +391,7 @@ def check_quality(
         return None
     rule = "gopher_quality.mean_word_length"
     if rule not in skip:
-        mean = sum(len(w) for w in words) / n
+        mean = (sum(map(len, words)) if fast else sum(len(w) for w in words)) / n
         lo, hi = cfg["min_mean_word_length"], cfg["max_mean_word_length"]
         if not lo <= mean <= hi:
             return rule, f"mean word length {_fmt(mean)} not in [{lo}, {hi}]"
@@ -405,7 +418,7 @@ def check_quality(
     if rule not in skip:
         if fast:  # each distinct word judged once, weighted by its count
             counts = Counter(words)
-            alpha = sum(c for w, c in counts.items() if any(ch.isalpha() for ch in w))
+            alpha = sum(c for w, c in counts.items() if w.isalpha() or any(map(str.isalpha, w)))
             share = alpha / n
         else:
             share = sum(any(ch.isalpha() for ch in w) for w in words) / n
@@ -415,7 +428,8 @@ def check_quality(
     stop = (cfg.get("stop_words") or {}).get(lang or "en")
     if rule not in skip and stop:
         stop_set = set(stop)
-        found = {w.lower() for w in (set(words) if fast else words)} & stop_set
+        found = set(map(str.lower, set(words))) if fast else {w.lower() for w in words}
+        found &= stop_set
         if len(found) < cfg["min_stop_words"]:
             return rule, f"distinct stop words {len(found)} < {cfg['min_stop_words']}"
     return None
