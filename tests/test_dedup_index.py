@@ -285,11 +285,14 @@ def test_the_update_streams_the_final_documents_with_the_same_segment(tmp_path, 
         texts[f"s{k}-07"] = "too short"  # no keys in the index
         frame = docs(texts)
         stage = IndexCheckStage({**cfg, "read": []})
-        stage(frame)
         out = SimpleNamespace(
             hashes=tmp_path / f"keys{k}.parquet", signatures=tmp_path / f"sig{k}.parquet"
         )
+        stage.open_outputs(out)
+        stage(frame.iloc[:4])  # two batches, as a job streams them
+        stage(frame.iloc[4:])
         stage.write_outputs(out)
+        stage.close()
         final = frame.iloc[[0, 2, 3, 5, 6, 7]].reset_index(drop=True)  # later stages drop some
         write_parquet(final, tmp_path / f"final{k}.parquet")
         finals.append(tmp_path / f"final{k}.parquet")

@@ -138,6 +138,10 @@ class _Spilling:
     def _cleanup(self) -> None:
         raise NotImplementedError
 
+    def discard(self) -> None:
+        """Remove the spilled files; what ``close`` published stays."""
+        self._cleanup()
+
     def __enter__(self) -> Self:
         return self
 

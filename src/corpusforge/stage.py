@@ -143,10 +143,13 @@ class DocStage:
         empty batch too, so that its counters are in every shard's stats)."""
         raise NotImplementedError
 
+    def open_outputs(self, output: Any) -> None:
+        """Open the rule's outputs beyond ``docs``, ``rejected`` and ``stats`` (what a
+        later gather step reads: index_check's keys and signatures), for ``judge`` to
+        write batch by batch; the job calls it before the first batch."""
+
     def write_outputs(self, output: Any) -> None:
-        """Write the rule's outputs beyond ``docs``, ``rejected`` and ``stats`` (what a
-        later gather step reads: index_check's keys and signatures), from what
-        ``judge`` kept of the shard's batches; the job calls it after the last batch."""
+        """Finish and publish those outputs; the job calls it after the last batch."""
 
     def close(self) -> None:
         """Release what ``prepare()`` holds until the job ends (a GPU slot); the job
@@ -228,6 +231,7 @@ def run_job(smk: Any) -> dict:
 
     def build() -> DocStage:
         built.append(load(smk.params.stage)(smk.params.settings, files))
+        built[-1].open_outputs(smk.output)
         return built[-1]
 
     try:

@@ -25,12 +25,11 @@ import numpy as np
 import pandas as pd
 
 from ..io import (
+    ParquetSink,
     iter_parquet_frames,
     open_parquet,
     read_parquet,
     write_json,
-    write_parquet,
-    write_table,
 )
 from ..paragraphs import shard_line_hashes
 from ..stage import DocStage, Verdict
@@ -63,24 +62,26 @@ class IndexCheckStage(DocStage):
     ``cfg``: the dedup settings the index was built with, ``read`` (the index versions)
     and ``max_matches``. Beside the documents it writes the shard's keys (``hashes``:
     ``id``, ``exact_hash``, ``short``) and MinHash signatures (``signatures``), for
-    rule index_update (:meth:`write_outputs`)."""
+    rule index_update, a batch at a time (:meth:`open_outputs`; a stage never opened
+    only checks)."""
 
     name = STAGE
 
     def prepare(self) -> None:
         self.segments = open_segments(self.cfg["read"])
-        self.keys: list[pd.DataFrame] = []
-        self.signed: list[pd.DataFrame] = []
-        self.signatures: list[np.ndarray] = []
+        self.sinks: dict[str, ParquetSink] = {}
+
+    def open_outputs(self, output: Any) -> None:
+        self.sinks = {name: ParquetSink(getattr(output, name)) for name in ("hashes", "signatures")}
 
     def judge(self, docs: pd.DataFrame) -> Verdict:
         docs = docs.sort_values("id", kind="stable")
         labels = docs.index
         frame = docs.reset_index(drop=True)
         keys, meta, sig = shard_keys(frame, self.cfg)
-        self.keys.append(keys)
-        self.signed.append(meta)
-        self.signatures.append(sig)
+        if self.sinks:
+            self.sinks["hashes"].add(keys)
+            self.sinks["signatures"].add(signature_table(meta, sig))
         row_of = pd.Series(np.arange(len(frame)), index=frame["id"].astype(str).to_numpy())
         signed = row_of.loc[meta["id"].astype(str)].to_numpy(np.int64)
         found = find_documents(
@@ -123,10 +124,12 @@ class IndexCheckStage(DocStage):
         )
 
     def write_outputs(self, output: Any) -> None:
-        keys = pd.concat(self.keys, ignore_index=True) if len(self.keys) > 1 else self.keys[0]
-        meta = pd.concat(self.signed, ignore_index=True) if len(self.signed) > 1 else self.signed[0]
-        write_table(signature_table(meta, np.concatenate(self.signatures)), output.signatures)
-        write_parquet(keys, output.hashes)
+        for sink in self.sinks.values():
+            sink.close()
+
+    def close(self) -> None:
+        for sink in self.sinks.values():
+            sink.discard()
 
 
 def update_job(
