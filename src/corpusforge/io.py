@@ -511,15 +511,19 @@ def merge_by_id(
 
     Each round takes from every stream the rows up to the smallest last id among the
     streams' current frames, reading on into a stream's next frames while they go on
-    with that id (so equal ids are taken together, in one block); the rounds are
-    gathered into blocks of at least ``block_rows`` rows. A current frame is read by
-    position, not cut and copied, so a round costs a binary search per stream and
-    many streams of small frames (a seed of many parts) merge in time that follows
-    the rows, not rows x streams."""
+    with that id (so equal ids are taken together); the rounds are gathered into
+    blocks of at least ``block_rows`` rows. A round takes only ids above the last
+    round's bound, so a block is its streams' taken rows sorted by (id, stream). A
+    round costs a binary search per stream: what a stream gives a block is noted as
+    row ranges of its frames (one range per frame) and cut once, when the block is
+    made, so many streams of small frames (a seed of many parts) merge in time that
+    follows the rows, not rounds x streams."""
     iters = [iter(stream) for stream in streams]
     heads: list[pd.DataFrame | None] = [None] * len(iters)
     ids: list[np.ndarray] = [np.zeros(0, dtype=object)] * len(iters)
     pos = [0] * len(iters)
+    # per stream, the ranges of its frames taken into the coming block: [frame, start, stop]
+    taken: list[list[list]] = [[] for _ in iters]
 
     def pull(i: int) -> bool:
         for frame in iters[i]:
@@ -530,27 +534,39 @@ def merge_by_id(
         heads[i] = None
         return False
 
+    def block() -> pd.DataFrame:
+        chunks = [
+            frame.iloc[start:stop].assign(_stream=i)
+            for i, ranges in enumerate(taken)
+            for frame, start, stop in ranges
+        ]
+        for ranges in taken:
+            ranges.clear()
+        out = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+        out = out.sort_values(["id", "_stream"], kind="stable")
+        return out.drop(columns="_stream").reset_index(drop=True)
+
     live = [i for i in range(len(iters)) if pull(i)]
-    pending: list[pd.DataFrame] = []
-    held = rounds = 0
+    held = 0
     while live:
         bound = min(ids[i][-1] for i in live)
         for i in live:
             while True:  # a stream's next frame may go on with the bound's id
                 cut = int(np.searchsorted(ids[i], bound, side="right"))
                 if cut > pos[i]:
-                    pending.append(heads[i].iloc[pos[i] : cut].assign(_stream=i, _round=rounds))
+                    ranges = taken[i]
+                    if ranges and ranges[-1][0] is heads[i]:
+                        ranges[-1][2] = cut
+                    else:
+                        ranges.append([heads[i], pos[i], cut])
                     held += cut - pos[i]
                     pos[i] = cut
                 if pos[i] < len(ids[i]) or not pull(i):
                     break
-        rounds += 1
         live = [i for i in live if pos[i] < len(ids[i]) or pull(i)]
-        if pending and (held >= block_rows or not live):
-            block = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
-            block = block.sort_values(["_round", "id", "_stream"], kind="stable")
-            yield block.drop(columns=["_round", "_stream"]).reset_index(drop=True)
-            pending, held = [], 0
+        if held and (held >= block_rows or not live):
+            yield block()
+            held = 0
 
 
 def ids_sorted(path: PathLike, batch_rows: int = 1 << 16) -> bool:
