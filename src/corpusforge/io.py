@@ -192,7 +192,8 @@ class ParquetSink(_Spilling):
 
     def _spill(self, table: pa.Table) -> None:
         part = Path(self._dir.name) / f"{len(self.parts):06d}.parquet"
-        pq.write_table(table, part, compression="zstd", use_dictionary=False)
+        # a part is read back once, by close: a fast codec (zstd is the output's)
+        pq.write_table(table, part, compression="lz4", use_dictionary=False)
         self.parts.append(part)
 
     def close(self) -> None:
