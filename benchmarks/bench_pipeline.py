@@ -33,16 +33,16 @@ per CPU-second and per wall-second; the kept documents of both (Jaccard of the
 kept ids) and where they part (ours' rejection reason of the documents only
 datatrove keeps, datatrove's of those only ours keeps).
 
-One run (2026-12-07, --docs 50000, AMD EPYC, 2 cores, beside the test suite):
-50,000 documents of ~828 words.
-- corpusforge: 267 s wall, 223.0 CPU-s, peak RSS 1,826 MB (the process tree) ->
-  224.3 documents per CPU-second, 187.2 per wall-second; 248.4 per CPU-second
-  without the perplexity rules (21.7 CPU-s). Kept 25,972.
-- datatrove: 1,366 s wall, 1,245.5 CPU-s, peak RSS 370 MB -> 40.1 documents per
-  CPU-second, 36.6 per wall-second. Kept 21,644.
-- corpusforge / datatrove: 5.59x documents per CPU-second (6.19x without
-  perplexity), 5.11x per wall-second; 4.9x datatrove's peak memory (7.5x in the
-  run of 2026-12-01, before the seed was read sharded).
+Latest run (2026-12-07 afternoon, --docs 50000, AMD EPYC, 2 cores, datatrove's
+side beside the test suite): 50,000 documents of ~828 words.
+- corpusforge: 137 s wall, 204.0 CPU-s, peak RSS 1,006 MB (the process tree) ->
+  245.1 documents per CPU-second, 363.8 per wall-second; 273.1 per CPU-second
+  without the perplexity rules (20.9 CPU-s). Kept 25,972.
+- datatrove: 1,134 s wall, 1,277.5 CPU-s, peak RSS 370 MB -> 39.1 documents per
+  CPU-second, 44.1 per wall-second. Kept 21,644.
+- corpusforge / datatrove: 6.26x documents per CPU-second (6.98x without
+  perplexity), 8.25x per wall-second; 2.7x datatrove's peak memory (4.9x in the
+  morning's run, 7.5x on 2026-12-01, before the seed was read sharded).
 - Kept ids: Jaccard 0.498 (15,826 both, 10,146 only ours, 5,818 only datatrove).
   Only ours keeps: datatrove's Gopher quality rejected 9,298 (its 80%-alphabetic-
   words rule counts spaCy's punctuation tokens as words; see bench_filters.py),
