@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from corpusforge.model import ModelError, gguf_path
-from corpusforge.tokenizer import COUNT_BATCH, prepare_tokenizer, token_counter
+from corpusforge.tokenizer import (
+    COUNT_BATCH,
+    _backend,
+    _piece_table,
+    prepare_tokenizer,
+    token_counter,
+    token_ids,
+)
 
 # Crafted documents: English and Chinese prose, mixed scripts, code, emoji, numbers,
 # whitespace runs, a special token written in the text, an empty document.
@@ -83,7 +90,7 @@ def test_piece_counts_equal_whole_text_counts_on_random_text(tokenizer_dir, smol
     Han characters, marks, control and format characters: sums of piece counts
     equal the counts of the whole texts."""
     count = token_counter(tokenizer_dir)
-    assert count.__name__ == "count_pieces"  # the byte-level BPE path is taken
+    assert _piece_table(_backend(tokenizer_dir), ids=False) is not None  # the pieces' path
     alphabet = [
         *"ab Zé1!'s'.,-", "'s", "'ll", "  ", "\n", "\n\n", "\t", "\r\n", " \n ",
         *"\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2002\u200b\u2028\u202f\u3000\ufeff",
@@ -92,6 +99,17 @@ def test_piece_counts_equal_whole_text_counts_on_random_text(tokenizer_dir, smol
     rng = random.Random(5)
     texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(3000)]
     assert count(texts) == model_counts(smollm2_dir, texts)
+    assert_ids_of_whole_texts(tokenizer_dir, [*texts, *DOCS])
+
+
+def assert_ids_of_whole_texts(folder, texts):
+    """token_ids (the piece table, what rule tokenize writes) gives the ids of
+    encoding each text whole, twice (the second time from the table)."""
+    backend = _backend(folder)
+    whole = [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+    ids = token_ids(backend)
+    assert ids(texts) == whole
+    assert ids(texts) == whole
 
 
 def test_counts_on_reference_prose(tokenizer_dir, smollm2_dir):
@@ -104,6 +122,7 @@ def test_counts_on_reference_prose(tokenizer_dir, smollm2_dir):
     count = token_counter(tokenizer_dir)
     assert count(texts) == model_counts(smollm2_dir, texts)
     assert count(texts) == model_counts(smollm2_dir, texts)  # from the table of pieces
+    assert_ids_of_whole_texts(tokenizer_dir, texts)
 
 
 def test_counts_do_not_depend_on_batches(tokenizer_dir):

@@ -35,6 +35,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -161,44 +162,54 @@ def _is_byte_level_bpe(backend: Any) -> bool:
     )
 
 
-class _PieceCounter:
-    """Token counts as sums of the counts of pieces (byte-level BPE tokenizers)."""
+class _Pieces:
+    """Token counts (or ids) of texts as sums (or concatenations) of those of their
+    pieces (byte-level BPE tokenizers): each distinct piece is tokenized once and
+    kept in a table, a piece's count with ``ids`` False, its ids with ``ids`` True."""
 
-    def __init__(self, backend: Any, newline_id: int, added: list[str]):
+    def __init__(self, backend: Any, newline_id: int, added: list[str], ids: bool = False):
         # encode_batch_fast (tokenizers >= 0.21) skips the offsets
         self.encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
         self.newline_id = newline_id
         self.added = re.compile("|".join(map(re.escape, added))) if added else None
-        self.table: dict[str, int] = {}
+        self.ids = ids
+        self.table: dict[str, Any] = {}
         self.table_chars = 0
 
     def _learn(self, pieces: list[str]) -> None:
-        """Count new pieces: words joined by newlines, whitespace runs alone."""
+        """Tokenize new pieces: words joined by newlines, whitespace runs alone."""
         import numpy as np
 
         spaces = [p for p in pieces if p.isspace()]
         words = [p for p in pieces if not p.isspace()]
         encode = self.encode
-        counts = [len(e) for e in encode(spaces, add_special_tokens=False)] if spaces else []
-        self.table.update(zip(spaces, counts, strict=True))
+        if spaces:
+            encs = encode(spaces, add_special_tokens=False)
+            values = [tuple(e.ids) for e in encs] if self.ids else [len(e) for e in encs]
+            self.table.update(zip(spaces, values, strict=True))
         chunks = [words[i : i + PIECES_PER_CALL] for i in range(0, len(words), PIECES_PER_CALL)]
         joined = ["\n".join(chunk) for chunk in chunks]
         for chunk, enc in zip(chunks, encode(joined, add_special_tokens=False), strict=True):
             ids = np.asarray(enc.ids, dtype=np.int64)
             cuts = np.concatenate(([-1], np.flatnonzero(ids == self.newline_id), [len(ids)]))
-            counts = np.diff(cuts) - 1
-            if len(counts) != len(chunk):
+            if len(cuts) - 1 != len(chunk):
                 raise RuntimeError("tokenizer: a newline did not stay one token between pieces")
-            self.table.update(zip(chunk, counts.tolist(), strict=True))
+            if self.ids:
+                listed = enc.ids
+                values = [tuple(listed[a + 1 : b]) for a, b in pairwise(cuts.tolist())]
+            else:
+                values = (np.diff(cuts) - 1).tolist()
+            self.table.update(zip(chunk, values, strict=True))
         self.table_chars += sum(map(len, pieces))
 
-    def __call__(self, texts: Sequence[str]) -> list[int]:
-        out = [0] * len(texts)
+    def __call__(self, texts: Sequence[str]) -> list[Any]:
+        """Per text: its token count, or the list of its token ids."""
+        out: list[Any] = [None] * len(texts)
         whole = [i for i, t in enumerate(texts) if self.added and self.added.search(t)]
         if whole:
             encs = self.encode([texts[i] for i in whole], add_special_tokens=False)
             for i, enc in zip(whole, encs, strict=True):
-                out[i] = len(enc)
+                out[i] = list(enc.ids) if self.ids else len(enc)
         skip = set(whole)
         rows = [i for i in range(len(texts)) if i not in skip]
         pieces = [PIECES.findall(texts[i]) for i in rows]
@@ -213,8 +224,42 @@ class _PieceCounter:
             self._learn(sorted(new))
         get = self.table.__getitem__
         for i, p in zip(rows, pieces, strict=True):
-            out[i] = sum(map(get, p))
+            out[i] = list(chain.from_iterable(map(get, p))) if self.ids else sum(map(get, p))
         return out
+
+
+def _piece_table(backend: Any, ids: bool) -> _Pieces | None:
+    """The piece table of a byte-level BPE tokenizer whose newline is one token and
+    whose added tokens hold no whitespace (they could form across the newlines that
+    join pieces); None for any other tokenizer."""
+    if not _is_byte_level_bpe(backend):
+        return None
+    newline = backend.encode("\n", add_special_tokens=False).ids
+    added = [t.content for t in backend.get_added_tokens_decoder().values()]
+    if len(newline) != 1 or any(c.isspace() for a in added for c in a):
+        return None
+    return _Pieces(backend, newline[0], added, ids)
+
+
+def _in_batches(step: Callable[[Sequence[str]], list[Any]]) -> Callable[[Sequence[str]], list]:
+    def batched(texts: Sequence[str]) -> list[Any]:
+        out: list[Any] = []
+        for start in range(0, len(texts), COUNT_BATCH):
+            out.extend(step(list(texts[start : start + COUNT_BATCH])))
+        return out
+
+    return batched
+
+
+def token_ids(backend: Any) -> Callable[[Sequence[str]], list[list[int]]]:
+    """Token ids (no special tokens added) of texts, with a Rust tokenizer: through the
+    piece table where the tokenizer allows it, the same ids as encoding each text
+    whole (tests/test_tokenizer.py), else encoded whole."""
+    pieces = _piece_table(backend, ids=True)
+    if pieces is not None:
+        return _in_batches(pieces)
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+    return _in_batches(lambda batch: [e.ids for e in encode(batch, add_special_tokens=False)])
 
 
 def token_counter(folder: str | Path, threads: int | None = None) -> TokenCounter:
@@ -227,28 +272,8 @@ def token_counter(folder: str | Path, threads: int | None = None) -> TokenCounte
         os.environ.setdefault("RAYON_NUM_THREADS", str(int(threads)))
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     backend = _backend(folder)
-    if _is_byte_level_bpe(backend):
-        newline = backend.encode("\n", add_special_tokens=False).ids
-        added = [t.content for t in backend.get_added_tokens_decoder().values()]
-        # an added token holding whitespace could form across the newlines that join pieces
-        if len(newline) == 1 and not any(c.isspace() for a in added for c in a):
-            pieces = _PieceCounter(backend, newline[0], added)
-
-            def count_pieces(texts: Sequence[str]) -> list[int]:
-                out: list[int] = []
-                for start in range(0, len(texts), COUNT_BATCH):
-                    out.extend(pieces(texts[start : start + COUNT_BATCH]))
-                return out
-
-            return count_pieces
-
+    pieces = _piece_table(backend, ids=False)
+    if pieces is not None:
+        return _in_batches(pieces)
     encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
-
-    def count(texts: Sequence[str]) -> list[int]:
-        out: list[int] = []
-        for start in range(0, len(texts), COUNT_BATCH):
-            batch = list(texts[start : start + COUNT_BATCH])
-            out.extend(len(e) for e in encode(batch, add_special_tokens=False))
-        return out
-
-    return count
+    return _in_batches(lambda batch: [len(e) for e in encode(batch, add_special_tokens=False)])

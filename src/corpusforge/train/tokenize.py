@@ -1,7 +1,9 @@
 """Tokenize one final jsonl file (rule ``tokenize``, one job per file).
 
-Texts are encoded with the Rust ``tokenizers`` library in batches
-(``encode_batch_fast``, no special tokens added by the tokenizer's template); the
+Texts are encoded with the Rust ``tokenizers`` library in batches, no special
+tokens added by the tokenizer's template; a byte-level BPE tokenizer's ids are
+those of each distinct piece of text, tokenized once and kept in a table
+(``corpusforge.tokenizer.token_ids``: the same ids as encoding the text whole); the
 configured BOS token goes before and the EOS token after each document (by
 default EOS only, as Megatron's ``--append-eod`` and datatrove's
 ``DocumentTokenizer`` do). The job writes, beside each other:
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import PathLike, atomic_output
+from ..tokenizer import token_ids
 from . import TrainError
 from .formats import TokenWriter, dtype_for_vocab
 
@@ -127,7 +130,7 @@ def tokenize_file(
     eos = special_id(tokenizer, tokenizer_dir, cfg, "eos")
     head = [] if bos is None else [bos]
     tail = [] if eos is None else [eos]
-    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+    encode = token_ids(tokenizer)
     docs, tokens = 0, 0
     with (
         TokenWriter("megatron", prefix, dtype) as writer,
@@ -135,8 +138,7 @@ def tokenize_file(
         open(tmp, "w", encoding="utf-8") as listing,
     ):
         for batch in _batches(jsonl):
-            encoded = encode([doc["text"] for doc in batch], add_special_tokens=False)
-            ids = [[*head, *enc.ids, *tail] for enc in encoded]
+            ids = [[*head, *enc, *tail] for enc in encode([doc["text"] for doc in batch])]
             lengths = list(map(len, ids))
             flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=sum(lengths))
             writer.add_many(flat, lengths)
