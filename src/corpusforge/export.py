@@ -233,8 +233,6 @@ def export_shard(
             for key, records in parts.items():
                 write_json_lines(records, handles[key])
                 counts[key] += len(records)
-        for handle in handles.values():
-            handle.close()
     stats = {
         **export_stats(n_in, sum(counts.values())),
         "shard": shard,

@@ -251,15 +251,25 @@ def _in_batches(step: Callable[[Sequence[str]], list[Any]]) -> Callable[[Sequenc
     return batched
 
 
-def token_ids(backend: Any) -> Callable[[Sequence[str]], list[list[int]]]:
-    """Token ids (no special tokens added) of texts, with a Rust tokenizer: through the
-    piece table where the tokenizer allows it, the same ids as encoding each text
-    whole (tests/test_tokenizer.py), else encoded whole."""
-    pieces = _piece_table(backend, ids=True)
+def _tokens(backend: Any, ids: bool) -> Callable[[Sequence[str]], list[Any]]:
+    """Per text, its token ids (``ids``) or count, no special tokens added: through the
+    piece table where the tokenizer allows it (the same values as encoding each text
+    whole, tests/test_tokenizer.py), else encoded whole; ``COUNT_BATCH`` texts a call."""
+    pieces = _piece_table(backend, ids)
     if pieces is not None:
         return _in_batches(pieces)
     encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
-    return _in_batches(lambda batch: [e.ids for e in encode(batch, add_special_tokens=False)])
+
+    def whole(batch: Sequence[str]) -> list[Any]:
+        encs = encode(batch, add_special_tokens=False)
+        return [e.ids for e in encs] if ids else [len(e) for e in encs]
+
+    return _in_batches(whole)
+
+
+def token_ids(backend: Any) -> Callable[[Sequence[str]], list[list[int]]]:
+    """Token ids (no special tokens added) of texts, with a Rust tokenizer."""
+    return _tokens(backend, ids=True)
 
 
 def token_counter(folder: str | Path, threads: int | None = None) -> TokenCounter:
@@ -271,9 +281,4 @@ def token_counter(folder: str | Path, threads: int | None = None) -> TokenCounte
     if threads:
         os.environ.setdefault("RAYON_NUM_THREADS", str(int(threads)))
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    backend = _backend(folder)
-    pieces = _piece_table(backend, ids=False)
-    if pieces is not None:
-        return _in_batches(pieces)
-    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
-    return _in_batches(lambda batch: [len(e) for e in encode(batch, add_special_tokens=False)])
+    return _tokens(_backend(folder), ids=False)
