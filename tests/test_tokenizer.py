@@ -125,6 +125,20 @@ def test_counts_on_reference_prose(tokenizer_dir, smollm2_dir):
     assert_ids_of_whole_texts(tokenizer_dir, texts)
 
 
+def test_values_do_not_depend_on_how_new_pieces_are_grouped(tokenizer_dir, monkeypatch):
+    """New pieces are tokenized PIECES_PER_CALL to a text, TEXTS_PER_CALL texts to a
+    call: small groups, with a last group of one text, give the ids and counts of the
+    whole texts."""
+    import corpusforge.tokenizer as tok
+
+    monkeypatch.setattr(tok, "PIECES_PER_CALL", 5)
+    monkeypatch.setattr(tok, "TEXTS_PER_CALL", 2)
+    backend = _backend(tokenizer_dir)
+    whole = [e.ids for e in backend.encode_batch(DOCS, add_special_tokens=False)]
+    assert token_ids(backend)(DOCS) == whole
+    assert token_counter(tokenizer_dir)(DOCS) == [len(ids) for ids in whole]
+
+
 def test_counts_do_not_depend_on_batches(tokenizer_dir):
     count = token_counter(tokenizer_dir)
     alone = [count([d])[0] for d in DOCS]

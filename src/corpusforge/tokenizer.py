@@ -144,8 +144,11 @@ def _backend(folder: str | Path) -> Any:
 _WS = "\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # The pieces of a text (see the module docstring), in order, covering it.
 PIECES = re.compile(f" [^{_WS}]+|[^{_WS}]+|[{_WS}]+(?=[{_WS}][^{_WS}])|[{_WS}]+")
-# Pieces tokenized per call when new ones are counted (joined by newlines).
+# New pieces are tokenized joined by newlines, PIECES_PER_CALL to a text, and
+# TEXTS_PER_CALL such texts to a call of the tokenizer (side by side in its threads):
+# the encodings of one call are held at once, ~8 MB per text.
 PIECES_PER_CALL = 4096
+TEXTS_PER_CALL = 2
 # The table of piece counts is emptied when it holds this many characters.
 TABLE_CHARS = 4 << 20
 
@@ -178,8 +181,6 @@ class _Pieces:
 
     def _learn(self, pieces: list[str]) -> None:
         """Tokenize new pieces: words joined by newlines, whitespace runs alone."""
-        import numpy as np
-
         spaces = [p for p in pieces if p.isspace()]
         words = [p for p in pieces if not p.isspace()]
         encode = self.encode
@@ -188,19 +189,27 @@ class _Pieces:
             values = [tuple(e.ids) for e in encs] if self.ids else [len(e) for e in encs]
             self.table.update(zip(spaces, values, strict=True))
         chunks = [words[i : i + PIECES_PER_CALL] for i in range(0, len(words), PIECES_PER_CALL)]
-        joined = ["\n".join(chunk) for chunk in chunks]
-        for chunk, enc in zip(chunks, encode(joined, add_special_tokens=False), strict=True):
-            ids = np.asarray(enc.ids, dtype=np.int64)
-            cuts = np.concatenate(([-1], np.flatnonzero(ids == self.newline_id), [len(ids)]))
-            if len(cuts) - 1 != len(chunk):
-                raise RuntimeError("tokenizer: a newline did not stay one token between pieces")
-            if self.ids:
-                listed = enc.ids
-                values = [tuple(listed[a + 1 : b]) for a, b in pairwise(cuts.tolist())]
-            else:
-                values = (np.diff(cuts) - 1).tolist()
-            self.table.update(zip(chunk, values, strict=True))
+        for start in range(0, len(chunks), TEXTS_PER_CALL):
+            group = chunks[start : start + TEXTS_PER_CALL]
+            encs = encode(["\n".join(chunk) for chunk in group], add_special_tokens=False)
+            for chunk, enc in zip(group, encs, strict=True):
+                self._note(chunk, enc)
         self.table_chars += sum(map(len, pieces))
+
+    def _note(self, chunk: list[str], enc: Any) -> None:
+        """The values of a chunk's pieces from the encoding of their newline-joined text."""
+        import numpy as np
+
+        ids = np.asarray(enc.ids, dtype=np.int64)
+        cuts = np.concatenate(([-1], np.flatnonzero(ids == self.newline_id), [len(ids)]))
+        if len(cuts) - 1 != len(chunk):
+            raise RuntimeError("tokenizer: a newline did not stay one token between pieces")
+        if self.ids:
+            listed = enc.ids
+            values = [tuple(listed[a + 1 : b]) for a, b in pairwise(cuts.tolist())]
+        else:
+            values = (np.diff(cuts) - 1).tolist()
+        self.table.update(zip(chunk, values, strict=True))
 
     def __call__(self, texts: Sequence[str]) -> list[Any]:
         """Per text: its token count, or the list of its token ids."""
