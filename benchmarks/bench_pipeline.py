@@ -86,11 +86,14 @@ REPO_PARTS_OPTIONAL = ["report"]
 
 
 class TreeSampler:
-    """Peak RSS (sum over the tree) of a running process and its descendants, and
-    what made it up (``at_peak``: RSS in MB and command of each process then)."""
+    """Peak memory of a running process and its descendants, summed over the tree, two
+    ways: RSS (``peak``; a library's pages count once in every process that maps
+    them) and PSS (``peak_pss``; pages shared by several processes divided among them,
+    so the tree's pages count once), and what made up the RSS peak (``at_peak``: RSS
+    in MB and command of each process then)."""
 
     def __init__(self, pid: int, every: float = 0.2):
-        self.pid, self.every, self.peak = pid, every, 0
+        self.pid, self.every, self.peak, self.peak_pss = pid, every, 0, 0
         self.at_peak: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -101,13 +104,16 @@ class TreeSampler:
             try:
                 root = psutil.Process(self.pid)
                 procs = [root, *root.children(recursive=True)]
-                parts = []
+                parts, pss = [], 0
                 for p in procs:
                     with contextlib.suppress(psutil.Error):
-                        parts.append((p.memory_info().rss / 2**20, _command(p)))
+                        info = p.memory_full_info()
+                        parts.append((info.rss / 2**20, _command(p)))
+                        pss += info.pss
                 total = sum(mb for mb, _ in parts) * 2**20
                 if total > self.peak:
                     self.peak, self.at_peak = total, sorted(parts, reverse=True)
+                self.peak_pss = max(self.peak_pss, pss)
             except psutil.Error:
                 pass
             self._stop.wait(self.every)
@@ -143,7 +149,13 @@ def run_measured(cmd: list[str], cwd: Path, log: Path, env: dict | None = None) 
         tail = log.read_text(errors="replace")[-4000:]
         raise RuntimeError(f"{cmd[:3]} failed (exit {rc}), log {log}:\n{tail}")
     at_peak = ", ".join(f"{name} {mb:.0f}" for mb, name in sampler.at_peak)
-    return {"wall": wall, "cpu": cpu, "peak_rss_mb": peak / 2**20, "at_peak": at_peak}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "peak_rss_mb": peak / 2**20,
+        "peak_pss_mb": sampler.peak_pss / 2**20,
+        "at_peak": at_peak,
+    }
 
 
 # ---------------------------------------------------------------- documents
@@ -369,6 +381,7 @@ def compare_default_builds(work: Path, before: Path, n: int, shards: int, cores:
 def line(label: str, n: int, m: dict) -> str:
     return (
         f"{label}: {m['wall']:.1f} s wall, {m['cpu']:.1f} CPU-s, peak RSS {m['peak_rss_mb']:.0f} MB"
+        f" (PSS {m['peak_pss_mb']:.0f} MB)"
         f" -> {n / m['cpu']:,.1f} docs per CPU-s, {n / m['wall']:,.1f} docs per wall-s\n"
         f"  at the peak (MB): {m['at_peak']}"
     )
@@ -433,6 +446,11 @@ def main() -> None:
         f"RATIO corpusforge/datatrove: {dt['cpu'] / cf['cpu']:.2f}x docs per CPU-s "
         f"({dt['cpu'] / max(cf['cpu'] - pp_cpu, 1e-9):.2f}x without perplexity), "
         f"{dt['wall'] / cf['wall']:.2f}x docs per wall-s (goal >= 2x per CPU-s)"
+    )
+    print(
+        f"peak memory of the tree, corpusforge/datatrove: RSS summed "
+        f"{cf['peak_rss_mb'] / dt['peak_rss_mb']:.2f}x, PSS summed "
+        f"{cf['peak_pss_mb'] / dt['peak_pss_mb']:.2f}x (goal <= 2x)"
     )
     a, b = cf["kept"], dt["kept"]
     print(
