@@ -155,8 +155,10 @@ def update_job(
             keys = keys.set_index(keys["id"].astype(str))
             signatures = _SignatureRows(sig_path, num_perm)
             for docs in iter_parquet_frames(docs_path, batch_rows):
-                ids = docs["id"].astype(str)
-                mine = keys.loc[keys.index.isin(set(ids))]
+                # the batch's rows of the shard's keys, in the keys' order: a hash
+                # lookup per document (not a pass over the shard's keys per batch)
+                at = keys.index.get_indexer(docs["id"].astype(str))
+                mine = keys.iloc[np.sort(at[at >= 0])]
                 sig, signed = signatures.take(mine.index.to_list())
                 segment.add(
                     mine.index.to_list(),
