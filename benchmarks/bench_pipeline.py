@@ -28,21 +28,22 @@ jsonl output; every rejected document written with its reason.
 
 Measured: wall seconds; CPU seconds of the whole process tree (getrusage of the
 children, so Snakemake itself and every job, or datatrove and its workers); peak
-RSS of the process tree (sum over its processes, sampled every 0.2 s); documents
-per CPU-second and per wall-second; the kept documents of both (Jaccard of the
-kept ids) and where they part (ours' rejection reason of the documents only
+memory of the process tree, summed two ways (RSS and PSS, sampled every 0.2 s);
+documents per CPU-second and per wall-second; the kept documents of both (Jaccard
+of the kept ids) and where they part (ours' rejection reason of the documents only
 datatrove keeps, datatrove's of those only ours keeps).
 
-Latest run (2026-12-07 afternoon, --docs 50000, AMD EPYC, 2 cores, datatrove's
-side beside the test suite): 50,000 documents of ~828 words.
-- corpusforge: 137 s wall, 204.0 CPU-s, peak RSS 1,006 MB (the process tree) ->
-  245.1 documents per CPU-second, 363.8 per wall-second; 273.1 per CPU-second
-  without the perplexity rules (20.9 CPU-s). Kept 25,972.
-- datatrove: 1,134 s wall, 1,277.5 CPU-s, peak RSS 370 MB -> 39.1 documents per
-  CPU-second, 44.1 per wall-second. Kept 21,644.
-- corpusforge / datatrove: 6.26x documents per CPU-second (6.98x without
-  perplexity), 8.25x per wall-second; 2.7x datatrove's peak memory (4.9x in the
-  morning's run, 7.5x on 2026-12-01, before the seed was read sharded).
+Latest run (2026-12-07 evening, --docs 50000, AMD EPYC, 2 cores; ours alone,
+datatrove's side beside bench_index.py): 50,000 documents of ~828 words.
+- corpusforge: 121 s wall, 200.5 CPU-s, peak RSS 816 MB, PSS 650 MB (the process
+  tree) -> 249.4 documents per CPU-second, 412.4 per wall-second; 278.3 per
+  CPU-second without the perplexity rules (20.8 CPU-s). Kept 25,972.
+- datatrove: 1,000 s wall, 1,315.4 CPU-s, peak RSS 370 MB, PSS 251 MB -> 38.0
+  documents per CPU-second, 50.0 per wall-second. Kept 21,644.
+- corpusforge / datatrove: 6.56x documents per CPU-second (7.32x without
+  perplexity), 8.25x per wall-second; peak memory 2.21x datatrove's by summed RSS
+  (2.7x in the afternoon, 4.9x in the morning, 7.5x on 2026-12-01, before the seed
+  was read sharded) and 2.59x by summed PSS.
 - Kept ids: Jaccard 0.498 (15,826 both, 10,146 only ours, 5,818 only datatrove).
   Only ours keeps: datatrove's Gopher quality rejected 9,298 (its 80%-alphabetic-
   words rule counts spaCy's punctuation tokens as words; see bench_filters.py),
