@@ -165,14 +165,24 @@ def _is_byte_level_bpe(backend: Any) -> bool:
     )
 
 
+def _encoder(backend: Any) -> Callable[..., list[Any]]:
+    """The backend's batch encoder: encode_batch_fast (tokenizers >= 0.21), which skips
+    the offsets, else encode_batch."""
+    return getattr(backend, "encode_batch_fast", backend.encode_batch)
+
+
+def _values(encodings: Sequence[Any], ids: bool) -> list[Any]:
+    """Per encoding, its token ids (``ids``) or its token count."""
+    return [e.ids for e in encodings] if ids else [len(e) for e in encodings]
+
+
 class _Pieces:
     """Token counts (or ids) of texts as sums (or concatenations) of those of their
     pieces (byte-level BPE tokenizers): each distinct piece is tokenized once and
     kept in a table, a piece's count with ``ids`` False, its ids with ``ids`` True."""
 
     def __init__(self, backend: Any, newline_id: int, added: list[str], ids: bool = False):
-        # encode_batch_fast (tokenizers >= 0.21) skips the offsets
-        self.encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        self.encode = _encoder(backend)
         self.newline_id = newline_id
         self.added = re.compile("|".join(map(re.escape, added))) if added else None
         self.ids = ids
@@ -217,8 +227,8 @@ class _Pieces:
         whole = [i for i, t in enumerate(texts) if self.added and self.added.search(t)]
         if whole:
             encs = self.encode([texts[i] for i in whole], add_special_tokens=False)
-            for i, enc in zip(whole, encs, strict=True):
-                out[i] = list(enc.ids) if self.ids else len(enc)
+            for i, value in zip(whole, _values(encs, self.ids), strict=True):
+                out[i] = value
         skip = set(whole)
         rows = [i for i in range(len(texts)) if i not in skip]
         pieces = [PIECES.findall(texts[i]) for i in rows]
@@ -267,11 +277,10 @@ def _tokens(backend: Any, ids: bool) -> Callable[[Sequence[str]], list[Any]]:
     pieces = _piece_table(backend, ids)
     if pieces is not None:
         return _in_batches(pieces)
-    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+    encode = _encoder(backend)
 
     def whole(batch: Sequence[str]) -> list[Any]:
-        encs = encode(batch, add_special_tokens=False)
-        return [e.ids for e in encs] if ids else [len(e) for e in encs]
+        return _values(encode(batch, add_special_tokens=False), ids)
 
     return _in_batches(whole)
 

@@ -159,9 +159,10 @@ def update_job(
                 # lookup per document (not a pass over the shard's keys per batch)
                 at = keys.index.get_indexer(docs["id"].astype(str))
                 mine = keys.iloc[np.sort(at[at >= 0])]
-                sig, signed = signatures.take(mine.index.to_list())
+                ids = mine.index.to_list()
+                sig, signed = signatures.take(ids)
                 segment.add(
-                    mine.index.to_list(),
+                    ids,
                     mine["exact_hash"].to_numpy(U64),
                     sig,
                     signed,
