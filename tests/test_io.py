@@ -104,6 +104,30 @@ def test_an_empty_sink_writes_its_schema(tmp_path):
     assert table.num_rows == 0 and table.schema.names == REJECT_SCHEMA.names
 
 
+def test_a_sink_with_a_schema_writes_straight_what_the_part_files_would(tmp_path):
+    """With a schema the batches go into the output as they come (no part files),
+    and the bytes are those of the sink without one; killed, it publishes nothing."""
+    records = frame(40).assign(note=lambda f: f["note"].fillna("none"))
+    schema = pa.Table.from_pandas(records, preserve_index=False).schema.remove_metadata()
+    outputs = {}
+    for name, with_schema in (("direct", schema), ("parts", None)):
+        sink = ParquetSink(tmp_path / f"{name}.parquet", with_schema)
+        with sink:
+            for lo in range(0, 40, 15):
+                sink.add(records.iloc[lo : lo + 15])
+            assert bool(sink.parts) == (with_schema is None)
+        outputs[name] = (tmp_path / f"{name}.parquet").read_bytes()
+    assert outputs["direct"] == outputs["parts"]
+    assert pq.ParquetFile(tmp_path / "direct.parquet").metadata.num_row_groups == 3
+    with (
+        pytest.raises(RuntimeError, match="killed"),
+        ParquetSink(tmp_path / "x.parquet", schema) as sink,
+    ):
+        sink.add(records.iloc[:15])
+        raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["direct.parquet", "parts.parquet"]
+
+
 @pytest.mark.parametrize("shards", [1, 3, 8])
 def test_a_sharded_seed_gives_each_shard_its_rows_in_id_order(tmp_path, shards):
     records = frame(97)

@@ -157,26 +157,34 @@ class ParquetSink(_Spilling):
     """One Parquet output written a batch at a time, atomically, with memory bounded
     by the batch.
 
-    A single batch is written exactly as :func:`write_parquet` writes a frame (the
-    same bytes). Several batches go to part files beside the output first; at the
-    end their schemas are unified (a column that is all null in one batch takes the
-    type it has in the others, ints meeting floats become floats, as one frame of
-    all the rows would have it) and the parts are copied, one row group each, into
-    the output. Use as a context manager: on an exception nothing is published.
+    Either way the file holds a row group per batch, as :func:`write_parquet` writes
+    a frame (a single batch: the same bytes). With ``schema`` every batch takes its
+    columns and types, and goes straight into the output (beside it until ``close``
+    publishes it). Without, the types come from the batches: they go to part files
+    beside the output first; at the end their schemas are unified (a column that is
+    all null in one batch takes the type it has in the others, ints meeting floats
+    become floats, as one frame of all the rows would have it) and the parts are
+    copied into the output. Use as a context manager: on an exception nothing is
+    published.
     """
 
     def __init__(self, path: PathLike, schema: pa.Schema | None = None) -> None:
         self.path = Path(path)
-        self.schema = schema
+        self.schema = schema.remove_metadata() if schema is not None else None
         self.parts: list[Path] = []
         self.first: pa.Table | None = None
         self.rows = 0
         self._dir: tempfile.TemporaryDirectory | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
 
     def add(self, frame: pd.DataFrame | pa.Table) -> None:
-        """Add a batch: a DataFrame, or an Arrow table (written as it is)."""
+        """Add a batch: a DataFrame, or an Arrow table (as it is, or in ``schema``)."""
         table = frame if isinstance(frame, pa.Table) else _arrow(frame, self.schema)
         self.rows += table.num_rows
+        if self.schema is not None:
+            self._write(table)
+            return
         if self.first is None and not self.parts:
             self.first = table
             return
@@ -190,6 +198,21 @@ class ParquetSink(_Spilling):
             self.first = None
         self._spill(table)
 
+    def _write(self, table: pa.Table) -> None:
+        if not table.schema.equals(self.schema):
+            table = _conform(table, self.schema)
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
+            os.close(fd)
+            self._tmp = Path(name)
+            self._writer = pq.ParquetWriter(
+                self._tmp, self.schema, compression="zstd", use_dictionary=False
+            )
+        self._writer.write_table(table)
+
     def _spill(self, table: pa.Table) -> None:
         part = Path(self._dir.name) / f"{len(self.parts):06d}.parquet"
         # a part is read back once, by close: a fast codec (zstd is the output's)
@@ -197,6 +220,12 @@ class ParquetSink(_Spilling):
         self.parts.append(part)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            os.replace(self._tmp, self.path)
+            self._tmp = None
+            return
         if not self.parts:
             if self.first is None:  # nothing added: no rows, the schema's columns
                 empty = self.schema or pa.schema([])
@@ -214,6 +243,12 @@ class ParquetSink(_Spilling):
         self._cleanup()
 
     def _cleanup(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
@@ -246,7 +281,7 @@ def iter_parquet_frames(path: PathLike, batch_rows: int | None) -> Iterator[pd.D
     if batch_rows is None or handle.metadata.num_rows <= batch_rows:
         yield handle.read().to_pandas().reset_index(drop=True)
         return
-    for batch in handle.iter_batches(batch_size=batch_rows):
+    for batch in handle.iter_batches(batch_size=batch_rows, use_threads=False):
         yield pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
 
 
@@ -493,7 +528,9 @@ def iter_shard(
             if batch_rows is None:
                 yield _frame(handle.read_row_group(group))
                 continue
-            for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group]):
+            for batch in handle.iter_batches(
+                batch_size=batch_rows, row_groups=[group], use_threads=False
+            ):
                 yield _frame(pa.Table.from_batches([batch]))
         return
     frame = _frame(handle.read())
@@ -536,16 +573,19 @@ def merge_by_id(
         return False
 
     def block() -> pd.DataFrame:
+        # rows of one stream are in order already: no sort (and no copy of the rows)
+        alone = sum(1 for ranges in taken if ranges) == 1
         chunks = [
-            frame.iloc[start:stop].assign(_stream=i)
+            frame.iloc[start:stop] if alone else frame.iloc[start:stop].assign(_stream=i)
             for i, ranges in enumerate(taken)
             for frame, start, stop in ranges
         ]
         for ranges in taken:
             ranges.clear()
         out = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-        out = out.sort_values(["id", "_stream"], kind="stable")
-        return out.drop(columns="_stream").reset_index(drop=True)
+        if not alone:
+            out = out.sort_values(["id", "_stream"], kind="stable").drop(columns="_stream")
+        return out.reset_index(drop=True)
 
     live = [i for i in range(len(iters)) if pull(i)]
     held = 0
