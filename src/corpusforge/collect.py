@@ -65,11 +65,20 @@ def web_documents(rows: pd.DataFrame, count_tokens: TokenCounter) -> pd.DataFram
     rows = rows.reset_index(drop=True)
     for column in ("id", "seed_id", "source", "text", "topic", *WEB_COLUMNS):
         if column in rows.columns:
-            docs[column] = rows[column].astype(object).where(rows[column].notna(), None)
+            docs[column] = _strings(rows[column])
     docs["origin"] = WEB
-    docs["prompt_lang"] = rows["lang"].astype(object) if "lang" in rows.columns else None
-    docs["completion_tokens"] = count_tokens(rows["text"].tolist())
+    docs["prompt_lang"] = _strings(rows["lang"]) if "lang" in rows.columns else None
+    # the counter takes the texts a slice at a time: as Python strings, a slice alone
+    docs["completion_tokens"] = count_tokens(rows["text"].array)
     return docs
+
+
+def _strings(column: pd.Series) -> pd.Series:
+    """A column of strings as it is when pandas holds it in Arrow (no Python string
+    per value), else as objects with None for missing values."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return column
+    return column.astype(object).where(column.notna(), None)
 
 
 def generated_documents(generated: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +89,10 @@ def generated_documents(generated: pd.DataFrame) -> pd.DataFrame:
 
 
 def _finish(docs: pd.DataFrame) -> pd.DataFrame:
-    docs = docs[COLUMNS].sort_values("id", kind="stable").reset_index(drop=True)
+    docs = docs[COLUMNS]
+    if not docs["id"].is_monotonic_increasing:
+        docs = docs.sort_values("id", kind="stable")
+    docs = docs.reset_index(drop=True)
     for column in ("prompt_tokens", "completion_tokens"):
         docs[column] = pd.array(docs[column].tolist(), dtype="Int64")
     return docs
