@@ -21,9 +21,10 @@ alone, a run of whitespace before such a word less its last character, or the
 last one when it is not a space; GPT-2's regex attaches a single space only to the
 following word and splits whitespace runs only there. New pieces are tokenized
 joined by newlines (one token each) in ``encode_batch_fast`` calls, in the
-library's own threads. Texts holding an added token (``<|im_start|>``...) and
-other tokenizers are encoded whole. Either way the counts equal those of
-``AutoTokenizer(...)(texts, add_special_tokens=False)`` (tests/test_tokenizer.py).
+library's own threads (or the calling thread: :func:`use_threads`). Texts holding
+an added token (``<|im_start|>``...) and other tokenizers are encoded whole.
+Either way the counts equal those of ``AutoTokenizer(...)(texts,
+add_special_tokens=False)`` (tests/test_tokenizer.py).
 """
 
 from __future__ import annotations
@@ -293,10 +294,19 @@ def token_ids(backend: Any) -> Callable[[Sequence[str]], list[list[int]]]:
 def token_counter(folder: str | Path, threads: int | None = None) -> TokenCounter:
     """Token counts (no special tokens added) with the tokenizer of ``folder``.
 
-    ``threads``: the size of the tokenizers thread pool (RAYON_NUM_THREADS, read
-    once per process when the pool starts); None leaves the library's default.
+    ``threads``: as for :func:`use_threads`.
     """
-    if threads:
+    use_threads(threads)
+    return _tokens(_backend(folder), ids=False)
+
+
+def use_threads(threads: int | None) -> None:
+    """Set the size of the tokenizers thread pool (RAYON_NUM_THREADS, read once per
+    process when the pool starts), unless the environment already does: 1 encodes in
+    the calling thread, with no pool (whose thread would hold its own allocations,
+    ~20 MB); None leaves the library's default."""
+    if threads == 1:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    elif threads:
         os.environ.setdefault("RAYON_NUM_THREADS", str(int(threads)))
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    return _tokens(_backend(folder), ids=False)

@@ -18,7 +18,6 @@ default EOS only, as Megatron's ``--append-eod`` and datatrove's
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from itertools import chain
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import PathLike, atomic_output
-from ..tokenizer import token_ids
+from ..tokenizer import token_ids, use_threads
 from . import TrainError
 from .formats import TokenWriter, dtype_for_vocab
 
@@ -122,8 +121,7 @@ def tokenize_file(
     ``cfg``: the ``train`` config section (``bos``, ``eos``, ``bos_token``,
     ``eos_token``, ``dtype``). Returns the job's numbers (documents, tokens, dtype).
     """
-    if threads:
-        os.environ.setdefault("RAYON_NUM_THREADS", str(int(threads)))
+    use_threads(threads)
     tokenizer = load_tokenizer(tokenizer_dir)
     dtype = dtype_for_vocab(vocab_size(tokenizer), cfg["dtype"])
     bos = special_id(tokenizer, tokenizer_dir, cfg, "bos")
