@@ -159,6 +159,17 @@ def test_token_hashes_do_not_depend_on_the_batch():
         assert np.array_equal(h, together.hash[together.start[i] : together.start[i + 1]])
 
 
+def test_token_hashes_do_not_depend_on_how_many_are_hashed_at_once(monkeypatch):
+    from corpusforge.dedup import hashing
+
+    texts = TEXTS * 3
+    whole = dd.tokenize(texts, False, lines=True)
+    monkeypatch.setattr(hashing, "_HASH_CHUNK", 2)
+    chunked = dd.tokenize(texts, False, lines=True)
+    for name in ("hash", "doc", "start", "line", "line_start"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
+
+
 @pytest.mark.parametrize(("scheme", "num_perm", "seed"), [("affine32", 128, 1), ("legacy", 64, 3)])
 def test_minhash_equals_datasketch(scheme, num_perm, seed):
     rng = random.Random(0)
