@@ -32,6 +32,7 @@ import sentencepiece
 
 from corpusforge import perplexity as pp
 from corpusforge.io import read_json, sha256_file, write_json, write_parquet
+from corpusforge.perplexity import scoring
 from corpusforge.perplexity.normalize import _PUNCT
 from corpusforge.records import REJECT_COLUMNS, REJECT_SCHEMA, stable_id
 from corpusforge.schema import with_defaults
@@ -408,6 +409,15 @@ def make_docs(texts, langs, prompt_langs=None, with_lang=True, **extra) -> pd.Da
     for column, values in extra.items():
         frame[column] = values
     return frame.sort_values("id").reset_index(drop=True)
+
+
+def test_scores_do_not_depend_on_how_many_documents_are_scored_at_once(default_models, monkeypatch):
+    en = default_models["en"]
+    texts = [FLUENT["en"][0], "", "\u200b \n\x00", *FLUENT["en"][1:4], "", FLUENT["en"][0]]
+    whole = en.score_texts(texts)
+    monkeypatch.setattr(scoring, "SCORE_DOCS", 2)
+    np.testing.assert_array_equal(en.score_texts(texts), whole)
+    assert np.isnan(whole[[1, 2, 6]]).all() and not np.isnan(whole[[0, 3, 7]]).any()
 
 
 def test_score_frame_languages_and_fallbacks(default_models):

@@ -15,6 +15,8 @@ from .normalize import normalized_lines
 
 # Columns a scored shard carries besides the documents' own.
 PERPLEXITY = "perplexity"
+# Documents whose lines are scored in one batch (their SentencePiece pieces held meanwhile).
+SCORE_DOCS = 256
 
 
 @dataclass
@@ -73,24 +75,27 @@ class LanguageModel:
     def score_texts(self, texts: Sequence[str], threads: int = 1) -> np.ndarray:
         """Document perplexities (NaN where nothing is left to score).
 
-        All lines of all documents go through SentencePiece in one batch, then KenLM
-        scores them one by one; sums are per document.
+        The lines of ``SCORE_DOCS`` documents at a time go through SentencePiece in one
+        batch (their pieces held meanwhile), then KenLM scores them one by one; sums
+        are per document.
         """
-        owners: list[int] = []
-        lines: list[str] = []
-        for index, text in enumerate(texts):
-            doc_lines = normalized_lines(text or "")
-            lines.extend(doc_lines)
-            owners.extend([index] * len(doc_lines))
         result = np.full(len(texts), np.nan)
-        if not lines:
-            return result
-        logs, lengths = self.line_scores(lines, threads)
-        owner = np.asarray(owners)
-        log_sum = np.bincount(owner, weights=logs, minlength=len(texts))
-        count = np.bincount(owner, weights=lengths, minlength=len(texts))
-        scored = count > 0
-        result[scored] = np.power(10.0, -log_sum[scored] / count[scored])
+        for lo in range(0, len(texts), SCORE_DOCS):
+            chunk = texts[lo : lo + SCORE_DOCS]
+            owners: list[int] = []
+            lines: list[str] = []
+            for index, text in enumerate(chunk):
+                doc_lines = normalized_lines(text or "")
+                lines.extend(doc_lines)
+                owners.extend([index] * len(doc_lines))
+            if not lines:
+                continue
+            logs, lengths = self.line_scores(lines, threads)
+            owner = np.asarray(owners)
+            log_sum = np.bincount(owner, weights=logs, minlength=len(chunk))
+            count = np.bincount(owner, weights=lengths, minlength=len(chunk))
+            scored = np.flatnonzero(count > 0)
+            result[lo + scored] = np.power(10.0, -log_sum[scored] / count[scored])
         return result
 
     def perplexity(self, text: str) -> float:
