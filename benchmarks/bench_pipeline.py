@@ -33,17 +33,18 @@ documents per CPU-second and per wall-second; the kept documents of both (Jaccar
 of the kept ids) and where they part (ours' rejection reason of the documents only
 datatrove keeps, datatrove's of those only ours keeps).
 
-Latest run (2026-12-07 evening, --docs 50000, AMD EPYC, 2 cores; ours alone,
-datatrove's side beside bench_index.py): 50,000 documents of ~828 words.
-- corpusforge: 121 s wall, 200.5 CPU-s, peak RSS 816 MB, PSS 650 MB (the process
-  tree) -> 249.4 documents per CPU-second, 412.4 per wall-second; 278.3 per
-  CPU-second without the perplexity rules (20.8 CPU-s). Kept 25,972.
-- datatrove: 1,000 s wall, 1,315.4 CPU-s, peak RSS 370 MB, PSS 251 MB -> 38.0
-  documents per CPU-second, 50.0 per wall-second. Kept 21,644.
-- corpusforge / datatrove: 6.56x documents per CPU-second (7.32x without
-  perplexity), 8.25x per wall-second; peak memory 2.21x datatrove's by summed RSS
-  (2.7x in the afternoon, 4.9x in the morning, 7.5x on 2026-12-01, before the seed
-  was read sharded) and 2.59x by summed PSS.
+Latest run (2026-12-07 night, --docs 50000, AMD EPYC, 2 cores; ours alone,
+datatrove's side beside the test suite at nice 19): 50,000 documents of ~828 words.
+- corpusforge: 113 s wall, 187.5 CPU-s, peak RSS 718 MB, PSS 568 MB (the process
+  tree) -> 266.7 documents per CPU-second, 442.8 per wall-second; 298.9 per
+  CPU-second without the perplexity rules (20.2 CPU-s). Kept 25,972.
+- datatrove: 648 s wall, 1,227.0 CPU-s, peak RSS 369 MB, PSS 256 MB -> 40.8
+  documents per CPU-second, 77.2 per wall-second. Kept 21,644.
+- corpusforge / datatrove: 6.55x documents per CPU-second (7.33x without
+  perplexity), 5.74x per wall-second; peak memory 1.95x datatrove's by summed RSS
+  (2.21x earlier that evening, 2.7x in the afternoon, 4.9x in the morning, 7.5x on
+  2026-12-01, before the seed was read sharded) and 2.22x by summed PSS. At the
+  peak: two collect jobs (272 and 263 MB) and Snakemake (183 MB).
 - Kept ids: Jaccard 0.498 (15,826 both, 10,146 only ours, 5,818 only datatrove).
   Only ours keeps: datatrove's Gopher quality rejected 9,298 (its 80%-alphabetic-
   words rule counts spaCy's punctuation tokens as words; see bench_filters.py),
