@@ -12,6 +12,17 @@ from pathlib import Path
 PathLike = str | os.PathLike[str]
 
 
+def temp_beside(path: PathLike, suffix: str = "") -> Path:
+    """A new empty hidden file beside ``path`` (its folder made), to be renamed onto it."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{dest.name}.", suffix=f".tmp{suffix}", dir=dest.parent
+    )
+    os.close(fd)
+    return Path(tmp_name)
+
+
 @contextlib.contextmanager
 def atomic_output(path: PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -19,12 +30,7 @@ def atomic_output(path: PathLike, suffix: str = "") -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is left untouched.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{dest.name}.", suffix=f".tmp{suffix}", dir=dest.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_beside(dest, suffix)
     try:
         yield tmp
         os.replace(tmp, dest)

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # atomic_output lives apart so that jobs writing no table need not import pandas
-from .atomic import PathLike, atomic_output
+from .atomic import PathLike, atomic_output, temp_beside
 
 
 def write_parquet(frame: pd.DataFrame, path: PathLike, schema: pa.Schema | None = None) -> None:
@@ -202,12 +202,7 @@ class ParquetSink(_Spilling):
         if not table.schema.equals(self.schema):
             table = _conform(table, self.schema)
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-            os.close(fd)
-            self._tmp = Path(name)
+            self._tmp = temp_beside(self.path)
             self._writer = pq.ParquetWriter(
                 self._tmp, self.schema, compression="zstd", use_dictionary=False
             )

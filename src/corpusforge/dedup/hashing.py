@@ -129,6 +129,10 @@ def _word_hashes(units: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     if len(_TOKEN_CACHE) > _TOKEN_CACHE_MAX:
         _TOKEN_CACHE.clear()
     lookup = _TOKEN_CACHE.__getitem__
+
+    def hashed(tokens: list[str]) -> np.ndarray:
+        return np.fromiter(map(lookup, tokens), dtype=np.int64, count=len(tokens))
+
     counts = np.zeros(len(units), dtype=np.int64)
     parts: list[np.ndarray] = []
     tokens: list[str] = []
@@ -136,11 +140,11 @@ def _word_hashes(units: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         toks = word_tokens(unit)
         counts[i] = len(toks)
         tokens += toks
-        if len(tokens) >= _HASH_CHUNK or i == len(units) - 1:
-            parts.append(np.fromiter(map(lookup, tokens), dtype=np.int64, count=len(tokens)))
+        if len(tokens) >= _HASH_CHUNK:
+            parts.append(hashed(tokens))
             tokens = []
-    hashes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    return hashes.view(np.uint64), counts
+    parts.append(hashed(tokens))
+    return np.concatenate(parts).view(np.uint64), counts
 
 
 def char_hashes(units: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
