@@ -28,7 +28,13 @@ from clean_pages import (
 )
 
 from corpusforge.clean import CleanError, CleanStage, settings
-from corpusforge.clean.chinese import Pinyin, pinyin_token, script_of, syllable_count
+from corpusforge.clean.chinese import (
+    Pinyin,
+    changed_chars,
+    pinyin_token,
+    script_of,
+    syllable_count,
+)
 from corpusforge.clean.pii import card_valid, find_and_mask, id_number_valid
 from corpusforge.clean.text import Boilerplate, garbled_measures, normalize_whitespace
 from corpusforge.io import read_json, read_parquet, run_doc_stage, write_parquet
@@ -151,6 +157,15 @@ def test_traditional_news_page_is_converted_to_simplified():
     assert cleaner(chinese={"convert": False}).converter is None
     back = cleaner(chinese={"convert": "s2twp"}).clean_text(SIMPLIFIED_NEWS)
     assert "颱風" in back.text and back.record["chars_converted"] > 20
+
+
+def test_changed_chars_counts_code_points():
+    # same length: code point by code point, astral characters and lone surrogates too
+    assert changed_chars("國際會議", "国际会议") == 4
+    assert changed_chars("a𠀋b\ud800c", "a𠀋x\ud801c") == 2
+    assert changed_chars("台風 ok", "台風 ok") == 0
+    # different lengths: the differing stretches
+    assert changed_chars("abcdef", "abXYdef") == 2
 
 
 def test_japanese_and_english_pages_are_not_converted():

@@ -15,11 +15,12 @@
 from __future__ import annotations
 
 import difflib
-import operator
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 CHINESE_SHARE = 0.3
 OTHER_CJK_SHARE = 0.05
@@ -125,12 +126,16 @@ def changed_chars(before: str, after: str) -> int:
     """Characters that differ between a text and its conversion."""
     if before == after:
         return 0
-    if len(before) == len(after):
-        return sum(map(operator.ne, before, after))
+    if len(before) == len(after):  # code point by code point, as arrays
+        return int(np.count_nonzero(_code_points(before) != _code_points(after)))
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     return sum(
         max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal"
     )
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 class Converter:
