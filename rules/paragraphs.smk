@@ -11,7 +11,8 @@ PARAGRAPHS_SCOPE = {"apply_to": PARAGRAPHS["apply_to"]}
 
 
 rule paragraphs_hash:
-    """Every line's hash of one shard, and the sorted distinct ones (uint64, .npy)."""
+    """Every line's hash of one shard, and the sorted distinct ones (uint64, .npy;
+    memory: a batch of documents, then gather_batch hashes)."""
     input:
         docs=upstream("paragraphs"),
     output:
@@ -26,6 +27,7 @@ rule paragraphs_hash:
     params:
         settings=PARAGRAPHS_SCOPE,
         batch_rows=config["batch_rows"],
+        gather_batch=PARAGRAPHS["gather_batch"],
     script:
         "../scripts/paragraphs_hash.py"
 
@@ -55,6 +57,7 @@ rule paragraphs:
     input:
         docs=upstream("paragraphs"),
         lines=out("paragraphs/lines/{shard}.npy"),
+        hashes=out("paragraphs/hashes/{shard}.npy"),
         earlier=out("paragraphs/earlier/{shard}.npy"),
     output:
         docs=docs_of("paragraphs"),

@@ -197,7 +197,7 @@ def test_a_shard_streamed_in_batches_gives_the_whole_shards_result(tmp_path):
     documents, give the documents, rejected rows and stats of one pass (lines
     repeated within and across batches, other origins between, an index's lines)."""
     from corpusforge.io import read_parquet, run_doc_stage, write_parquet
-    from corpusforge.paragraphs import BatchedApply, streamed_line_hashes
+    from corpusforge.paragraphs import BatchedApply, iter_line_hashes
 
     texts = [f"{LONG}\n{BOILER}", f"Line {BOILER}\n{STORY}", f"{BOILER}\n{LONG}", STORY, "x\ny"]
     rows = [(f"{i:02d}", f"{texts[i % 5]}\nDoc {i} line.\n{texts[(i * 3) % 5]}") for i in range(11)]
@@ -206,7 +206,9 @@ def test_a_shard_streamed_in_batches_gives_the_whole_shards_result(tmp_path):
     write_parquet(frame, tmp_path / "in.parquet")
     whole_lines = shard_line_hashes(frame, CFG["apply_to"])
     for batch in (2, 3):
-        lines = streamed_line_hashes(tmp_path / "in.parquet", CFG["apply_to"], batch)
+        lines = np.concatenate(
+            list(iter_line_hashes(tmp_path / "in.parquet", CFG["apply_to"], batch))
+        )
         assert np.array_equal(lines, whole_lines)
     earlier = np.array([line_hash(normalize_line(STORY.strip()))], dtype=np.uint64)
     indexed = np.unique(text_hashes("x\ny")[1])
@@ -214,13 +216,54 @@ def test_a_shard_streamed_in_batches_gives_the_whole_shards_result(tmp_path):
     assert len(rejects) and stats["removed_lines"] > len(rejects)
     for batch in (2, 3):
         out = [tmp_path / f"{name}{batch}" for name in ("docs", "rej", "stats")]
-        step = BatchedApply(whole_lines, earlier, CFG, indexed)
+        # gather_batch 1000 (the least) cuts nothing here; 2 cuts the hash space in 16
+        cfg = {**CFG, "gather_batch": 1000 if batch == 2 else 2}
+        step = BatchedApply(whole_lines, earlier, cfg, indexed)
         streamed = run_doc_stage(step, tmp_path / "in.parquet", *out, batch_rows=batch)
         pd.testing.assert_frame_equal(
             read_parquet(out[0]), kept.astype(read_parquet(out[0]).dtypes)
         )
         assert read_parquet(out[1])["id"].tolist() == rejects["id"].tolist()
         assert {k: v for k, v in streamed.items() if k != "shard"} == stats
+
+
+def test_hash_files_are_written_in_parts_and_ranges(tmp_path):
+    """paragraphs_hash's files, written a part at a time and the distinct hashes a range
+    of the hash space at a time: np.save's bytes of the whole arrays, whatever the range
+    size; the removed lines decided range by range are the same too."""
+    from corpusforge.io import write_parquet
+    from corpusforge.paragraphs import hash_shard, hash_writer
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 2**64, size=40, dtype=np.uint64)
+    values[::7] = 0
+    lines = rng.choice(values, size=500)
+    np.save(tmp_path / "whole.npy", lines)
+    with hash_writer(tmp_path / "parts.npy") as add:
+        for part in np.array_split(lines, 7):
+            add(part)
+    assert (tmp_path / "parts.npy").read_bytes() == (tmp_path / "whole.npy").read_bytes()
+    earlier = np.unique(values[:10])
+    whole = removed_mask(lines, earlier, batch=10**6)
+    for batch in (1, 3, 64):
+        assert np.array_equal(removed_mask(lines, earlier, batch=batch), whole)
+    repeated = [x in lines[:i] for i, x in enumerate(lines)]
+    expected = (np.array(repeated) | np.isin(lines, earlier)) & (lines != 0)
+    assert np.array_equal(whole, expected)
+
+    texts = [f"{LONG}\n{BOILER}", f"{BOILER}\n{STORY}", STORY, "a\nb\nc\na"]
+    frame = docs([(f"{i:02d}", f"{texts[i % 4]}\nDoc {i}.") for i in range(9)])
+    write_parquet(frame, tmp_path / "in.parquet")
+    want = shard_line_hashes(frame, CFG["apply_to"])
+    found = {}
+    for batch in (1000, 2):
+        out = tmp_path / f"lines{batch}.npy", tmp_path / f"hashes{batch}.npy"
+        counts = hash_shard(tmp_path / "in.parquet", CFG["apply_to"], 2, *out, batch=batch)
+        assert np.array_equal(load_hashes(out[0]), want)
+        assert np.array_equal(load_hashes(out[1]), distinct_hashes(want))
+        assert counts == (len(want), len(distinct_hashes(want)))
+        found[batch] = [p.read_bytes() for p in out]
+    assert found[1000] == found[2]
 
 
 def test_a_streamed_shard_with_surplus_line_hashes_fails(tmp_path):

@@ -13,15 +13,18 @@ documents by ``id``, then line number -- is kept; every later one is removed.
 Three rules (rules/paragraphs.smk), after language ID:
 
 1. ``paragraphs_hash`` (per shard): the hash of every line of the shard, in order
-   (``lines/``), and the distinct ones, sorted (``hashes/``), as ``.npy`` uint64
-   arrays: hashes only, 8 bytes a line and 8 a distinct line.
+   (``lines/``, written a batch of documents at a time), and the distinct ones,
+   sorted (``hashes/``, picked out of the written file a range of the hash space
+   at a time), as ``.npy`` uint64 arrays: 8 bytes a line and 8 a distinct line.
 2. ``paragraphs_gather`` (once): for each shard, the hashes it shares with an
    earlier shard. Memory bounded: the hash space is cut into ranges of about
    ``gather_batch`` hashes, and each range is read from every shard's file
    (memory-mapped, sorted: a binary search finds the range) and decided alone.
 3. ``paragraphs`` (per shard): a line goes if its hash came earlier in the shard
    or is in the shard's list from step 2 (the hashes come from step 1's ``lines/``
-   file: the text is not normalized twice). Lines are removed by
+   file: the text is not normalized twice), decided a range of the hash space at
+   a time over the memory-mapped file, so a job holds a byte a line, a range and
+   a batch of documents. Lines are removed by
    :func:`corpusforge.clean.text.remove_lines`.
 
 Documents whose ``origin`` is not in ``apply_to`` are neither hashed nor changed.
@@ -32,15 +35,17 @@ rejected ``paragraph_dedup``, the detail saying how much went.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import io
 import math
 import os
 import re
 import tempfile
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +62,8 @@ KIND = "duplicate"
 U64 = np.uint64
 PathLike = str | os.PathLike[str]
 DIGITS = re.compile(r"\d")
+# Lines (hashes) decided at once when no gather_batch is given: the schema's default.
+DEFAULT_BATCH = 4_000_000
 
 
 @functools.cache
@@ -137,10 +144,41 @@ def distinct_hashes(line_hashes: np.ndarray) -> np.ndarray:
     return np.unique(line_hashes[line_hashes != 0])
 
 
+def _npy_header(count: int) -> bytes:
+    """np.save's header of a 1-d uint64 array of ``count`` values (numpy pads it to
+    the same length whatever the count, so it can be written last)."""
+    buffer = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(U64)), "fortran_order": False}
+    np.lib.format.write_array_header_1_0(buffer, {**header, "shape": (count,)})
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def hash_writer(path: PathLike) -> Iterator[Callable[[np.ndarray], None]]:
+    """``add(hashes)`` appends uint64 hashes to a ``.npy`` written atomically, a part at
+    a time (never held whole); the file is np.save's of all the parts together."""
+    count = 0
+    with atomic_output(path, suffix=".npy") as tmp, open(tmp, "wb") as handle:
+        handle.write(_npy_header(0))
+
+        def add(hashes: np.ndarray) -> None:
+            nonlocal count
+            part = np.ascontiguousarray(hashes, dtype=U64)
+            handle.write(part.tobytes())
+            count += len(part)
+
+        yield add
+        header = _npy_header(count)
+        if len(header) != len(_npy_header(0)):  # numpy pads for growth: cannot happen
+            raise RuntimeError(f"{path}: the .npy header changed length")
+        handle.seek(0)
+        handle.write(header)
+
+
 def save_hashes(hashes: np.ndarray, path: PathLike) -> None:
     """A uint64 array as ``.npy``, atomically."""
-    with atomic_output(path, suffix=".npy") as tmp, open(tmp, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(hashes, dtype=U64), allow_pickle=False)
+    with hash_writer(path) as add:
+        add(hashes)
 
 
 def load_hashes(path: PathLike, mmap: bool = False) -> np.ndarray:
@@ -162,6 +200,31 @@ def _ranges(total: int, batch: int) -> Iterator[tuple[int, int | None]]:
         yield k * step, None if k == parts - 1 else (k + 1) * step
 
 
+SCAN = 1 << 20  # line hashes compared at a time when a range is picked out of a file
+
+
+def in_range(hashes: np.ndarray, lo: int, hi: int | None) -> np.ndarray:
+    """Positions (ascending) of the non-zero hashes in [lo, hi) (hi None: to the end),
+    ``hashes`` (often memory-mapped) read SCAN at a time."""
+    parts = []
+    for start in range(0, len(hashes), SCAN):
+        chunk = np.asarray(hashes[start : start + SCAN])
+        keep = chunk != 0
+        if lo:
+            keep &= chunk >= U64(lo)
+        if hi is not None:
+            keep &= chunk < U64(hi)
+        parts.append(np.flatnonzero(keep) + start)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def sorted_range(hashes: np.ndarray, lo: int, hi: int | None) -> np.ndarray:
+    """The part of a sorted hash array in [lo, hi)."""
+    i0 = int(np.searchsorted(hashes, U64(lo)))
+    i1 = len(hashes) if hi is None else int(np.searchsorted(hashes, U64(hi)))
+    return np.asarray(hashes[i0:i1])
+
+
 def earlier_repeats(
     shard_files: Sequence[PathLike], batch: int
 ) -> Iterator[tuple[int, np.ndarray, dict[str, int]]]:
@@ -173,10 +236,8 @@ def earlier_repeats(
     for lo, hi in _ranges(total, batch):
         values, owners = [], []
         for s, arr in enumerate(arrays):
-            i0 = int(np.searchsorted(arr, U64(lo)))
-            i1 = len(arr) if hi is None else int(np.searchsorted(arr, U64(hi)))
-            values.append(np.asarray(arr[i0:i1]))
-            owners.append(np.full(i1 - i0, s, dtype=np.int32))
+            values.append(sorted_range(arr, lo, hi))
+            owners.append(np.full(len(values[-1]), s, dtype=np.int32))
         vals = np.concatenate(values) if values else np.zeros(0, U64)
         owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
         order = np.argsort(vals, kind="stable")  # equal hashes stay in shard order
@@ -236,18 +297,46 @@ def gather(
 # ---------------------------------------------------------------- 3. apply (per shard)
 
 
-def removed_mask(line_hashes: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+def removed_mask(
+    line_hashes: np.ndarray,
+    earlier: np.ndarray,
+    batch: int = DEFAULT_BATCH,
+) -> np.ndarray:
     """Which lines of a shard go: those (taking part) whose hash is in ``earlier``
-    (sorted: seen in an earlier shard) or came before in the shard."""
-    valid = line_hashes != 0
-    taking = line_hashes[valid]
-    _, first, inverse = np.unique(taking, return_index=True, return_inverse=True)
-    repeat = first[inverse] != np.arange(len(taking))
-    if len(earlier) and len(taking):
-        repeat |= np.isin(taking, earlier)
-    mask = np.zeros(len(line_hashes), dtype=bool)
-    mask[valid] = repeat
-    return mask
+    (sorted: seen in an earlier shard) or came before in the shard. Decided one range
+    of the hash space at a time (about ``batch`` lines each), so that besides a byte a
+    line only a range is held; ``line_hashes`` may be memory-mapped."""
+    return _decide(line_hashes, earlier, batch)[0]
+
+
+def _decide(
+    line_hashes: np.ndarray, earlier: np.ndarray, batch: int, indexed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(:func:`removed_mask`, and with ``indexed`` (sorted) which lines it holds)."""
+    gone = np.zeros(len(line_hashes), dtype=bool)
+    in_index = None if indexed is None else np.zeros(len(line_hashes), dtype=bool)
+    for lo, hi in _ranges(len(line_hashes), batch):
+        at = in_range(line_hashes, lo, hi)
+        values = np.asarray(line_hashes[at])
+        order = np.argsort(values, kind="stable")  # a hash's lines stay in line order
+        values, at = values[order], at[order]
+        repeat = np.zeros(len(values), dtype=bool)
+        repeat[1:] = values[1:] == values[:-1]
+        repeat |= _member(values, sorted_range(earlier, lo, hi))
+        if in_index is not None:
+            held = _member(values, sorted_range(indexed, lo, hi))
+            in_index[at[held]] = True
+            repeat |= held
+        gone[at[repeat]] = True
+    return gone, in_index
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in the sorted array ``sorted_set``."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
 
 
 def dedup_paragraphs(
@@ -362,8 +451,9 @@ def indexed_lines(line_hashes: np.ndarray, read: Sequence[Mapping[str, Any]]) ->
 
 class BatchedApply:
     """The step of rule paragraphs over a shard's documents in batches, in id order:
-    which lines go is decided once over the shard's line hashes (8 bytes a line,
-    never the text), then each batch takes its own run of them."""
+    which lines go is decided once over the shard's line hashes (memory-mapped, a
+    range of the hash space at a time: a byte a line is held, never the text), then
+    each batch takes its own run of them."""
 
     def __init__(
         self,
@@ -373,10 +463,8 @@ class BatchedApply:
         indexed: np.ndarray | None = None,
     ):
         self.lines, self.cfg = line_hashes, cfg
-        self.in_index = None if indexed is None else np.isin(line_hashes, indexed)
-        if indexed is not None:
-            earlier = np.union1d(earlier, indexed)
-        self.gone = removed_mask(line_hashes, earlier)
+        batch = int(cfg.get("gather_batch", DEFAULT_BATCH))
+        self.gone, self.in_index = _decide(line_hashes, earlier, batch, indexed)
         self.pos = 0
 
     def __call__(self, docs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -407,25 +495,53 @@ def apply_job(smk: Any) -> None:
     from .runtime import doc_stage_job
 
     cfg = smk.params.settings
-    lines = load_hashes(smk.input.lines)
+    lines = load_hashes(smk.input.lines, mmap=True)
     built: list[BatchedApply] = []
 
     def build() -> BatchedApply:
-        index = indexed_lines(lines, cfg["index"]) if cfg.get("index") else None
+        index = None
+        if cfg.get("index"):
+            index = indexed_lines(load_hashes(smk.input.hashes, mmap=True), cfg["index"])
         built.append(BatchedApply(lines, load_hashes(smk.input.earlier), cfg, index))
         return built[-1]
 
     doc_stage_job(smk, build, finish=lambda: built[-1].check_all_used())
 
 
-def streamed_line_hashes(path: PathLike, apply_to: Iterable[str], batch_rows: int) -> np.ndarray:
-    """:func:`shard_line_hashes` of a shard's documents file, read ``batch_rows`` at a
-    time (whole when its ids are out of order)."""
+def iter_line_hashes(
+    path: PathLike, apply_to: Iterable[str], batch_rows: int
+) -> Iterator[np.ndarray]:
+    """:func:`shard_line_hashes` of a shard's documents file, ``batch_rows`` documents at
+    a time (whole when its ids are out of order), a part per batch."""
     from .io import ids_sorted, iter_parquet_frames
 
     batch = batch_rows if ids_sorted(path) else None
-    parts = [shard_line_hashes(docs, apply_to) for docs in iter_parquet_frames(path, batch)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=U64)
+    for docs in iter_parquet_frames(path, batch):
+        yield shard_line_hashes(docs, apply_to)
+
+
+def hash_shard(
+    docs: PathLike,
+    apply_to: Iterable[str],
+    batch_rows: int,
+    out_lines: PathLike,
+    out_hashes: PathLike,
+    batch: int = DEFAULT_BATCH,
+) -> tuple[int, int]:
+    """Rule paragraphs_hash's files: every line's hash, written batch by batch, then
+    the sorted distinct ones, a range of the hash space (about ``batch`` lines) at a
+    time from the written file. Returns (lines, distinct hashes)."""
+    with hash_writer(out_lines) as add:
+        for part in iter_line_hashes(docs, apply_to, batch_rows):
+            add(part)
+    lines = load_hashes(out_lines, mmap=True)
+    distinct = 0
+    with hash_writer(out_hashes) as add:
+        for lo, hi in _ranges(len(lines), batch):
+            found = np.unique(np.asarray(lines[in_range(lines, lo, hi)]))
+            add(found)
+            distinct += len(found)
+    return len(lines), distinct
 
 
 def hash_job(smk: Any) -> None:
@@ -433,12 +549,15 @@ def hash_job(smk: Any) -> None:
     from .runtime import logged
 
     with logged(smk.log[0] if smk.log else None) as log:
-        apply_to = smk.params.settings["apply_to"]
-        lines = streamed_line_hashes(smk.input.docs, apply_to, smk.params.batch_rows)
-        hashes = distinct_hashes(lines)
-        save_hashes(lines, smk.output.lines)
-        save_hashes(hashes, smk.output.hashes)
-        log.info("%d lines, %d distinct line hashes", len(lines), len(hashes))
+        lines, distinct = hash_shard(
+            smk.input.docs,
+            smk.params.settings["apply_to"],
+            smk.params.batch_rows,
+            smk.output.lines,
+            smk.output.hashes,
+            smk.params.gather_batch,
+        )
+        log.info("%d lines, %d distinct line hashes", lines, distinct)
 
 
 def gather_job(smk: Any) -> None:
