@@ -389,7 +389,12 @@ def run_ours(
     for g in dd.band_group_names(cfg):
         p, _ = dd.band_candidates(sigs, dd.bands_of_group(cfg, g), cfg)
         pairs.append(p)
-    near, stats = dd.near_clusters(np.concatenate(pairs), metas, lambda s: sigs[s], cfg)
+    near, stats = dd.near_clusters(
+        np.concatenate(pairs),
+        [len(m) for m in metas],
+        lambda s, rows: (metas[s].iloc[rows], sigs[s][rows]),
+        cfg,
+    )
     removed = dd.decisions(exact, near)
     if timer is not None:
         timer["cpu"] = time.process_time() - c0

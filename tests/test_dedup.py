@@ -7,6 +7,7 @@ and throughput numbers come from benchmarks/bench_dedup.py.
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import shutil
@@ -108,7 +109,12 @@ def run_stage(docs: pd.DataFrame, cfg: dict | None = None, shards: int = 3):
         dd.band_candidates(sigs, dd.bands_of_group(cfg_groups, g), cfg)[0]
         for g in dd.band_group_names(cfg_groups)
     ]
-    near, stats = dd.near_clusters(np.concatenate(pairs), metas, lambda s: sigs[s], cfg)
+    near, stats = dd.near_clusters(
+        np.concatenate(pairs),
+        [len(m) for m in metas],
+        lambda s, rows: (metas[s].iloc[rows], sigs[s][rows]),
+        cfg,
+    )
     removed = dd.decisions(exact, near)
     stage = dd.DedupStage(cfg, {"removed": removed, "boilerplate": boiler})
     outs = [stage(part) for part in parts]
@@ -515,3 +521,54 @@ def test_rules_audit_and_rerun_give_identical_bytes(tmp_path):
     }
     assert first.keys() == second.keys()
     assert all(first[p] == second[p] for p in first)
+
+
+def test_band_and_cluster_steps_read_signatures_a_batch_at_a_time(tmp_path, monkeypatch):
+    """dedup_bands and dedup_clusters read the signature files a few rows at a time
+    (and only the candidates' meta rows): the same pairs and decisions as the
+    matrices held whole."""
+    from corpusforge.dedup.stage import band_step, cluster_step, signature_shard
+
+    mh = importlib.import_module("corpusforge.dedup.minhash")  # the name is also a function
+    monkeypatch.setattr(mh, "SIGNATURE_BATCH", 5)
+    docs, _ = corpus(60, "en", 13)
+    cfg = dd.settings(with_defaults("dedup", {"band_groups": 2}))
+    write_parquet(pd.DataFrame(columns=["id", "kept_id", "cluster_id"]), tmp_path / "exact.parquet")
+    write_parquet(pd.DataFrame({"hash": np.zeros(0, np.uint64)}), tmp_path / "boiler.parquet")
+    paths, metas, sigs = [], [], []
+    for s, part in enumerate((docs.iloc[:35], docs.iloc[35:])):
+        write_parquet(part.reset_index(drop=True), tmp_path / f"docs{s}.parquet")
+        paths.append(tmp_path / f"sig{s}.parquet")
+        signature_shard(
+            tmp_path / f"docs{s}.parquet",
+            tmp_path / "exact.parquet",
+            tmp_path / "boiler.parquet",
+            cfg,
+            paths[-1],
+            batch_rows=8,
+        )
+        metas.append(read_parquet(paths[-1], columns=["id", "length", "perplexity"]))
+        sigs.append(dd.read_signatures(str(paths[-1]), cfg["num_perm"]))
+        batches = list(mh.iter_signatures(str(paths[-1]), cfg["num_perm"]))
+        assert len(batches) > 1 and np.array_equal(np.concatenate(batches), sigs[-1])
+        rows = np.array([1, 4, 5, 17, len(sigs[-1]) - 1])
+        assert np.array_equal(
+            mh.signature_rows(str(paths[-1]), cfg["num_perm"], rows), sigs[-1][rows]
+        )
+    pair_files = []
+    for group in dd.band_group_names(cfg):
+        pair_files.append(tmp_path / f"{group}.parquet")
+        band_step(group, paths, cfg, pair_files[-1])
+        whole, _ = dd.band_candidates(sigs, dd.bands_of_group(cfg, group), cfg)
+        assert np.array_equal(read_parquet(pair_files[-1])["pair"].to_numpy(np.uint64), whole)
+    pairs = np.concatenate([read_parquet(p)["pair"].to_numpy(np.uint64) for p in pair_files])
+    near, _ = dd.near_clusters(
+        pairs, [len(m) for m in metas], lambda s, rows: (metas[s].iloc[rows], sigs[s][rows]), cfg
+    )
+    assert len(near) >= 3
+    cluster_step(
+        pair_files, paths, tmp_path / "exact.parquet", cfg, tmp_path / "removed.parquet",
+        tmp_path / "clusters.json",
+    )  # fmt: skip
+    expected = dd.decisions(read_parquet(tmp_path / "exact.parquet"), near)
+    pd.testing.assert_frame_equal(read_parquet(tmp_path / "removed.parquet"), expected)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,19 +79,19 @@ def size_histogram(sizes: np.ndarray) -> dict[str, int]:
 
 def near_clusters(
     pairs: np.ndarray,
-    shard_meta: Sequence[pd.DataFrame],
-    load_signatures,
+    shard_sizes: Sequence[int],
+    load_rows: Callable[[int, np.ndarray], tuple[pd.DataFrame, np.ndarray]],
     cfg: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Verify candidate pairs, build clusters, choose the document each keeps.
 
-    ``shard_meta[s]``: the meta rows of signature shard ``s`` (``id``, ``length``,
-    ``perplexity``); ``load_signatures(s)``: its signature matrix. Only the
-    signatures of candidate documents are held. Returns one row per removed
-    document: ``id``, ``kept_id``, ``cluster_id``, ``jaccard`` (estimated, to the
-    kept document).
+    ``shard_sizes[s]``: the rows of signature shard ``s``; ``load_rows(s, rows)``: the
+    meta rows (``id``, ``length``, ``perplexity``) and signatures of those rows
+    (ascending) of shard ``s``. Only candidate documents are loaded. Returns one row
+    per removed document: ``id``, ``kept_id``, ``cluster_id``, ``jaccard``
+    (estimated, to the kept document).
     """
-    sizes = np.array([len(m) for m in shard_meta], dtype=np.int64)
+    sizes = np.asarray(shard_sizes, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     pairs = np.unique(np.asarray(pairs, dtype=np.uint64))
     a_glob = (pairs >> U64(32)).astype(np.int64)
@@ -103,16 +103,14 @@ def near_clusters(
     ids = np.empty(len(nodes), dtype=object)
     length = np.zeros(len(nodes), dtype=np.int64)
     ppl = np.zeros(len(nodes), dtype=np.float64)
-    for s in range(len(shard_meta)):
+    for s in range(len(sizes)):
         lo, hi = np.searchsorted(nodes, [offsets[s], offsets[s + 1]])
         if lo == hi:
             continue
-        local = nodes[lo:hi] - offsets[s]
-        sig[lo:hi] = load_signatures(s)[local]
-        meta = shard_meta[s]
-        ids[lo:hi] = meta["id"].to_numpy()[local]
-        length[lo:hi] = meta["length"].to_numpy()[local]
-        ppl[lo:hi] = meta["perplexity"].to_numpy(np.float64)[local]
+        meta, sig[lo:hi] = load_rows(s, nodes[lo:hi] - offsets[s])
+        ids[lo:hi] = meta["id"].to_numpy()
+        length[lo:hi] = meta["length"].to_numpy()
+        ppl[lo:hi] = meta["perplexity"].to_numpy(np.float64)
     a = np.searchsorted(nodes, a_glob)
     b = np.searchsorted(nodes, b_glob)
     est = np.zeros(len(a))

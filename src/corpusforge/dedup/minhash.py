@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,35 @@ def read_signatures(path: str, num_perm: int) -> np.ndarray:
         return np.zeros((0, num_perm), dtype=np.uint32)
     flat = column.combine_chunks().flatten().to_numpy()
     return flat.reshape(-1, num_perm)
+
+
+SIGNATURE_BATCH = 4096  # signature rows read at a time
+
+
+def iter_signatures(path: str, num_perm: int) -> Iterator[np.ndarray]:
+    """The signature matrix of one signature file, SIGNATURE_BATCH rows at a time (in
+    file order), so a job never holds a whole shard's."""
+    source = pq.ParquetFile(path)
+    for batch in source.iter_batches(
+        batch_size=SIGNATURE_BATCH, columns=["signature"], use_threads=False
+    ):
+        flat = batch.column(0).flatten().to_numpy()
+        yield flat.astype(np.uint32, copy=False).reshape(-1, num_perm)
+
+
+def signature_rows(path: str, num_perm: int, rows: np.ndarray) -> np.ndarray:
+    """The given rows (ascending positions) of one file's signature matrix, read a
+    batch at a time."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.zeros((len(rows), num_perm), dtype=np.uint32)
+    start = 0
+    for sig in iter_signatures(path, num_perm):
+        lo, hi = np.searchsorted(rows, [start, start + len(sig)])
+        out[lo:hi] = sig[rows[lo:hi] - start]
+        start += len(sig)
+    if len(rows) and rows[-1] >= start:
+        raise ValueError(f"{path}: row {rows[-1]} asked of {start} signatures")
+    return out
 
 
 def band_hashes(sig: np.ndarray, band: int, rows: int) -> np.ndarray:

@@ -17,17 +17,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..io import ParquetSink, iter_parquet_frames, read_parquet, write_json, write_parquet
 from ..stats.merge import merge_stats
 from .clusters import decisions, near_clusters
 from .config import bands_of_group, candidate_probability
-from .minhash import Permutations, band_candidates, read_signatures, signature_table
+from .minhash import (
+    Permutations,
+    band_candidates,
+    iter_signatures,
+    signature_rows,
+    signature_table,
+)
 from .steps import concat_fingerprints, exact_duplicates, fingerprint, read_hashes, signatures
 
 log = logging.getLogger("corpusforge.dedup")
 PathLike = str | os.PathLike[str]
+META_COLUMNS = ["id", "length", "perplexity"]  # of a signature file, besides the signatures
 
 
 def step_settings(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,7 +119,7 @@ def band_step(
     group: str, signature_files: Iterable[PathLike], cfg: Mapping[str, Any], out_pairs: PathLike
 ) -> None:
     band_list = bands_of_group(cfg, group)
-    sigs = (read_signatures(p, cfg["num_perm"]) for p in signature_files)
+    sigs = (sig for p in signature_files for sig in iter_signatures(p, cfg["num_perm"]))
     pairs, total = band_candidates(sigs, band_list, cfg)
     write_parquet(pd.DataFrame({"pair": pairs}), out_pairs)
     log.info("group %s bands %s: %d documents, %d pairs", group, band_list, total, len(pairs))
@@ -128,11 +136,16 @@ def cluster_step(
     pairs = np.concatenate(
         [pq.read_table(p).column("pair").to_numpy() for p in pair_files] or [np.zeros(0)]
     ).astype(np.uint64)
-    paths = list(signature_files)
-    metas = [read_parquet(p, columns=["id", "length", "perplexity"]) for p in paths]
-    near, stats = near_clusters(
-        pairs, metas, lambda s: read_signatures(paths[s], cfg["num_perm"]), cfg
-    )
+    paths = [str(p) for p in signature_files]
+
+    def load_rows(s: int, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+        # the meta columns stay in Arrow until the candidate rows are taken
+        meta = pq.read_table(paths[s], columns=META_COLUMNS, use_threads=False)
+        taken = meta.take(pa.array(rows)).to_pandas()
+        return taken, signature_rows(paths[s], cfg["num_perm"], rows)
+
+    sizes = [pq.ParquetFile(p).metadata.num_rows for p in paths]
+    near, stats = near_clusters(pairs, sizes, load_rows, cfg)
     exact_removed = read_parquet(exact)
     table = decisions(exact_removed, near)
     write_parquet(table, out_removed)
