@@ -9,15 +9,17 @@ workflow runs) against its reference (``fast=False``, every measure in full, the
 before the pre-checks): clean, then line_corrections and filters on the documents
 clean kept; docs per CPU-second each way, the ratio, and how many outputs are
 byte-identical (clean: text, clean record, pii counts, reason, detail; the others:
-text and their columns or reason and detail), with the CPU model. One run
-(2026-12-06, AMD EPYC, 2 cores shared with other jobs), reference -> pre-checks:
-- ``--docs 2000 --mix web --paragraphs 12 30`` (7.64 M characters): clean 237 ->
-  1,174 (4.96x), line_corrections 1,040 -> 5,658 (5.44x), filters 224 -> 411
-  (1.84x); 2,000 of 2,000 and 1,979 of 1,979 outputs identical, stats identical.
-  (Earlier runs under more load: clean 4.68x, and 4.59x with ``--seed 1``.)
-- ``--docs 2000`` (defect mix, 1.52 M characters): clean 877 -> 2,472 (2.82x),
-  line_corrections 4,799 -> 21,801 (4.54x), filters 1,040 -> 1,660 (1.60x); all
-  outputs identical. Most of clean's time there is ftfy repairing real mojibake.
+text and their columns or reason and detail), with the CPU model. Runs on
+2026-12-08 (2 cores of an "Intel(R) Xeon(R) Processor", commit a8df8b4), reference
+-> pre-checks, every output and the stats identical:
+- ``--docs 2000 --mix web --paragraphs 12 30`` (7.64 M characters): clean 305 ->
+  1,430 (4.69x), line_corrections 1,072 -> 4,533 (4.23x), filters 332 -> 754
+  (2.27x); with ``--seed 1`` clean 4.40x, line_corrections 5.73x, filters 2.31x;
+  an hour earlier, with a build running beside, clean 5.22x and 5.23x. The ratios
+  move by about 10% from run to run.
+- ``--docs 2000`` (defect mix, 1.52 M characters): clean 1,170 -> 2,860 (2.44x),
+  line_corrections 3,612 -> 16,477 (4.56x), filters 1,618 -> 2,243 (1.39x). Most
+  of clean's time there is ftfy repairing real mojibake.
 ``--only-stages`` stops there; without it the comparison with the other tools
 follows (the numbers below are from before the pre-checks).
 
