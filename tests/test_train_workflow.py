@@ -33,13 +33,21 @@ def test_the_default_build_ends_with_megatron_files_of_the_final_texts(default_b
     assert mixture["dtype"] == "uint16" and mixture["format"] == "megatron"
     docs = final_docs(default_build)
     expected = model_encoding(default_build, docs["text"].tolist())
-    train, valid = IndexedDataset(str(out / "train")), IndexedDataset(str(out / "valid"))
+    (group,) = mixture["groups"]
+    train = IndexedDataset(str(out / "train"))
     assert train.index.dtype == np.uint16
     read = [train[i].tolist() for i in range(len(train))]
-    held_out = [valid[i].tolist() for i in range(len(valid))]
+    # the held-out share is drawn by a hash of the ids: with few final documents (they
+    # depend on what the model wrote on this CPU) it can be empty, and Megatron cannot
+    # map an empty .bin
+    held_out = []
+    if group["valid"]["documents"]:
+        valid = IndexedDataset(str(out / "valid"))
+        held_out = [valid[i].tolist() for i in range(len(valid))]
+    else:
+        assert (out / "valid.bin").stat().st_size == 0
     # every final document exactly once (one group, one epoch), in one split or the other
     assert sorted(read + held_out) == sorted(expected)
-    (group,) = mixture["groups"]
     assert group["group"] == "*/*" and group["chosen"]["documents"] == len(read) > 0
     assert group["valid"]["documents"] == len(held_out)
     assert read != [e for e in expected if e in read]  # shuffled, not in file order
